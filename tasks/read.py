@@ -1,0 +1,165 @@
+"""Read step: raw bytes of one object -> decoded text, or a rejection with a reason.
+
+Pure: takes bytes, returns a value. Encodings are detected with charset-normalizer (BOMs first, then
+UTF-8, then its statistical guess), so cp1252/Latin-1/UTF-16 scrapes decode to the right characters.
+"""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+import io
+import zlib
+from dataclasses import dataclass, field
+
+from charset_normalizer import from_bytes
+from prefect import task
+
+from tasks.config import ReadConfig, S3Config
+from tasks.parse import RawDocument, parse_text
+from tasks.quarantine import Rejection
+from tasks.storage import STORAGE_RETRY, StorageError, StoredObject, open_storage
+
+# Magic numbers of common binary formats a landing zone collects next to the text it should hold.
+_BINARY_SIGNATURES = (
+    b"%PDF-",
+    b"\x89PNG",
+    b"\xff\xd8\xff",  # JPEG
+    b"GIF8",
+    b"PK\x03\x04",  # zip, docx, xlsx
+    b"\x7fELF",
+    b"RIFF",  # webp, wav
+    b"\x00\x00\x00",  # mp4/mov boxes and most other length-prefixed binaries
+)
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+_TEXT_CONTROLS = {9, 10, 12, 13}
+
+
+@dataclass(frozen=True)
+class Decoded:
+    text: str
+    encoding: str
+    flags: tuple[str, ...] = field(default=())  # e.g. "invalid_bytes_replaced"
+
+
+@dataclass(frozen=True)
+class Rejected:
+    reason: str  # snake_case rule name, e.g. "not_text"
+    detail: str  # one human sentence
+
+
+def maybe_gunzip(data: bytes, key: str, config: ReadConfig) -> bytes | Rejected:
+    """Decompress ``.gz`` inputs with a cap on the output size, so a gzip bomb cannot exhaust memory."""
+    if not key.lower().endswith(".gz"):
+        return data
+    out = io.BytesIO()
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(data)) as fh:
+            while chunk := fh.read(1 << 20):
+                out.write(chunk)
+                if out.tell() > config.max_decompressed_bytes:
+                    return Rejected(
+                        "too_large",
+                        f"decompresses to more than {config.max_decompressed_bytes} bytes (limit read.max_decompressed_bytes)",
+                    )
+    except (OSError, EOFError, zlib.error) as exc:
+        return Rejected("bad_gzip", f"not a readable gzip stream: {exc}")
+    return out.getvalue()
+
+
+def _looks_binary(data: bytes, config: ReadConfig) -> bool:
+    if any(data.startswith(sig) for sig in _BINARY_SIGNATURES):
+        return True
+    if any(data.startswith(bom) for bom, _ in _BOMS):
+        return False  # UTF-16/32 text is full of NUL bytes by design
+    sample = data[:8192]
+    controls = sum(1 for b in sample if b < 32 and b not in _TEXT_CONTROLS)
+    return controls / len(sample) > config.binary_control_ratio
+
+
+def decode(data: bytes, config: ReadConfig = ReadConfig()) -> Decoded | Rejected:
+    """Decode one raw object's bytes into text, or say why it is not a text scrape."""
+    if not data.strip():
+        return Rejected("empty_file", "the file is empty or whitespace only")
+    if _looks_binary(data, config):
+        return Rejected("not_text", "the content is binary (a known file signature or mostly control bytes)")
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            return _decode_with(data, encoding)
+    try:
+        return Decoded(data.decode("utf-8"), "utf-8")
+    except UnicodeDecodeError:
+        pass
+    return _decode_with(data, _guess_encoding(data, config))
+
+
+def _guess_encoding(data: bytes, config: ReadConfig) -> str:
+    matches = list(from_bytes(data))
+    if not matches:
+        return "utf-8"
+    best = matches[0]
+    tied = {m.encoding for m in matches if (m.chaos, m.coherence) == (best.chaos, best.coherence)}
+    return next((enc for enc in config.preferred_encodings if enc in tied), best.encoding)
+
+
+def _decode_with(data: bytes, encoding: str) -> Decoded:
+    try:
+        return Decoded(data.decode(encoding), encoding)
+    except UnicodeDecodeError:
+        return Decoded(data.decode(encoding, errors="replace"), encoding, ("invalid_bytes_replaced",))
+
+
+def normalise_text(text: str) -> str:
+    """Drop NULs and other C0 controls a scraper leaked; unify line endings."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text.translate(_CONTROL_DELETE)
+
+
+_CONTROL_DELETE = {c: None for c in range(32) if c not in _TEXT_CONTROLS} | {0x7F: None}
+
+
+@dataclass(frozen=True)
+class ReadOutcome:
+    documents: list[RawDocument]
+    rejections: list[Rejection]
+
+
+def read_objects(source: str, objects: list[StoredObject], config: ReadConfig, s3: S3Config) -> ReadOutcome:
+    """Fetch, decode and parse each listed object; an object that cannot be read becomes a Rejection."""
+    storage = open_storage(source, s3)
+    documents: list[RawDocument] = []
+    rejections: list[Rejection] = []
+    for obj in objects:
+        if obj.size > config.max_file_bytes:
+            detail = f"{obj.size} bytes is above read.max_file_bytes={config.max_file_bytes}; not read"
+            rejections.append(Rejection(obj.uri, "read", (f"too_large ({detail})",), obj.size))
+            continue
+        try:
+            data = storage.read(obj.key)
+        except (StorageError, OSError) as exc:
+            rejections.append(Rejection(obj.uri, "read", (f"unreadable ({exc})",), obj.size))
+            continue
+        payload = maybe_gunzip(data, obj.key, config)
+        decoded = payload if isinstance(payload, Rejected) else decode(payload, config)
+        if isinstance(decoded, Rejected):
+            excerpt = repr(data[: config.excerpt_chars // 4])
+            rejections.append(Rejection(obj.uri, "read", (f"{decoded.reason} ({decoded.detail})",), obj.size, None, excerpt))
+            continue
+        documents.extend(parse_text(obj.uri, normalise_text(decoded.text), obj.size))
+    return ReadOutcome(documents, rejections)
+
+
+@task(name="list-inputs", **STORAGE_RETRY)
+def list_inputs_task(source: str, s3: S3Config) -> list[StoredObject]:
+    return open_storage(source, s3).list()
+
+
+@task(name="read-inputs", **STORAGE_RETRY)
+def read_inputs_task(source: str, objects: list[StoredObject], config: ReadConfig, s3: S3Config) -> ReadOutcome:
+    return read_objects(source, objects, config, s3)

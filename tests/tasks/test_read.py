@@ -1,0 +1,73 @@
+import codecs
+import gzip
+
+import pytest
+
+from tasks.config import ReadConfig, S3Config
+from tasks.read import Decoded, Rejected, decode, maybe_gunzip, normalise_text, read_objects
+from tasks.storage import LocalStorage
+
+TEXT = "Le café “Zinc” — ouvert à Noël. " * 10
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        TEXT.encode("utf-8"),
+        codecs.BOM_UTF8 + TEXT.encode("utf-8"),
+        TEXT.encode("utf-16"),  # BOM + little-endian
+        codecs.BOM_UTF16_BE + TEXT.encode("utf-16-be"),
+        TEXT.encode("cp1252"),
+    ],
+    ids=["utf8", "utf8-bom", "utf16le-bom", "utf16be-bom", "cp1252"],
+)
+def test_decode_recovers_the_text_in_common_encodings(data):
+    result = decode(data)
+    assert isinstance(result, Decoded)
+    assert result.text.lstrip("\ufeff") == TEXT
+
+
+def test_latin1_accents_survive():
+    result = decode(("Gérard Depardieu à Orléans, über Straße. " * 20).encode("latin-1"))
+    assert isinstance(result, Decoded) and "Orléans" in result.text
+
+
+@pytest.mark.parametrize("data", [b"", b"   \n\t  \n"])
+def test_empty_and_whitespace_files_are_rejected(data):
+    assert decode(data) == Rejected("empty_file", "the file is empty or whitespace only")
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", bytes(range(256)) * 4],
+    ids=["pdf", "png", "random-bytes"],
+)
+def test_binary_content_is_not_text(data):
+    result = decode(data)
+    assert isinstance(result, Rejected) and result.reason == "not_text"
+
+
+def test_gzip_inputs_are_read_and_bombs_refused():
+    payload = gzip.compress(b"hello world\n" * 10)
+    assert maybe_gunzip(payload, "a/b.txt.gz", ReadConfig()) == b"hello world\n" * 10
+    assert maybe_gunzip(payload, "a/b.txt", ReadConfig()) == payload
+    bomb = gzip.compress(b"\0" * (2 << 20))
+    rejected = maybe_gunzip(bomb, "bomb.gz", ReadConfig(max_decompressed_bytes=1 << 20))
+    assert isinstance(rejected, Rejected) and rejected.reason == "too_large"
+    broken = maybe_gunzip(b"not gzip at all", "x.gz", ReadConfig())
+    assert isinstance(broken, Rejected) and broken.reason == "bad_gzip"
+
+
+def test_normalise_text_drops_controls_and_unifies_newlines():
+    assert normalise_text("a\r\nb\rc\x00d\x07e\tf") == "a\nb\ncde\tf"
+
+
+def test_read_objects_accounts_for_every_object(tmp_path):
+    (tmp_path / "good.txt").write_text("A real article sentence that is long enough to keep.\n")
+    (tmp_path / "empty.txt").write_bytes(b"")
+    (tmp_path / "big.txt").write_bytes(b"x" * 100)
+    storage = LocalStorage(tmp_path)
+    outcome = read_objects(str(tmp_path), storage.list(), ReadConfig(max_file_bytes=99), S3Config())
+    assert [d.source_uri.rsplit("/", 1)[-1] for d in outcome.documents] == ["good.txt"]
+    reasons = {r.source_uri.rsplit("/", 1)[-1]: r.reasons[0].split(" ")[0] for r in outcome.rejections}
+    assert reasons == {"empty.txt": "empty_file", "big.txt": "too_large"}

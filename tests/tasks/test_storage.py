@@ -1,0 +1,52 @@
+import pytest
+
+from tasks.config import S3Config
+from tasks.storage import LocalStorage, StorageError, open_storage
+
+
+def exercise(storage):
+    storage.write("a/one.txt", b"1")
+    storage.write("a/b/two.txt", b"22")
+    storage.write("ab/three.txt", b"333")
+    assert [o.key for o in storage.list("a")] == ["a/b/two.txt", "a/one.txt"]
+    assert [o.size for o in storage.list("a")] == [2, 1]
+    assert storage.read("a/b/two.txt") == b"22"
+    assert storage.exists("a/one.txt") and not storage.exists("a/missing.txt")
+    storage.delete(["a/one.txt"])
+    assert [o.key for o in storage.list()] == ["a/b/two.txt", "ab/three.txt"]
+
+
+def test_local_storage_round_trip(tmp_path):
+    exercise(LocalStorage(tmp_path / "root"))
+
+
+def test_s3_storage_round_trip(bucket):
+    storage = open_storage(f"s3://{bucket}/some/prefix", S3Config())
+    exercise(storage)
+    assert storage.uri("a/b/two.txt") == f"s3://{bucket}/some/prefix/a/b/two.txt"
+
+
+def test_s3_listing_paginates_and_keeps_odd_keys(bucket):
+    storage = open_storage(f"s3://{bucket}", S3Config())
+    keys = [f"many/{i:04d} café ../x.txt" for i in range(1005)]  # more than one ListObjectsV2 page
+    for key in keys:
+        storage.write(key, b"x")
+    listed = storage.list("many")
+    assert [o.key for o in listed] == sorted(keys)
+    assert storage.read(listed[0].key) == b"x"
+
+
+def test_local_storage_refuses_keys_that_escape_the_root(tmp_path):
+    with pytest.raises(StorageError, match="leave the storage root"):
+        LocalStorage(tmp_path).read("../etc/passwd")
+
+
+def test_missing_bucket_fails_with_a_message_naming_it(s3_endpoint):
+    storage = open_storage("s3://no-such-bucket-here/x", S3Config(max_attempts=1))
+    with pytest.raises(StorageError, match="no-such-bucket-here.*NoSuchBucket"):
+        storage.list()
+
+
+def test_unsupported_scheme_is_a_clear_error():
+    with pytest.raises(StorageError, match="unsupported URI scheme"):
+        open_storage("gs://bucket/x", S3Config())
