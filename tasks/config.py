@@ -37,9 +37,16 @@ class CleanConfig(BaseModel):
     stopword_languages: tuple[str, ...] = Field(
         (), description="ISO 639-1 codes whose stopwordsiso lists are candidates for a page's language; empty = all."
     )
+    language_sample_tokens: int = Field(3000, description="How many of a page's tokens vote on its language.")
+    language_line_tokens: int = Field(60, description="How many of one line's tokens vote on the page's language.")
     good_min_chars: int = Field(80, description="A line at least this long with prose-like stop words is article text.")
     good_min_stop_density: float = Field(0.25, description="Share of stop words a prose line has at least.")
     bad_max_stop_density: float = Field(0.10, description="A line with a smaller share of stop words is a list or a label.")
+    reference_density_quantile: float = Field(
+        0.75, description="Which quantile of the page's long lines' stop-word density is its prose reference."
+    )
+    relative_good_density: float = Field(0.5, description="Prose needs this share of the reference density (if lower).")
+    relative_bad_density: float = Field(0.2, description="Below this share of the reference density a line is not prose.")
     short_max_chars: int = Field(40, description="Lines up to this long are too short to judge by their own text.")
     cjk_char_weight: float = Field(2.5, description="Length weight of a CJK character, which carries about a word.")
     # Main-text region: the contiguous run of lines with the highest score.
@@ -47,6 +54,7 @@ class CleanConfig(BaseModel):
     near_good_line_score: float = Field(0.3, description="Score per character of a line that is prose-like but weak.")
     short_line_penalty: float = Field(12.0, description="Flat score of a short line inside or beside the region.")
     bad_line_penalty: float = Field(0.6, description="Score per character (negated) of a line classed as non-article.")
+    navigation_line_penalty: float = Field(20.0, description="Flat score (negated) of a line in a menu-like run.")
     noise_line_penalty: float = Field(60.0, description="Flat score (negated) of a line that matches a noise rule.")
     boilerplate_penalty: float = Field(80.0, description="Flat score (negated) of a line recurring across the batch.")
     trailer_region_ratio: float = Field(
@@ -54,6 +62,13 @@ class CleanConfig(BaseModel):
         description="Text after a 'related/comments' heading is only the article when the text before it scores "
         "below this share of the best region's score.",
     )
+    headline_region_ratio: float = Field(
+        0.1,
+        description="The text below the repeated headline is the article when it scores at least this share of "
+        "the page's best region (the header above it holds teasers for other stories).",
+    )
+    headline_search_lines: int = Field(400, description="How many lines down the repeated headline is looked for.")
+    list_min_rows: int = Field(3, description="Fewest numbered or bulleted rows after the text that extend the article.")
     # Typed noise.
     teaser_min_chars: int = Field(150, description="A trailing line at least this long that stops mid-sentence is a teaser.")
     kicker_max_words: int = Field(5, description="Most words in an ALL-CAPS kicker ('LIMITS: ...') that opens a teaser.")
@@ -66,20 +81,41 @@ class CleanConfig(BaseModel):
             "most read", "most popular", "most viewed", "popular", "trending", "trending now", "top stories",
             "latest news", "latest stories", "more on this story", "also read", "don't miss", "editor's picks",
             "further reading", "what to read next", "up next",
+            # pt, es, fr, de, it
+            "leia também", "leia mais", "veja também", "você pode gostar", "notícias relacionadas",
+            "artigos relacionados", "mais lidas", "lee también", "te puede interesar", "noticias relacionadas",
+            "artículos relacionados", "más leídas", "lire aussi", "à lire aussi", "voir aussi", "articles similaires",
+            "sur le même sujet", "les plus lus", "mehr zum thema", "auch interessant", "das könnte sie auch interessieren",
+            "weitere artikel", "meistgelesen", "leggi anche", "potrebbe interessarti", "articoli correlati",
+            "più letti",
         ),
         description="Casefolded headings that open a block of links to other stories.",
+    )
+    related_heading_max_words: int = Field(
+        4, description="Longest line that opens with a related heading and still is one ('More from UK')."
     )
     comment_headings: tuple[str, ...] = Field(
         (
             "comments", "comment", "leave a comment", "leave a reply", "post a comment", "add a comment",
             "join the conversation", "join the discussion", "discussion", "conversation", "reader comments",
             "show comments", "view comments", "no comments yet", "be the first to comment",
+            "comentários", "comentarios", "deixe um comentário", "deja un comentario", "commentaires",
+            "laisser un commentaire", "kommentare", "kommentar schreiben", "commenti", "lascia un commento",
         ),
         description="Casefolded headings or lines that open or stand for a comment section.",
     )
+    comment_count_words: tuple[str, ...] = Field(
+        ("comments", "comment", "responses", "replies", "reactions"),
+        description="Nouns of a comment count that opens a comment section ('34 responses to ...').",
+    )
+    comment_author_verbs: tuple[str, ...] = Field(
+        ("says", "said", "wrote", "writes", "replied", "replies", "commented"),
+        description="Verbs that end a comment's header line ('jane says:').",
+    )
+    comment_author_min_count: int = Field(2, description="Fewest comment headers that make a comment section.")
     share_prompt_words: tuple[str, ...] = Field(
         (
-            "share", "shares", "tweet", "follow us", "follow", "subscribe", "sign up", "newsletter", "whatsapp",
+            "share", "tweet", "follow us", "follow", "subscribe", "sign up", "newsletter", "whatsapp",
             "facebook", "twitter", "linkedin", "pinterest", "reddit", "telegram", "email", "e-mail", "print",
             "copy link", "click here", "sign in", "log in", "login", "register", "notifications", "advertisement",
             "sponsored", "rss", "flipboard", "instagram", "youtube",
@@ -99,13 +135,23 @@ class CleanConfig(BaseModel):
         description="Labels that open a site's standing disclaimer ('Note For Readers: ...').",
     )
     prompt_max_words: int = Field(12, description="Longest line (in words) that a prompt word can mark as a prompt.")
+    prompt_label_max_words: int = Field(
+        5, description="Longest bare label (no sentence) in which a prompt word anywhere marks a prompt."
+    )
     credit_words: tuple[str, ...] = Field(
         ("photo", "photograph", "image", "picture", "credit", "credits", "source", "foto", "bild", "imagen", "illustration", "video", "file photo"),
         description="Words that open a caption credit line ('Photo: AFP').",
     )
+    credit_max_words: int = Field(4, description="Longest '© Agency' line that is a photo credit, not a copyright notice.")
     byline_words: tuple[str, ...] = Field(
         ("by", "author", "written by", "words by", "reporting by", "posted by", "von", "par", "por", "di", "door", "autor", "auteur"),
         description="Words that open a byline.",
+    )
+    dateline_labels: tuple[str, ...] = Field(
+        ("published", "updated", "posted", "last updated", "last modified", "first published", "modified", "date",
+         "publicado", "atualizado", "actualizado", "publié", "mis à jour", "veröffentlicht", "publiziert", "aktualisiert",
+         "pubblicato", "aggiornato"),
+        description="Words that open a timestamp line ('Published: Nov. 19, 2019, 6:18 p.m.').",
     )
     dateline_max_words: int = Field(16, description="Longest line that is only a dateline or timestamp, in words.")
     relative_time_words: tuple[str, ...] = Field(
@@ -133,25 +179,105 @@ class CleanConfig(BaseModel):
         },
         description="Month names (casefolded) of the languages whose written dates are read, with their numbers.",
     )
-    title_min_words: int = Field(3, description="Shortest headline, in words.")
+    metadata_opening_lines: int = Field(2, description="How many of the article's first lines may hold its byline or date.")
+    title_min_words: int = Field(4, description="Shortest headline, in words.")
+    title_min_overlap: float = Field(
+        0.6, description="Share of a heading's words found in the page's first line (its <title>) that make it the headline."
+    )
     title_max_words: int = Field(30, description="Longest headline, in words.")
     title_search_lines: int = Field(25, description="How many lines above the article the headline is looked for.")
+    page_repeat_min: int = Field(3, description="A short non-sentence line printed this often on one page is furniture.")
     # Run-level boilerplate.
     boilerplate_min_pages: int = Field(2, description="A line is site chrome when it recurs on at least this many pages...")
     boilerplate_min_share: float = Field(0.01, description="...and on at least this share of the run's pages.")
     boilerplate_max_words: int = Field(
-        15, description="Longer recurring lines are syndicated article text, not chrome, and are never boilerplate."
+        80, description="Longer recurring lines are syndicated article text, not chrome, and are never boilerplate."
     )
 
 
 class DedupConfig(BaseModel):
     """Near-duplicate detection (see tasks/dedup.py)."""
 
+    # MinHash: datasketch's default "affine32" permutation scheme, so signatures equal
+    # datasketch.MinHash(num_perm, seed, hashfunc=tasks.dedup.feature_hash).
+    num_perm: int = Field(128, ge=8, le=1024, description="MinHash permutations per tier (signature length).")
+    seed: int = Field(1, description="Seed of datasketch's permutation generator; index rows are only comparable at the same seed.")
+    lsh_false_positive_weight: float = Field(0.5, description="datasketch _optimal_param weight of false candidates.")
+    lsh_false_negative_weight: float = Field(0.5, description="datasketch _optimal_param weight of missed pairs.")
+    # Tier "near_copy": the same text, lightly edited or wrapped in other boilerplate.
+    near_copy_ngram: int = Field(3, ge=1, description="Word n-gram (shingle) size of the near-copy tier.")
+    near_copy_threshold: float = Field(0.7, gt=0, le=1, description="Verified shingle Jaccard at which two articles are near-copies.")
+    near_copy_containment: float = Field(
+        0.9, gt=0, le=1,
+        description="Shingle containment |A∩B|/min(|A|,|B|) that also verifies a near-copy candidate (a copy inside boilerplate).",
+    )
+    near_copy_lsh_threshold: float = Field(
+        0.5, gt=0, le=1, description="Jaccard the near-copy LSH banding is tuned for; below near_copy_threshold for recall."
+    )
+    # Tier "rewrite": the same story retold; only the content vocabulary survives a rewrite.
+    rewrite_threshold: float = Field(
+        0.25, gt=0, le=1,
+        description="Verified content-word Jaccard at which two articles are rewrites. Seeds: rewrite pair 001/004 ~0.31, "
+        "unrelated same-topic pairs <= 0.17.",
+    )
+    rewrite_lsh_threshold: float = Field(0.25, gt=0, le=1, description="Jaccard the rewrite LSH banding is tuned for.")
+    rewrite_min_words: int = Field(
+        20, ge=1, description="Articles with fewer distinct content words skip the rewrite tier (low thresholds on tiny sets are noise)."
+    )
+    stopword_language: str = Field("en", description="stopwordsiso language whose list defines non-content words.")
+    min_content_word_chars: int = Field(2, ge=1, description="Shorter words are not content words.")
+    # Scale.
+    exhaustive_max_pairs: int = Field(
+        20_000, ge=0,
+        description="When the batch (plus index) has at most this many pairs, every pair is verified instead of LSH candidates.",
+    )
+    lsh_bucket_window: int = Field(
+        32, ge=1,
+        description="In an LSH bucket sorted by row, each row is paired with the next this-many rows: all pairs in buckets "
+        "up to window+1 rows, linear work in larger ones (mass copies stay connected through the chain).",
+    )
+    chunk_docs: int = Field(8192, ge=1, description="Documents per signature work unit (bounds peak memory).")
+    workers: int = Field(2, ge=1, description="Threads computing signature chunks (numpy and polars release the GIL).")
+
 
 class ValidationConfig(BaseModel):
-    """Data-contract enforcement with Great Expectations (see tasks/validate.py)."""
+    """Data-contract enforcement with Great Expectations (see tasks/validate.py).
+
+    Every threshold of the suites lives here and only here: the suites in ``expectations_dir`` refer
+    to these fields by name as ``{"$PARAMETER": "<field>"}`` and validate.py fills them in.
+    """
 
     expectations_dir: Path = Field(PROJECT_ROOT / "expectations", description="Where the reviewed GX suites live.")
+
+    # Record suite (expectations/records.json): a failing row is quarantined.
+    min_word_count: int = Field(30, description="Shorter bodies are teasers, captions or failed extractions.")
+    max_word_count: int = Field(20_000, description="Longer bodies are whole pages or concatenated feeds.")
+    min_title_chars: int = Field(5, description="Shortest accepted title; a missing (null) title is allowed.")
+    max_title_chars: int = Field(300, description="Longer titles are usually a body paragraph scraped as title.")
+    min_published_year: int = Field(1990, description="published_date before 1 January of this year is a parse error.")
+    min_letter_ratio: float = Field(
+        0.5, description="Least share of letters (incl. combining marks) among a body's non-space characters."
+    )
+    max_noise_ratio: float = Field(0.8, description="Most of the raw text that cleaning may remove (removed/raw chars).")
+    languages: list[str] = Field(
+        # Permissive by default (a multilingual news pipeline) but a real rule: unlisted codes, which
+        # for these sources are mostly misdetections of boilerplate, are rejected. Undetected
+        # language (null) is not rejected.
+        [
+            "en", "de", "fr", "es", "pt", "it", "nl", "sv", "da", "no", "nb", "nn", "fi", "is", "pl", "cs",
+            "sk", "sl", "hr", "sr", "bs", "hu", "ro", "bg", "el", "et", "lv", "lt", "ga", "cy", "ca", "eu",
+            "gl", "mt", "sq", "mk", "uk", "be", "ru", "tr", "az", "ka", "hy", "kk", "uz", "ar", "he", "fa",
+            "ur", "hi", "bn", "pa", "gu", "mr", "ne", "ta", "te", "kn", "ml", "si", "zh", "ja", "ko", "vi",
+            "th", "id", "ms", "tl", "km", "lo", "my", "mn", "sw", "am", "ha", "yo", "ig", "zu", "af", "so",
+        ],  # fmt: skip
+        description="ISO 639-1 codes a detected body language must be one of.",
+    )
+
+    # Batch suite (expectations/batch.json): a failure stops the partition's publish.
+    min_articles: int = Field(1, description="Fewest published rows for a run whose source had files.")
+    max_quarantine_share: float = Field(0.5, description="Most of a run's inputs that may be quarantined.")
+    min_duplicate_share: float = Field(0.0, description="Fewest of a run's inputs that must be duplicates.")
+    max_duplicate_share: float = Field(0.9, description="Most of a run's inputs that may be duplicates.")
 
 
 class S3Config(BaseModel):

@@ -18,7 +18,8 @@ from prefect import task
 from tasks.config import ReadConfig, S3Config
 from tasks.parse import RawDocument, parse_text
 from tasks.quarantine import Rejection
-from tasks.storage import STORAGE_RETRY, StorageError, StoredObject, open_storage
+from tasks.errors import StorageError
+from tasks.storage import STORAGE_RETRY, StoredObject, open_storage
 
 # Magic numbers of common binary formats a landing zone collects next to the text it should hold.
 _BINARY_SIGNATURES = (

@@ -19,10 +19,7 @@ from typing import Protocol
 from prefect.tasks import exponential_backoff
 
 from tasks.config import S3Config
-
-
-class StorageError(Exception):
-    """A storage operation failed for a reason a person has to fix (missing bucket, no permission...)."""
+from tasks.errors import StorageError
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 import pytest
 
 from tasks.config import S3Config
-from tasks.storage import LocalStorage, StorageError, open_storage
+from tasks.errors import StorageError
+from tasks.storage import LocalStorage, open_storage
 
 
 def exercise(storage):

@@ -1,0 +1,125 @@
+"""Seeded English-like corpus with planted near-duplicates, for bench/dedup.py.
+
+Documents are ~3 KB: Zipf-distributed words (a few dozen real function words at the head, then
+pseudo-words), sentences of 8-25 words.  A share of documents are planted copies of another
+document, one of:
+
+* ``exact``: the same body;
+* ``light``: ~2% of the words replaced;
+* ``heavy``: ~12% of the words replaced and a run of ~10% deleted;
+* ``wrapped``: the body between another site's boilerplate header and footer (shared templates).
+
+``make_corpus`` returns the batch (the columns ``find_duplicates`` reads) and the planted pairs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import polars as pl
+
+KINDS = ("exact", "light", "heavy", "wrapped")
+_FUNCTION_WORDS = (
+    "the of and to a in that is was he for it with as his on be at by i this had not are but from or have an they "
+    "which one you were her all she there would their we him been has when who will more no if out so said what up "
+    "its about into than them can only other new some could time these two may then do first any my now such like "
+    "our over man me even most made after also did many before must through back years where much your way well"
+).split()
+_VOCAB_SIZE = 200_000
+_ZIPF = 0.9
+_BOILERPLATES = 24
+
+
+def _vocabulary(rng: np.random.Generator) -> pl.Series:
+    """Words, function words first (the Zipf head), in four spellings: plain, Capitalised, with a
+    period, Capitalised with a period (id + k * len(words))."""
+    letters = np.frombuffer(b"abcdefghijklmnopqrstuvwxyz", dtype=np.uint8)
+    lengths = rng.integers(3, 11, 2 * _VOCAB_SIZE)
+    codes = letters[rng.integers(0, 26, int(lengths.sum()))]
+    cuts = np.cumsum(lengths)[:-1]
+    pseudo = [bytes(part).decode() for part in np.split(codes, cuts)]
+    # Exactly _VOCAB_SIZE distinct words (pseudo-words may repeat or shadow a function word).
+    words = pl.Series("word", list(dict.fromkeys(_FUNCTION_WORDS + pseudo))[:_VOCAB_SIZE])
+    title = words.str.to_titlecase()
+    return pl.concat([words, title, words + ".", title + "."])
+
+
+def _draw(rng: np.random.Generator, size: int) -> np.ndarray:
+    """Word ids from a continuous Zipf(_ZIPF) law over the vocabulary, by inverse transform."""
+    top = _VOCAB_SIZE ** (1 - _ZIPF) - 1
+    return np.minimum((rng.random(size) * top + 1) ** (1 / (1 - _ZIPF)) - 1, _VOCAB_SIZE - 1).astype(np.int64)
+
+
+def _render(word_ids: list[np.ndarray], vocab: pl.Series, rng: np.random.Generator) -> pl.Series:
+    """Join word ids into sentences: capitalised first word, a period every ~16 words."""
+    lens = np.array([len(w) for w in word_ids])
+    flat = np.concatenate(word_ids)
+    ends = np.cumsum(lens)
+    sentence_end = rng.random(len(flat)) < 1 / 16
+    sentence_end[ends - 1] = True
+    start = np.concatenate(([True], sentence_end[:-1]))
+    start[ends[:-1]] = True
+    words = vocab.gather(flat + _VOCAB_SIZE * (start + 2 * sentence_end))
+    doc = np.repeat(np.arange(len(lens)), lens)
+    return pl.DataFrame({"doc": doc, "w": words}).group_by("doc", maintain_order=True).agg(pl.col("w").str.join(" "))["w"]
+
+
+def _edit(ids: np.ndarray, rate: float, cut: float, rng: np.random.Generator) -> np.ndarray:
+    out = ids.copy()
+    swap = rng.random(len(out)) < rate
+    out[swap] = _draw(rng, int(swap.sum()))
+    if cut:
+        length = int(len(out) * cut)
+        start = int(rng.integers(0, len(out) - length))
+        out = np.delete(out, np.arange(start, start + length))
+    return out
+
+
+def make_corpus(
+    n_docs: int, dup_fraction: float = 0.1, seed: int = 0, chunk: int = 50_000
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``(batch, planted)``: ``batch`` has article_id, body, published_date, word_count;
+    ``planted`` has source, copy (article ids) and kind, one row per planted copy."""
+    rng = np.random.default_rng(seed)
+    vocab = _vocabulary(rng)
+    boiler = [_draw(rng, int(rng.integers(60, 160))) for _ in range(2 * _BOILERPLATES)]
+    bodies, planted = [], []
+    for start in range(0, n_docs, chunk):
+        size = min(chunk, n_docs - start)
+        lens = rng.integers(380, 620, size)
+        flat = _draw(rng, int(lens.sum()))
+        ids = np.split(flat, np.cumsum(lens)[:-1])
+        n_copies = int(size * dup_fraction)
+        copies = rng.choice(np.arange(1, size), n_copies, replace=False) if size > 1 else np.array([], dtype=np.int64)
+        for c in np.sort(copies):  # ascending: a source that is itself a copy is final by then
+            source = int(rng.integers(0, c))  # an earlier document of the chunk, never itself a copy target later
+            kind = KINDS[int(rng.integers(0, len(KINDS)))]
+            src = ids[source]
+            if kind == "exact":
+                ids[c] = src.copy()
+            elif kind == "light":
+                ids[c] = _edit(src, 0.02, 0.0, rng)
+            elif kind == "heavy":
+                ids[c] = _edit(src, 0.12, 0.1, rng)
+            else:
+                t = int(rng.integers(0, _BOILERPLATES))
+                ids[c] = np.concatenate([boiler[2 * t], src, boiler[2 * t + 1]])
+            planted.append((start + source, start + int(c), kind))
+        bodies.append(_render(ids, vocab, rng))
+    article_id = pl.Series([f"doc{i:07d}" for i in range(n_docs)])
+    body = pl.concat(bodies) if bodies else pl.Series([], dtype=pl.String)
+    day = rng.integers(0, 30, n_docs)
+    batch = pl.DataFrame(
+        {
+            "article_id": article_id,
+            "body": body,
+            "published_date": pl.Series([dt.date(2025, 8, 1) + dt.timedelta(days=int(d)) for d in day], dtype=pl.Date),
+        }
+    ).with_columns(word_count=pl.col("body").str.count_matches(" ").cast(pl.Int32) + 1)
+    src, cp, kind = zip(*planted) if planted else ((), (), ())
+    planted_df = pl.DataFrame(
+        {"source": article_id.gather(list(src)), "copy": article_id.gather(list(cp)), "kind": list(kind)},
+        schema={"source": pl.String, "copy": pl.String, "kind": pl.String},
+    )
+    return batch, planted_df

@@ -1,0 +1,183 @@
+"""The ``cleanwire`` command line.
+
+Every failure a user can cause or fix (bad arguments, unreachable storage, a batch that breaks the
+contract) ends with a one-paragraph message on stderr and a non-zero exit code, not a traceback.
+``--debug`` shows tracebacks for the rest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+# Before Prefect is imported: no analytics calls from the embedded API server.
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+def parse_overrides(pairs: list[str]) -> dict:
+    """``["dedup.threshold=0.5"]`` -> ``{"dedup": {"threshold": "0.5"}}`` (pydantic does the typing)."""
+    out: dict = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise SystemExit(f"cleanwire: --set expects SECTION.FIELD=VALUE, got {pair!r}")
+        node = out
+        *parents, leaf = name.strip().split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return out
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cleanwire", description=__doc__.splitlines()[0])
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on failure")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the daily flow for one ingest date")
+    run.add_argument("--source", required=True, help="local folder or s3://bucket/prefix; {date} is filled from --date")
+    run.add_argument("--dest", required=True, help="local folder or s3://bucket/prefix to publish under")
+    run.add_argument("--date", help="ingest date YYYY-MM-DD naming the partition (default: today, UTC)")
+    run.add_argument("--run-id", help="run id recorded in every row and the manifest (default: generated)")
+    run.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="SECTION.FIELD=VALUE",
+        help="override one setting, e.g. --set dedup.rewrite_threshold=0.4 (repeatable)",
+    )
+
+    clean = sub.add_parser("clean", help="show what the noise cleaner keeps and removes, and why")
+    clean.add_argument("files", nargs="+", type=Path, help="raw scrape files (read and decoded like the pipeline does)")
+    clean.add_argument("--json", action="store_true", help="one JSON object per file instead of text")
+    return parser
+
+
+def _quiet_prefect_tracebacks() -> None:
+    """Prefect logs a traceback for every failed task; on the console the one-line message is enough."""
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    def strip_traceback(record: logging.LogRecord) -> bool:
+        record.exc_info, record.exc_text = None, None
+        return True
+
+    for logger in [logging.getLogger(), *map(logging.getLogger, logging.root.manager.loggerDict)]:
+        for handler in getattr(logger, "handlers", []):
+            if isinstance(handler, PrefectConsoleHandler):
+                handler.addFilter(strip_traceback)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from flows.daily import daily_flow
+
+    manifest = daily_flow(
+        source=args.source,
+        dest=args.dest,
+        date=args.date,
+        run_id=args.run_id,
+        overrides=parse_overrides(args.overrides),
+    )
+    counts = manifest["counts"]
+    print(
+        f"cleanwire: ingest_date={manifest['ingest_date']} run_id={manifest['run_id']}: "
+        f"{counts['inputs']} inputs -> {counts['articles']} articles, {counts['duplicates']} duplicates, "
+        f"{counts['quarantine']} quarantined. Manifest: {manifest['manifest_uri']}"
+    )
+    return 0
+
+
+def cmd_clean(args: argparse.Namespace) -> int:
+    from tasks.clean import clean_text, find_batch_boilerplate
+    from tasks.config import Settings
+    from tasks.read import Rejected, decode, maybe_gunzip, normalise_text
+
+    settings = Settings()
+    texts: dict[Path, str] = {}
+    failed = 0
+    for path in args.files:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            print(f"cleanwire: cannot read {path}: {exc.strerror}", file=sys.stderr)
+            failed += 1
+            continue
+        payload = maybe_gunzip(data, path.name, settings.read)
+        decoded = payload if isinstance(payload, Rejected) else decode(payload, settings.read)
+        if isinstance(decoded, Rejected):
+            print(f"cleanwire: {path}: {decoded.reason}: {decoded.detail}", file=sys.stderr)
+            failed += 1
+            continue
+        texts[path] = normalise_text(decoded.text)
+    # The same batch-level boilerplate signal as a run over these files would use.
+    boilerplate = find_batch_boilerplate(list(texts.values()), settings.clean)
+    for path, text in texts.items():
+        cleaned = clean_text(text, settings.clean, boilerplate)
+        if args.json:
+            print(json.dumps({"file": str(path), **cleaned_as_dict(cleaned)}, ensure_ascii=False, default=str))
+            continue
+        print(f"=== {path}")
+        print(f"title: {cleaned.title}\npublished_date: {cleaned.published_date}\nbyline: {cleaned.byline}")
+        print(f"--- body ({len(cleaned.body.split())} words)\n{cleaned.body}")
+        print(f"--- removed ({len(cleaned.removed)} spans)")
+        for removal in cleaned.removed:
+            first = removal.text.splitlines()[0] if removal.text else ""
+            more = f" (+{removal.text.count(chr(10))} lines)" if "\n" in removal.text else ""
+            print(f"  line {removal.line:>4} [{removal.rule}] {first[:100]}{more}")
+    return EXIT_FAILED if failed else 0
+
+
+def cleaned_as_dict(cleaned) -> dict:
+    return {
+        "title": cleaned.title,
+        "published_date": cleaned.published_date,
+        "byline": cleaned.byline,
+        "body": cleaned.body,
+        "removed": [{"line": r.line, "rule": r.rule, "text": r.text} for r in cleaned.removed],
+        "rule_counts": cleaned.rule_counts(),
+    }
+
+
+COMMANDS = {"run": cmd_run, "clean": cmd_clean}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from pydantic import ValidationError
+
+    from tasks.errors import CleanwireError
+
+    if not args.debug:
+        _quiet_prefect_tracebacks()
+    try:
+        return COMMANDS[args.command](args)
+    except BrokenPipeError:
+        # The reader went away (e.g. `cleanwire clean ... | head`): not an error of ours.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except CleanwireError as exc:
+        print(f"cleanwire: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except ValidationError as exc:
+        print(f"cleanwire: invalid configuration: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as exc:
+        if args.debug:
+            raise
+        print(
+            f"cleanwire: unexpected {type(exc).__name__}: {exc}. This is a bug in cleanwire, not in your input; "
+            "rerun with --debug for the traceback and report it.",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,177 @@
+"""The daily flow: one ingest date of raw scrapes in, one committed partition of each dataset out.
+
+list -> read (decode + parse) -> clean -> validate records -> deduplicate -> validate batch -> publish.
+
+Record validation runs before dedup so that a duplicate always points at an article that is actually
+published; the batch suite runs last, on exactly what would be published, and gates the publish.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections import Counter
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from importlib.metadata import version
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact
+
+from tasks.clean import clean_task
+from tasks.config import Settings
+from tasks.dedup import dedup_task
+from tasks.errors import PipelineError
+from tasks.publish import articles_and_duplicates, publish_task
+from tasks.quarantine import record_rejections, rejections_frame
+from tasks.read import list_inputs_task, read_inputs_task
+from tasks.schema import SCHEMA_VERSION
+from tasks.validate import BatchFacts, validate_batch_task, validate_records_task
+
+
+def resolve_date(value: str | date | None) -> date:
+    if value is None or value == "":
+        return datetime.now(UTC).date()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise PipelineError(f"--date {value!r} is not a date in YYYY-MM-DD form") from None
+
+
+def new_run_id(ingest_date: date) -> str:
+    return f"{ingest_date:%Y%m%d}-{datetime.now(UTC):%H%M%S}-{secrets.token_hex(3)}"
+
+
+class StepTimer:
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def step(self, name: str):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = round(time.perf_counter() - start, 3)
+
+
+@flow(name="cleanwire-daily", log_prints=False)
+def daily_flow(
+    source: str,
+    dest: str,
+    date: str | None = None,
+    run_id: str | None = None,
+    overrides: dict | None = None,
+) -> dict:
+    """Clean, deduplicate, validate and publish the scrapes of one ingest date.
+
+    ``source`` and ``dest`` are local folders or ``s3://bucket/prefix`` URIs; ``{date}`` in ``source`` is
+    replaced by the ingest date. ``overrides`` is a partial Settings dict (e.g. ``{"dedup": {...}}``).
+    Returns the committed manifest.
+    """
+    logger = get_run_logger()
+    settings = Settings(**(overrides or {}))
+    ingest_date = resolve_date(date)
+    run_id = run_id or new_run_id(ingest_date)
+    source_uri = source.replace("{date}", ingest_date.isoformat())
+    started_at = datetime.now(UTC)
+    timer = StepTimer()
+    logger.info("run %s: %s -> %s, ingest_date=%s", run_id, source_uri, dest, ingest_date)
+
+    with timer.step("list"):
+        objects = list_inputs_task(source_uri, settings.s3)
+    logger.info("list: %d raw objects under %s", len(objects), source_uri)
+
+    with timer.step("read"):
+        read = read_inputs_task(source_uri, objects, settings.read, settings.s3)
+    inputs = len(read.documents) + len(read.rejections)
+    logger.info("read: %d documents, %d objects rejected", len(read.documents), len(read.rejections))
+
+    with timer.step("clean"):
+        cleaned = clean_task(read.documents, settings.clean)
+    logger.info("clean: %d records, %d without article text", cleaned.records.height, len(cleaned.rejections))
+
+    with timer.step("validate_records"):
+        record_check = validate_records_task(cleaned.records, settings.validation, ingest_date)
+    logger.info("validate records: %d passed, %d rejected", record_check.passed.height, record_check.rejected.height)
+
+    with timer.step("dedup"):
+        verdicts = dedup_task(record_check.passed, settings.dedup)
+    ingested_at = datetime.now(UTC)
+    articles, duplicates = articles_and_duplicates(record_check.passed, verdicts, run_id, ingested_at)
+    logger.info("dedup: %d articles kept, %d duplicates dropped", articles.height, duplicates.height)
+
+    rejections = read.rejections + cleaned.rejections + record_rejections(cleaned.records, record_check.rejected)
+    quarantine = rejections_frame(rejections, run_id, ingested_at, settings.read.excerpt_chars)
+    counts = {
+        "inputs": inputs,
+        "articles": articles.height,
+        "duplicates": duplicates.height,
+        "quarantine": quarantine.height,
+    }
+    if counts["articles"] + counts["duplicates"] + counts["quarantine"] != inputs:
+        raise PipelineError(f"accounting does not balance, refusing to publish: {counts}")
+
+    with timer.step("validate_batch"):
+        batch_check = validate_batch_task(
+            articles,
+            BatchFacts(len(objects), inputs, duplicates.height, quarantine.height),
+            settings.validation,
+        )
+    if not batch_check.success:
+        raise PipelineError(
+            f"batch expectations failed for ingest_date={ingest_date}: {', '.join(batch_check.failed)}. "
+            "Nothing was published; the previous partition is untouched."
+        )
+
+    reasons = Counter(reason.split(" (")[0] for r in rejections for reason in r.reasons)
+    manifest = {
+        "run_id": run_id,
+        "ingest_date": ingest_date.isoformat(),
+        "source": source_uri,
+        "schema_version": SCHEMA_VERSION,
+        "pipeline_version": version("cleanwire"),
+        "suites": {
+            record_check.suite_name: record_check.suite_version,
+            batch_check.suite_name: batch_check.suite_version,
+        },
+        "validation": {"records": record_check.summary, "batch": batch_check.summary},
+        "counts": counts,
+        "quarantine_reasons": dict(sorted(reasons.items())),
+        "removed_by_rule": cleaned.rule_counts,
+        "started_at": started_at.isoformat(),
+        "timings_seconds": timer.seconds,  # every step before publish, which writes this manifest
+    }
+    committed = publish_task(
+        dest, ingest_date, run_id, {"articles": articles, "duplicates": duplicates, "quarantine": quarantine}, manifest, settings.s3
+    )
+    logger.info("publish: committed %s", committed["manifest_uri"])
+    create_markdown_artifact(key="cleanwire-run-summary", markdown=run_summary_markdown(committed), description=run_id)
+    return committed
+
+
+def run_summary_markdown(manifest: dict) -> str:
+    counts = manifest["counts"]
+    lines = [
+        f"# cleanwire run `{manifest['run_id']}` — ingest_date {manifest['ingest_date']}",
+        "",
+        f"Source: `{manifest['source']}`",
+        "",
+        "| inputs | published | duplicates | quarantined |",
+        "|---:|---:|---:|---:|",
+        f"| {counts['inputs']} | {counts['articles']} | {counts['duplicates']} | {counts['quarantine']} |",
+        "",
+    ]
+    if manifest["quarantine_reasons"]:
+        lines += ["## Quarantine reasons", "", "| reason | rows |", "|---|---:|"]
+        lines += [f"| {reason} | {n} |" for reason, n in manifest["quarantine_reasons"].items()]
+        lines.append("")
+    if manifest["removed_by_rule"]:
+        lines += ["## Noise removed, by rule", "", "| rule | spans |", "|---|---:|"]
+        lines += [f"| {rule} | {n} |" for rule, n in manifest["removed_by_rule"].items()]
+        lines.append("")
+    lines += ["## Files", ""] + [f"- {name}: `{uri}`" for name, uri in manifest["files"].items()]
+    return "\n".join(lines)
+

@@ -1,0 +1,780 @@
+"""Clean step: find the article in a scraped page's visible text and drop everything else.
+
+A naive scraper saves every visible line of a page: menus, share buttons, captions, teasers for
+other stories, comment sections, footers. This step works on plain text alone, for sites never
+seen, in small passes over the lines (datatrove-style: each pass is a named function):
+
+1. classify every line: typed noise rules first (credits, prompts, datelines, headings of link
+   blocks...), then its recurrence across the batch (site chrome), then, jusText-style, its length,
+   closing punctuation and stop-word density (the page's language is guessed from the stopwordsiso
+   lists, and the thresholds follow the density of the page's own long lines);
+2. find the main text region: the contiguous run of lines with the highest summed score (prose
+   scores by its length, everything else costs a penalty, menus more), cut at comment sections and
+   copyright notices, and taken below the repeated headline when the page shows one;
+3. trim teasers that stop mid-sentence off the region's end, extend it over a list or table that
+   closes the article, and keep its lines minus noise and the links under "Related" headings;
+4. repeat 1-3 on the kept lines until nothing more goes, so that cleaning is idempotent.
+
+Title, published date and byline are read from the lines around the region's start. Nothing is
+ever rewritten: every body line is a line of the input, stripped, in input order.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+import unicodedata
+from bisect import bisect
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import Enum
+from functools import lru_cache
+
+import polars as pl
+import stopwordsiso
+from prefect import task
+
+from tasks.config import CleanConfig
+from tasks.language import detect_language
+from tasks.parse import RawDocument
+from tasks.quarantine import Rejection
+from tasks.records import article_id, content_hash, word_count
+from tasks.schema import RECORDS
+
+__all__ = ["CleanOutcome", "CleanedText", "Removal", "clean_documents", "clean_task", "clean_text", "find_batch_boilerplate"]
+
+
+@dataclass(frozen=True)
+class Removal:
+    line: int  # 1-based line number in the raw text where the removed span starts
+    text: str  # the removed text, several lines joined with "\n" when a span was removed whole
+    rule: str  # snake_case name of the rule that removed it
+
+
+@dataclass(frozen=True)
+class CleanedText:
+    title: str | None
+    published_date: datetime.date | None
+    byline: str | None
+    body: str  # article paragraphs in order, joined with "\n"
+    removed: tuple[Removal, ...]
+
+    def rule_counts(self) -> dict[str, int]:
+        return dict(Counter(r.rule for r in self.removed))
+
+
+# ---------------------------------------------------------------------------------------------
+# Text primitives
+# ---------------------------------------------------------------------------------------------
+
+_TOKEN = re.compile(r"\w+")
+# Han, kana: scripts written without spaces, where one character carries about a word.
+_UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_CJK_SENTENCE_PUNCT = re.compile(r"[。！？，、]")
+_CLOSERS = "\"'”’»›)]}」』】）*"
+_TERMINAL = frozenset(".!?。！？:;")
+# Emoji and their modifiers after the final punctuation: "See you soon! 🙂"
+_TRAILING_SYMBOLS = frozenset({"So", "Sk", "Mn", "Cf"})
+# A trailing ellipsis marks text cut short by the site (a teaser), not the end of a sentence.
+_ELLIPSIS = ("…", "...")
+
+
+_DIGIT_RUN = re.compile(r"\d+")
+_LABEL_CHARS = str.maketrans("0123456789", " " * 10, "'’")
+
+
+def normalise(line: str) -> str:
+    """Key for comparing lines: case, digits and spacing do not distinguish chrome ("5 hours ago")."""
+    return " ".join(_DIGIT_RUN.sub("0", line.casefold()).split())
+
+
+def _label(line: str) -> str:
+    """A line reduced to its words, for matching it against a list of headings or prompt words."""
+    return " ".join(_TOKEN.findall(line.casefold().translate(_LABEL_CHARS)))
+
+
+def _ends_sentence(text: str) -> bool:
+    """Whether the line ends like a sentence, looking past closing quotes, brackets and emoji."""
+    end = len(text)
+    while end and (
+        text[end - 1] in _CLOSERS or text[end - 1].isspace() or unicodedata.category(text[end - 1]) in _TRAILING_SYMBOLS
+    ):
+        end -= 1
+    return bool(end) and text[end - 1] in _TERMINAL and not text[:end].endswith(_ELLIPSIS)
+
+
+def _phrase_pattern(phrases: Sequence[str]) -> re.Pattern[str]:
+    words = sorted({_label(p) for p in phrases if _label(p)}, key=len, reverse=True)
+    if not words:
+        return re.compile(r"(?!x)x")
+    return re.compile(r"\b(?:" + "|".join(re.escape(w) for w in words) + r")\b")
+
+
+# ---------------------------------------------------------------------------------------------
+# Stop words (stopwordsiso): the page's language is the list that covers most of its tokens
+# ---------------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=8)
+def _stopword_index(languages: tuple[str, ...]) -> tuple[dict[str, tuple[str, ...]], dict[str, frozenset[str]]]:
+    langs = languages or tuple(sorted(stopwordsiso.langs()))
+    lists = {lang: frozenset(w.casefold() for w in stopwordsiso.stopwords(lang)) for lang in langs}
+    index: dict[str, list[str]] = {}
+    for lang, words in lists.items():
+        for word in words:
+            index.setdefault(word, []).append(lang)
+    return {w: tuple(ls) for w, ls in index.items()}, lists
+
+
+def _page_stopwords(token_lists: Sequence[Sequence[str]], config: CleanConfig) -> frozenset[str]:
+    index, lists = _stopword_index(tuple(config.stopword_languages))
+    hits: Counter[str] = Counter()
+    sampled = 0
+    for tokens in token_lists:
+        # Each line votes with its first distinct tokens only: one huge or repetitive line must not
+        # outvote the page.
+        sample = set(tokens[: config.language_line_tokens])
+        hits.update(filter(index.__contains__, sample))
+        sampled += len(sample)
+        if sampled >= config.language_sample_tokens:
+            break
+    votes: Counter[str] = Counter()
+    for word, n in hits.items():
+        for lang in index[word]:
+            votes[lang] += n
+    if not votes:
+        return frozenset()
+    return lists[votes.most_common(1)[0][0]]
+
+
+# ---------------------------------------------------------------------------------------------
+# Dates
+# ---------------------------------------------------------------------------------------------
+
+_YEAR = re.compile(r"(?:19|20)\d\d")
+
+
+def _date_patterns(months: Sequence[str]) -> tuple[re.Pattern[str], ...]:
+    alt = "|".join(re.escape(m) for m in sorted(months, key=len, reverse=True))
+    day = r"(?P<d>\d{1,2})(?:st|nd|rd|th|er|º)?\.?"
+    return (
+        re.compile(r"(?<!\d)(?P<y>(?:19|20)\d\d)[-/.](?P<m>\d{1,2})[-/.](?P<d>\d{1,2})(?!\d)"),
+        re.compile(r"(?P<y>(?:19|20)\d\d)\s*[年년]\s*(?P<m>\d{1,2})\s*[月월]\s*(?P<d>\d{1,2})\s*[日일]"),
+        re.compile(rf"\b(?P<mn>{alt})\.?\s+{day},?\s+(?P<y>(?:19|20)\d\d)\b", re.IGNORECASE),
+        re.compile(rf"\b{day}\s+(?:de\s+|of\s+)?(?P<mn>{alt})\.?,?\s+(?:de\s+)?(?P<y>(?:19|20)\d\d)\b", re.IGNORECASE),
+    )
+
+
+def _parse_date(text: str, rules: _Rules) -> datetime.date | None:
+    """The first valid calendar date written in `text` (ISO, CJK, or with a month name)."""
+    if not _YEAR.search(text):
+        return None
+    for pattern in rules.dates:
+        for m in pattern.finditer(text):
+            month = rules.months.get(m["mn"].casefold(), 0) if "mn" in pattern.groupindex else int(m["m"])
+            try:
+                return datetime.date(int(m["y"]), month, int(m["d"]))
+            except ValueError:
+                continue
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Line features and classes
+# ---------------------------------------------------------------------------------------------
+
+
+class Kind(Enum):
+    GOOD = "good"  # reads as article prose
+    NEAR_GOOD = "near_good"  # prose-like but weak: kept inside the region, little weight in finding it
+    SHORT = "short"  # too short to judge alone: a heading, a label, a table row
+    BAD = "bad"  # long but not prose: a list of names, a menu on one line
+    NOISE = "noise"  # matched a typed noise rule
+    TRAILER = "trailer"  # opens a comment section or a copyright notice: the article is above it
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    index: int  # position in the list of input lines
+    text: str  # stripped
+    key: str  # normalised, for comparing lines
+    kind: Kind
+    rule: str | None  # the typed rule for NOISE/TRAILER lines
+    weight: float  # effective length in characters
+    words: int
+    ends_sentence: bool
+
+
+@dataclass(frozen=True)
+class _Rules:
+    """Config compiled once: the regexes behind the typed noise rules."""
+
+    prompt: tuple[tuple[str, re.Pattern[str]], ...]
+    related: frozenset[str]
+    comments: frozenset[str]
+    related_prefix: re.Pattern[str]
+    related_heading_start: re.Pattern[str]
+    credit: re.Pattern[str]
+    credit_tail: re.Pattern[str]
+    copyright: re.Pattern[str]
+    byline: re.Pattern[str]
+    disclaimer: re.Pattern[str]
+    kicker: re.Pattern[str]
+    comment_count: re.Pattern[str]
+    comment_author: re.Pattern[str]
+    relative_time: re.Pattern[str]
+    dates: tuple[re.Pattern[str], ...]
+    dateline_label: re.Pattern[str]
+    byline_end: re.Pattern[str]
+    months: dict[str, int]
+
+
+@lru_cache(maxsize=8)
+def _compile(config_json: str) -> _Rules:
+    config = CleanConfig.model_validate_json(config_json)
+    related = frozenset(_label(h) for h in config.related_headings)
+    months = {name.casefold(): number for name, number in config.month_names.items()}
+    return _Rules(
+        dates=_date_patterns(list(months)),
+        dateline_label=re.compile(
+            r"^\W*(?:" + "|".join(re.escape(w) for w in config.dateline_labels) + r")\b", re.IGNORECASE
+        ),
+        months=months,
+        byline_end=re.compile(
+            r"\s[-–—|•·]\s|[|@•·(\[\d]|\b(?:"
+            + "|".join(re.escape(w) for w in (*config.dateline_labels, *months))
+            + r")\b",
+            re.IGNORECASE,
+        ),
+        prompt=(
+            ("share_prompt", _phrase_pattern(config.share_prompt_words)),
+            ("app_prompt", _phrase_pattern(config.app_prompt_words)),
+            ("cookie_prompt", _phrase_pattern(config.consent_prompt_words)),
+        ),
+        related=related,
+        related_heading_start=re.compile(
+            r"^(?:" + "|".join(re.escape(h) for h in sorted(related, key=len, reverse=True)) + r") "
+        ),
+        comments=frozenset(_label(h) for h in config.comment_headings),
+        related_prefix=re.compile(
+            r"^(?:" + "|".join(re.escape(h) for h in sorted(related, key=len, reverse=True)) + r")\s*[:：»›>|-]\s*\S",
+            re.IGNORECASE,
+        ),
+        credit=re.compile(
+            r"^[(\[]?(?:" + "|".join(re.escape(w) for w in config.credit_words) + r")(?:\s+credits?)?s?\s*(?:by\b|[:：|/©])",
+            re.IGNORECASE,
+        ),
+        credit_tail=re.compile(
+            r"[(\[](?:[^()\[\]]*/[^()\[\]]*|(?:" + "|".join(re.escape(w) for w in config.credit_words) + r")\b[^()\[\]]*)[)\]]$",
+            re.IGNORECASE,
+        ),
+        copyright=re.compile(r"(?:^(?:©|\(c\)|copyright\b)|all rights reserved|©\s*(?:19|20)\d\d)", re.IGNORECASE),
+        byline=re.compile(
+            r"^(?:" + "|".join(re.escape(w) for w in config.byline_words) + r")\s*(?::|\s)\s*(?P<name>.*)$",
+            re.IGNORECASE,
+        ),
+        disclaimer=re.compile(
+            r"^(?:" + "|".join(re.escape(w) for w in config.disclaimer_words) + r")\b[^:]{0,30}:", re.IGNORECASE
+        ),
+        kicker=re.compile(r"^[^\W\d_a-z]{2,}(?:[ &'-][^\W\d_a-z]{2,}){0,%d}\s*:\s" % (config.kicker_max_words - 1)),
+        comment_count=re.compile(
+            r"^\d+\s+(?:" + "|".join(re.escape(w) for w in config.comment_count_words) + r")\b", re.IGNORECASE
+        ),
+        comment_author=re.compile(
+            r"\b(?:" + "|".join(re.escape(w) for w in config.comment_author_verbs) + r")\s*:$", re.IGNORECASE
+        ),
+        relative_time=re.compile(
+            r"(?<!\d)\d+\s*(?:" + "|".join(re.escape(w) for w in config.relative_time_words) + r")\s+ago\b", re.IGNORECASE
+        ),
+    )
+
+
+def _rules(config: CleanConfig) -> _Rules:
+    return _compile(config.model_dump_json())
+
+
+def _effective_length(text: str, config: CleanConfig) -> float:
+    unspaced = len(_UNSPACED.findall(text))
+    return len(text) + (config.cjk_char_weight - 1.0) * unspaced
+
+
+def _stop_density(text: str, tokens: Sequence[str], stopwords: frozenset[str], config: CleanConfig) -> float:
+    if len(_UNSPACED.findall(text)) * 2 >= len(text):
+        # No word boundaries to count stop words by: sentence punctuation is the prose signal.
+        return config.good_min_stop_density if _CJK_SENTENCE_PUNCT.search(text) else 0.0
+    return sum(map(stopwords.__contains__, tokens)) / len(tokens) if tokens else 0.0
+
+
+def _typed_rule(text: str, words: int, ends_sentence: bool, rules: _Rules, config: CleanConfig) -> str | None:
+    """The typed noise rule a line matches, if any. Cheap tests first; most lines match none."""
+    if not words:
+        return "symbols"
+    if rules.comment_count.match(text):
+        return "comments"
+    if text.startswith("#") and all(w.startswith("#") for w in text.split()):
+        return "hashtags"
+    short = words <= config.prompt_max_words
+    label = _label(text) if short else ""
+    if short:
+        if label in rules.related or (
+            words <= config.related_heading_max_words and rules.related_heading_start.match(label)
+        ):
+            return "related_block"
+        if label in rules.comments:
+            return "comments"
+        if rules.credit.match(text) or (not ends_sentence and rules.credit_tail.search(text)):
+            return "photo_credit"
+        if rules.copyright.search(text):
+            # "© AFP" under a photo is a credit; a notice names a year or reserves rights.
+            return "copyright" if words > config.credit_max_words or _YEAR.search(text) or "right" in label else "photo_credit"
+        if rules.byline.match(text) and not text.endswith((".", "!", "?")):
+            return "byline"
+        if rules.related_prefix.match(text):
+            return "related_block"
+    if words <= config.dateline_max_words and (
+        rules.relative_time.search(text)
+        or (_parse_date(text, rules) and (not ends_sentence or rules.dateline_label.match(text)))
+    ):
+        return "dateline"
+    if short:
+        for rule, pattern in rules.prompt:
+            # A prompt opens with its word ("Share this", "Follow us on X.") or is a bare label
+            # ("Compartilhe no WhatsApp"); a headline or sentence that mentions Instagram is not.
+            found = pattern.search(label)
+            if found and (found.start() == 0 or (not ends_sentence and words <= config.prompt_label_max_words)):
+                return rule
+    if rules.disclaimer.match(text):
+        return "disclaimer"
+    if not ends_sentence and len(text) >= config.teaser_min_chars and rules.kicker.match(text):
+        return "truncated_teaser"
+    return None
+
+
+# Comment sections and copyright notices close an article; a related-stories box may sit inside it.
+_END_OF_ARTICLE = frozenset({"comments", "copyright"})
+
+
+def classify(lines: Sequence[str], config: CleanConfig, rules: _Rules, boilerplate: frozenset[str]) -> list[Line]:
+    """Every non-blank input line with its kind; blank lines carry no signal and are left out."""
+    stripped = [(i, line.strip()) for i, line in enumerate(lines)]
+    stripped = [(i, s) for i, s in stripped if s]
+    tokens = [_TOKEN.findall(s.casefold()) for _, s in stripped]
+    stopwords = _page_stopwords(tokens, config)
+    densities = [_stop_density(text, toks, stopwords, config) for (_, text), toks in zip(stripped, tokens)]
+    authors = _comment_author_lines(stripped, tokens, rules, config)
+    good_density, bad_density = _density_thresholds(stripped, densities, config)
+    keys = [normalise(text) for _, text in stripped]
+    repeats = Counter(keys)
+    out = []
+    for (i, text), toks, density, key in zip(stripped, tokens, densities, keys):
+        weight = _effective_length(text, config)
+        ends = _ends_sentence(text)
+        words = len(toks)
+        rule = "comments" if i in authors else _typed_rule(text, words, ends, rules, config)
+        if rule in _END_OF_ARTICLE:
+            kind = Kind.TRAILER
+        elif rule is not None:
+            kind = Kind.NOISE
+        elif key in boilerplate:
+            kind, rule = Kind.NOISE, "batch_boilerplate"
+        else:
+            kind = _prose_kind(weight, density, ends, words, good_density, bad_density, config)
+            # A heading or caption printed again and again on one page is page furniture.
+            if kind is Kind.SHORT and not ends and repeats[key] >= config.page_repeat_min:
+                kind, rule = Kind.NOISE, "repeated_line"
+        out.append(Line(i, text, key, kind, rule, weight, words, ends))
+    return out
+
+
+def _comment_author_lines(
+    lines: Sequence[tuple[int, str]], tokens: Sequence[Sequence[str]], rules: _Rules, config: CleanConfig
+) -> frozenset[int]:
+    """Headers of comments ("jane says:", "Bob on May 2, 2019 at 4:47 pm said:"), once the page has
+    several: a single short line ending in "said:" is more likely to introduce a quote."""
+    found = frozenset(
+        i for (i, text), toks in zip(lines, tokens)
+        if len(toks) <= config.prompt_max_words and rules.comment_author.search(text)
+    )
+    return found if len(found) >= config.comment_author_min_count else frozenset()
+
+
+def _density_thresholds(
+    lines: Sequence[tuple[int, str]], densities: Sequence[float], config: CleanConfig
+) -> tuple[float, float]:
+    """Stop-word density thresholds for this page.
+
+    Stop-word lists differ in reach (an agglutinative language's list catches few tokens), so the
+    fixed thresholds are lowered to a share of the density of the page's own long sentences.
+    """
+    long_lines = sorted(d for (_, text), d in zip(lines, densities) if len(text) >= config.good_min_chars)
+    if not long_lines:
+        return config.good_min_stop_density, config.bad_max_stop_density
+    reference = long_lines[int(len(long_lines) * config.reference_density_quantile)]
+    return (
+        min(config.good_min_stop_density, config.relative_good_density * reference),
+        min(config.bad_max_stop_density, config.relative_bad_density * reference),
+    )
+
+
+def _prose_kind(
+    weight: float, density: float, ends: bool, words: int, good_density: float, bad_density: float, config: CleanConfig
+) -> Kind:
+    if weight <= config.short_max_chars:
+        # A short full sentence ("He declined to comment.") is article text; a short label is not.
+        return Kind.NEAR_GOOD if ends and density >= good_density and words >= 3 else Kind.SHORT
+    if not ends and words <= config.title_max_words:
+        return Kind.SHORT  # headlines and link texts: sentence-length but not a sentence
+    if density < bad_density:
+        return Kind.BAD
+    if weight >= config.good_min_chars and density >= good_density and ends:
+        return Kind.GOOD
+    return Kind.NEAR_GOOD
+
+
+# ---------------------------------------------------------------------------------------------
+# Main text region
+# ---------------------------------------------------------------------------------------------
+
+
+def _score(line: Line, config: CleanConfig) -> float:
+    match line.kind:
+        case Kind.GOOD:
+            return config.good_line_score * line.weight
+        case Kind.NEAR_GOOD:
+            return config.near_good_line_score * line.weight
+        case Kind.SHORT:
+            return -config.short_line_penalty
+        case Kind.BAD:
+            return -config.bad_line_penalty * line.weight
+        case _ if line.rule == "batch_boilerplate":
+            return -config.boilerplate_penalty
+        case _:
+            return -config.noise_line_penalty
+
+
+def _best_run(scores: Sequence[float], start: int, stop: int) -> tuple[float, int, int]:
+    """Maximum-sum contiguous run in scores[start:stop] (Kadane): (score, first, end-exclusive)."""
+    best, best_span = 0.0, (start, start)
+    total, run_start = 0.0, start
+    for i in range(start, stop):
+        if total <= 0:
+            total, run_start = 0.0, i
+        total += scores[i]
+        if total > best:
+            best, best_span = total, (run_start, i + 1)
+    return best, *best_span
+
+
+def _best_region(scores: Sequence[float], lines: Sequence[Line], start: int, config: CleanConfig) -> tuple[float, int, int]:
+    """Best run in lines[start:], cut at end-of-article lines (comment sections, copyright notices).
+
+    What follows those lines can hold more prose than the article (long comments, whole teaser
+    articles), so the earliest part whose best run scores a fair share of the best part's wins.
+    """
+    bounds = [i for i in range(start, len(lines)) if lines[i].kind is Kind.TRAILER]
+    parts = list(zip([start, *(b + 1 for b in bounds)], [*bounds, len(lines)]))
+    runs = [_best_run(scores, a, b) for a, b in parts]
+    best = max(r[0] for r in runs)
+    return next(r for r in runs if r[0] >= config.trailer_region_ratio * best)
+
+
+def navigation_lines(lines: Sequence[Line], config: CleanConfig) -> frozenset[int]:
+    """Positions in runs of at least `navigation_min_run` consecutive short non-sentences: menus."""
+    found: list[int] = []
+    start = 0
+    for pos in range(len(lines) + 1):
+        if pos < len(lines) and lines[pos].kind is Kind.SHORT and not lines[pos].ends_sentence:
+            continue
+        if pos - start >= config.navigation_min_run:
+            found.extend(range(start, pos))
+        start = pos + 1
+    return frozenset(found)
+
+
+def headline_anchor(lines: Sequence[Line], config: CleanConfig) -> int | None:
+    """Position of the headline above the article, found as a repeat of the page's first line.
+
+    Scrapes start with the <title> ("Headline | Site"); the headline shows again right above the
+    article, so a later line equal to the title, or to its part before a separator, marks where
+    the page header ends.
+    """
+    if not lines:
+        return None
+    head = lines[0].key
+    for pos in range(1, min(len(lines), config.headline_search_lines)):
+        line = lines[pos]
+        if line.words < config.title_min_words or line.kind not in (Kind.SHORT, Kind.NOISE):
+            continue
+        key = line.key
+        if key == head or (head.startswith(key) and head[len(key) : len(key) + 2].strip() in _TITLE_SEPARATORS):
+            return pos
+    return None
+
+
+_TITLE_SEPARATORS = frozenset({"|", "-", "–", "—", ":", "·", "•", "::", "»"})
+
+
+def main_region(
+    lines: Sequence[Line], config: CleanConfig, anchor: int | None, navigation: frozenset[int]
+) -> tuple[int, int]:
+    """Positions [first, end) in `lines` of the article: the best-scoring run of lines, taken below
+    the repeated headline when the text there scores a fair share of the page's best."""
+    if not lines:
+        return 0, 0
+    scores = [-config.navigation_line_penalty if pos in navigation else _score(line, config) for pos, line in enumerate(lines)]
+    best, first, end = _best_region(scores, lines, 0, config)
+    if anchor is not None and anchor + 1 < len(lines):
+        below = _best_region(scores, lines, anchor + 1, config)
+        if below[0] > 0 and below[0] >= config.headline_region_ratio * best:
+            best, first, end = below
+    return (first, end) if best > 0 else (0, 0)
+
+
+_LIST_ROW = re.compile(r"^(?:[-–•*·▪►✓]\s*|\(?\d{1,3}[.)]\s)|\d")
+
+
+def _is_data_row(line: Line) -> bool:
+    """A table row or list item: a short line with a number or a list marker."""
+    return line.kind in (Kind.SHORT, Kind.NEAR_GOOD) and _LIST_ROW.search(line.text) is not None
+
+
+def _extend_over_list(lines: Sequence[Line], end: int, config: CleanConfig) -> int:
+    """Grow the region over a list or table that closes the article (tour dates, standings, items).
+
+    Its rows are short and would each cost a penalty, but rows with numbers or list markers, many in
+    a row, read as data belonging to the text above them rather than as a menu of links. One heading
+    line may stand between the text and the rows.
+    """
+    start = end + 1 if end < len(lines) and lines[end].kind is Kind.SHORT and not _is_data_row(lines[end]) else end
+    stop = start
+    while stop < len(lines) and _is_data_row(lines[stop]):
+        stop += 1
+    return stop if stop - start >= config.list_min_rows else end
+
+
+def _is_teaser(line: Line, config: CleanConfig) -> bool:
+    """A long line that stops mid-sentence: the cut-off preview of another story."""
+    return line.weight >= config.teaser_min_chars and not line.ends_sentence and line.text[-1:].isalnum()
+
+
+# ---------------------------------------------------------------------------------------------
+# Selection and metadata
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Selection:
+    kept: list[Line]
+    dropped: list[tuple[Line, str]]
+    region: tuple[int, int]  # positions in the classified lines
+    classified: list[Line]
+    anchor: int | None  # position of the repeated headline
+
+
+def select(lines: Sequence[str], config: CleanConfig, rules: _Rules, boilerplate: frozenset[str]) -> _Selection:
+    classified = classify(lines, config, rules, boilerplate)
+    anchor = headline_anchor(classified, config)
+    navigation = navigation_lines(classified, config)
+    first, end = main_region(classified, config, anchor, navigation)
+    while end > first and _is_teaser(classified[end - 1], config):
+        end -= 1
+    if end > first:
+        end = _extend_over_list(classified, end, config)
+    kept, dropped = [], []
+    in_link_block = False  # the headlines listed under a "Related"/"Read more" heading
+    for pos, line in enumerate(classified):
+        in_link_block = line.rule == "related_block" or (in_link_block and line.kind is Kind.SHORT)
+        if not first <= pos < end:
+            if pos >= end and _is_teaser(line, config):
+                outside = "truncated_teaser"
+            else:
+                outside = "navigation" if pos in navigation else "outside_main_text"
+            dropped.append((line, line.rule or outside))
+        elif line.kind in (Kind.NOISE, Kind.TRAILER):
+            dropped.append((line, line.rule or "noise"))
+        elif in_link_block:
+            dropped.append((line, "related_block"))
+        else:
+            kept.append(line)
+    return _Selection(kept, dropped, (first, end), classified, anchor)
+
+
+def _find_title(sel: _Selection, config: CleanConfig) -> str | None:
+    """The headline: a heading-like line above the article.
+
+    Scrapes carry the headline twice, in the <title> on the first line and above the text, so the
+    repeated headline wins, then the heading most like the first line, then one the page repeats,
+    then the nearest heading of headline length.
+    """
+    first = sel.region[0]
+    if first == sel.region[1]:
+        return None
+    if sel.anchor is not None and sel.anchor < first:
+        return sel.classified[sel.anchor].text
+    candidates = [
+        line
+        for line in reversed(sel.classified[max(0, first - config.title_search_lines) : first])
+        if line.kind is Kind.SHORT
+        and config.title_min_words <= line.words <= config.title_max_words
+        and not line.text.endswith(".")
+        and sum(ch.isdigit() for ch in line.text) * 4 < len(line.text)
+    ]
+    if not candidates:
+        return None
+    head = set(_TOKEN.findall(sel.classified[0].key))
+    overlap = [len(head.intersection(_TOKEN.findall(line.key))) / line.words for line in candidates]
+    best = max(range(len(candidates)), key=overlap.__getitem__)
+    if overlap[best] >= config.title_min_overlap:
+        return candidates[best].text
+    page = Counter(line.key for line in sel.classified[:first])
+    repeated = [line for line in candidates if page[line.key] >= 2]
+    return (repeated or candidates)[0].text
+
+
+def _metadata_lines(sel: _Selection, config: CleanConfig) -> list[Line]:
+    """Lines that may carry the article's metadata: those above it and its opening lines."""
+    first, end = sel.region
+    return sel.classified[: min(first + config.metadata_opening_lines, end)]
+
+
+def _find_byline(sel: _Selection, config: CleanConfig, rules: _Rules) -> str | None:
+    """The name in the byline nearest the article's start ("By Jane Smith" -> "Jane Smith")."""
+    for line in reversed(_metadata_lines(sel, config)):
+        found = rules.byline.match(line.text) if line.rule == "byline" else None
+        # Bylines run on into a handle, a date or a timestamp: "Tess Bonn - 11/19/19 06:56 AM".
+        name = rules.byline_end.split(found["name"], maxsplit=1)[0].strip(" :,-|") if found else ""
+        if name:
+            return name
+    return None
+
+
+def _find_date(sel: _Selection, config: CleanConfig, rules: _Rules) -> datetime.date | None:
+    """The publication date: the date nearest the article's start in a dateline or short line above
+    it or in its opening ("Tokyo, August 23, 2025 – ..."), else in any dateline on the page
+    ("First published on ...")."""
+    first = sel.region[0]
+    near = [
+        line
+        for pos, line in enumerate(_metadata_lines(sel, config))
+        if pos >= first or line.rule == "dateline" or line.words <= config.dateline_max_words
+    ]
+    elsewhere = [line for line in sel.classified if line.rule == "dateline"]
+    for line in (*reversed(near), *elsewhere):
+        found = _parse_date(line.text, rules)
+        if found:
+            return found
+    return None
+
+
+def _group(dropped: Sequence[tuple[Line, str]], kept: Sequence[Line]) -> tuple[Removal, ...]:
+    """Removed lines of one rule with no kept line between them become one Removal."""
+    kept_indices = [line.index for line in kept]
+    spans: list[tuple[int, str, list[str]]] = []
+    prev_index = -1
+    for line, rule in sorted(dropped, key=lambda lr: lr[0].index):
+        if spans and spans[-1][1] == rule and bisect(kept_indices, prev_index) == bisect(kept_indices, line.index):
+            spans[-1][2].append(line.text)
+        else:
+            spans.append((line.index, rule, [line.text]))
+        prev_index = line.index
+    return tuple(Removal(index + 1, "\n".join(texts), rule) for index, rule, texts in spans)
+
+
+# ---------------------------------------------------------------------------------------------
+# Public API
+# ---------------------------------------------------------------------------------------------
+
+
+def find_batch_boilerplate(texts: Sequence[str], config: CleanConfig = CleanConfig()) -> frozenset[str]:
+    """Normalised lines that recur on many pages of one run (site chrome: menus, footers, prompts).
+
+    A line counts once per distinct page (a page scraped twice must not turn its article into
+    chrome); it is chrome when it is on at least `boilerplate_min_pages` pages and at least
+    `boilerplate_min_share` of them. Very long lines are left out: syndicated article text.
+    """
+    pages: Counter[str] = Counter()
+    distinct = dict.fromkeys(texts)
+    for text in distinct:
+        keys = {normalise(line) for line in text.splitlines()}
+        pages.update(k for k in keys if k and len(k.split()) <= config.boilerplate_max_words)
+    threshold = max(config.boilerplate_min_pages, config.boilerplate_min_share * len(distinct))
+    return frozenset(k for k, n in pages.items() if n >= threshold)
+
+
+def clean_text(raw: str, config: CleanConfig = CleanConfig(), boilerplate: frozenset[str] = frozenset()) -> CleanedText:
+    """The article in `raw`, with its title, date and byline, and what was removed and why."""
+    lines = raw.splitlines()
+    rules = _rules(config)
+    sel = select(lines, config, rules, boilerplate)
+    title = _find_title(sel, config)
+    title_key = normalise(title) if title is not None else None
+    # The headline recurs as captions and in link lists; inside the article it is never a paragraph.
+    dropped = [(line, "repeated_title" if line.key == title_key else rule) for line, rule in sel.dropped]
+    dropped += [(line, "repeated_title") for line in sel.kept if line.key == title_key]
+    kept = [line for line in sel.kept if line.key != title_key]
+    published = _find_date(sel, config, rules)
+    byline = _find_byline(sel, config, rules)
+    # A line dropped on a second pass over the kept lines would be dropped when the body is cleaned
+    # again; trimming to a fixed point makes clean_text idempotent on its own output.
+    while kept:
+        again = select([line.text for line in kept], config, rules, frozenset())
+        if len(again.kept) == len(kept):
+            break
+        dropped += [(kept[line.index], rule) for line, rule in again.dropped]
+        kept = [kept[line.index] for line in again.kept]
+    return CleanedText(
+        title=title,
+        published_date=published,
+        byline=byline,
+        body="\n".join(line.text for line in kept),
+        removed=_group(dropped, kept),
+    )
+
+
+# --- The clean step over a batch, and its Prefect task ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CleanOutcome:
+    records: pl.DataFrame  # tasks.schema.RECORDS
+    rejections: list[Rejection]
+    rule_counts: dict[str, int]
+
+
+def clean_documents(documents: list[RawDocument], config: CleanConfig = CleanConfig()) -> CleanOutcome:
+    """Clean every document of a run; a document with no article text left is rejected, not dropped."""
+    boilerplate = find_batch_boilerplate([doc.text for doc in documents], config)
+    rows: list[dict] = []
+    rejections: list[Rejection] = []
+    rule_counts: Counter[str] = Counter()
+    for doc in documents:
+        cleaned = clean_text(doc.text, config, boilerplate)
+        rule_counts.update(cleaned.rule_counts())
+        if not cleaned.body.strip():
+            rejections.append(
+                Rejection(doc.source_uri, "clean", ("no_article_text",), doc.size_bytes, cleaned.title, doc.text)
+            )
+            continue
+        rows.append(
+            {
+                "article_id": article_id(doc.source_uri, doc.locator),
+                "source_uri": doc.source_uri,
+                "title": cleaned.title,
+                "published_date": cleaned.published_date,
+                "byline": cleaned.byline,
+                "language": detect_language(cleaned.body),
+                "body": cleaned.body,
+                "word_count": word_count(cleaned.body),
+                "content_hash": content_hash(cleaned.body),
+                "raw_chars": len(doc.text),
+                "removed_chars": len(doc.text) - len(cleaned.body),
+                "size_bytes": doc.size_bytes,
+            }
+        )
+    return CleanOutcome(pl.DataFrame(rows, schema=RECORDS), rejections, dict(sorted(rule_counts.items())))
+
+
+@task(name="clean")
+def clean_task(documents: list[RawDocument], config: CleanConfig) -> CleanOutcome:
+    return clean_documents(documents, config)

@@ -1,0 +1,617 @@
+"""Near-duplicate detection: MinHash LSH candidates, exact verification, one kept article per cluster.
+
+Features (both from the same normalised tokens: NFKC, lower case, runs of letters/digits):
+
+* tier ``near_copy``: word n-gram shingles; a pair counts when their shingle Jaccard reaches
+  ``near_copy_threshold`` or their containment |A∩B|/min(|A|,|B|) reaches ``near_copy_containment``
+  (a copy wrapped in another site's boilerplate);
+* tier ``rewrite``: the set of content words (stopwordsiso list removed); a pair counts when their
+  Jaccard reaches ``rewrite_threshold``.  A rewrite keeps the story's vocabulary, not its word order.
+
+Each feature is a 32-bit ``feature_hash``; signatures use datasketch's default "affine32" permutation
+scheme, computed for whole chunks of documents with numpy, and equal
+``datasketch.MinHash(num_perm, seed, hashfunc=feature_hash)`` fed the same features.  Bands and rows
+come from ``datasketch.lsh._optimal_param``.  Rows sharing a band key are candidates; every candidate
+is verified on its exact feature sets, so an LSH false positive never drops an article.  Verified
+pairs of both tiers form a graph; each connected component is one cluster.
+
+Keep policy (one article per cluster): an article of ``index`` (published by an earlier run) always
+wins; otherwise the earliest ``published_date`` (nulls last), then the larger ``word_count`` (the
+more complete body), then the smallest ``article_id``.  Row order never matters.
+
+Memory grows with the number of documents: a pass keeps only band keys (bands x 8 bytes per doc and
+tier); feature sets are rebuilt afterwards for the rows that have a candidate, and pairs are verified
+in chunks.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import polars as pl
+import stopwordsiso
+import xxhash
+from datasketch import MinHash
+from datasketch.lsh import _optimal_param
+from datasketch.minhash import _FMIX_CONSTANTS
+from scipy.sparse import coo_matrix
+from prefect import task
+from scipy.sparse.csgraph import connected_components
+
+from tasks.config import DedupConfig
+
+TIERS = ("near_copy", "rewrite")
+
+RESULT_SCHEMA = pl.Schema(
+    {
+        "article_id": pl.String,
+        "cluster_id": pl.String,
+        "duplicate_of": pl.String,
+        "similarity": pl.Float64,
+        "matched_tier": pl.String,
+        "matched_index": pl.Boolean,
+    }
+)
+
+# Bumped whenever tokens or feature hashes change: stored index rows of another version can't match.
+FEATURE_VERSION = "1"
+
+# A word is a run of letters or digits (``\w`` without the underscore), after NFKC and lower-casing.
+_WORD = re.compile(r"[^\W_]+")
+# Odd 64-bit constants for the multiplicative mixing of token hashes into n-gram and band keys.
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+_MIX_OUT = np.uint64(0xD6E8FEB86659FD93)
+_MASK64 = (1 << 64) - 1
+_NO_HASH = np.uint32(0xFFFFFFFF)  # datasketch's value for a MinHash that saw nothing
+# Features per block of the signature kernel: 128 perms x 4096 x 4 bytes = 2 MiB, the L2 size here.
+_BLOCK_FEATURES = 4096
+_VERIFY_PAIR_ROWS = 4_000_000  # joined feature rows per verification chunk
+
+
+# ----------------------------------------------------------------------------------------- tokens
+def tokens(text: str) -> list[str]:
+    """The normalised words of ``text``; the reference for the vectorised path.
+
+    The text is cut at spaces first and each piece is NFKC-normalised, lower-cased and split into
+    runs of letters/digits; the batch path does the same per distinct piece (see ``_Vocabulary``).
+    """
+    return [word for piece in text.split(" ") for word in _normalise(piece)]
+
+
+def _normalise(piece: str) -> list[str]:
+    return _WORD.findall(unicodedata.normalize("NFKC", piece).lower())
+
+
+def feature_hash(feature: bytes | str) -> int:
+    """32-bit hash of one feature: its words joined by single spaces (a shingle, or one content word).
+
+    xxh32 per word, mixed multiplicatively in 64 bits, top 32 bits kept.  This is the ``hashfunc``
+    that makes ``datasketch.MinHash`` reproduce our signatures, and stays stable across polars and
+    numpy versions, which matters because index rows are compared across runs.
+    """
+    words = feature.split(b" " if isinstance(feature, bytes) else " ")
+    mixed = 0
+    for word in words:
+        mixed = ((mixed ^ xxhash.xxh32_intdigest(word)) * int(_MIX)) & _MASK64
+    return ((mixed * int(_MIX_OUT)) & _MASK64) >> 32
+
+
+def stopwords(config: DedupConfig) -> frozenset[str]:
+    """Non-content words of the rewrite tier: stopwordsiso's list, normalised like tokens."""
+    return frozenset(w for word in stopwordsiso.stopwords(config.stopword_language) for w in _normalise(word))
+
+
+def is_content_word(word: str, stop: frozenset[str], config: DedupConfig) -> bool:
+    return len(word) >= config.min_content_word_chars and word not in stop
+
+
+class _Vocabulary:
+    """Maps distinct space-separated pieces to their words' hashes, caching across chunks.
+
+    Normalising distinct pieces instead of whole texts is what makes NFKC affordable: a batch has
+    far fewer distinct pieces than pieces, and polars' Categorical interns them for us.
+    """
+
+    def __init__(self, config: DedupConfig) -> None:
+        self._config = config
+        self._stop = stopwords(config)
+        self._cache: dict[str, tuple[tuple[int, ...], tuple[bool, ...]]] = {}
+
+    def lookup(self, piece: str) -> tuple[tuple[int, ...], tuple[bool, ...]]:
+        entry = self._cache.get(piece)
+        if entry is None:
+            words = _normalise(piece)
+            entry = (
+                tuple(xxhash.xxh32_intdigest(w) for w in words),
+                tuple(is_content_word(w, self._stop, self._config) for w in words),
+            )
+            self._cache[piece] = entry
+        return entry
+
+    def tokenise(self, bodies: pl.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Token hashes (uint32), content flags and per-document token counts of ``bodies``."""
+        pieces = bodies.fill_null("").str.split(" ")  # never empty: "" splits into [""]
+        pieces_per_doc = pieces.list.len().to_numpy()
+        categories = pl.Categories.random()  # a private dictionary: codes 0..k-1 for this chunk only
+        interned = pieces.explode().cast(pl.Categorical(categories))  # keeps the dictionary's entries alive
+        codes = interned.to_physical().to_numpy()
+        distinct = categories.to_series().to_list()
+        del interned
+        entries = [self.lookup(piece) for piece in distinct]
+        words_per_piece = np.fromiter((len(h) for h, _ in entries), dtype=np.int64, count=len(entries))
+        piece_start = np.concatenate(([0], np.cumsum(words_per_piece)[:-1]))
+        word_hash = np.fromiter((h for hs, _ in entries for h in hs), dtype=np.uint32)
+        word_content = np.fromiter((c for _, cs in entries for c in cs), dtype=bool)
+        counts = words_per_piece[codes]
+        # Expand each piece occurrence into its words (most pieces have exactly one).
+        ends = np.cumsum(counts)
+        idx = np.arange(ends[-1] if len(ends) else 0) + np.repeat(piece_start[codes] - (ends - counts), counts)
+        doc_of_piece = np.repeat(np.arange(len(pieces_per_doc)), pieces_per_doc)
+        doc_lens = np.bincount(doc_of_piece, weights=counts, minlength=len(pieces_per_doc)).astype(np.int64)
+        return word_hash[idx], word_content[idx], doc_lens
+
+
+# --------------------------------------------------------------------------------------- features
+def _ngram_hashes(tok: np.ndarray, doc_lens: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``feature_hash`` of every word n-gram per document; a document shorter than n is one feature."""
+    starts = np.cumsum(doc_lens) - doc_lens
+    pos = np.arange(len(tok)) - np.repeat(starts, doc_lens)
+    lens = np.repeat(doc_lens, doc_lens)
+    first = np.flatnonzero(pos <= np.maximum(lens - n, 0))
+    mixed = np.zeros(len(first), dtype=np.uint64)
+    for k in range(n):
+        inside = pos[first] + k < lens[first]
+        nxt = tok[np.minimum(first + k, len(tok) - 1)].astype(np.uint64)
+        mixed = np.where(inside, (mixed ^ nxt) * _MIX, mixed)
+    feats = ((mixed * _MIX_OUT) >> np.uint64(32)).astype(np.uint32)
+    return feats, np.where(doc_lens > 0, np.maximum(doc_lens - n + 1, 1), 0)
+
+
+def _content_hashes(tok: np.ndarray, content: np.ndarray, doc_lens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    doc = np.repeat(np.arange(len(doc_lens)), doc_lens)
+    feats = ((tok[content].astype(np.uint64) * _MIX * _MIX_OUT) >> np.uint64(32)).astype(np.uint32)
+    return feats, np.bincount(doc[content], minlength=len(doc_lens))
+
+
+@dataclass
+class _Features:
+    """Per tier, flat feature hashes and per-document counts (multisets; sets only where verified)."""
+
+    flat: dict[str, np.ndarray]
+    lens: dict[str, np.ndarray]
+
+
+def _features(bodies: pl.Series, vocab: _Vocabulary, config: DedupConfig) -> _Features:
+    tok, content, doc_lens = vocab.tokenise(bodies)
+    near, near_lens = _ngram_hashes(tok, doc_lens, config.near_copy_ngram)
+    rewrite, rewrite_lens = _content_hashes(tok, content, doc_lens)
+    return _Features({"near_copy": near, "rewrite": rewrite}, {"near_copy": near_lens, "rewrite": rewrite_lens})
+
+
+# ------------------------------------------------------------------------------------- signatures
+def _fmix32(h: np.ndarray) -> np.ndarray:
+    """datasketch's MurmurHash3 finaliser pre-mix of the "affine32" scheme."""
+    s1, m1, s2, m2, s3 = _FMIX_CONSTANTS[32]
+    h = h ^ (h >> np.uint32(s1))
+    h = h * np.uint32(m1)
+    h = h ^ (h >> np.uint32(s2))
+    h = h * np.uint32(m2)
+    return h ^ (h >> np.uint32(s3))
+
+
+class _Lsh:
+    """Permutations and banding of both tiers, derived from the config the way datasketch does."""
+
+    def __init__(self, config: DedupConfig) -> None:
+        self.config = config
+        a, b = MinHash(num_perm=config.num_perm, seed=config.seed).permutations  # datasketch is the reference
+        self.a = np.ascontiguousarray(a, dtype=np.uint32)[:, None]
+        self.b = np.ascontiguousarray(b, dtype=np.uint32)[:, None]
+        weights = (config.lsh_false_positive_weight, config.lsh_false_negative_weight)
+        self.bands = {
+            "near_copy": _optimal_param(config.near_copy_lsh_threshold, config.num_perm, *weights),
+            "rewrite": _optimal_param(config.rewrite_lsh_threshold, config.num_perm, *weights),
+        }
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """What stored band keys depend on; index rows with another fingerprint get theirs recomputed."""
+        return "affine32;perm=%d;seed=%d;%s" % (
+            self.config.num_perm,
+            self.config.seed,
+            ";".join(f"{t}={b}x{r}" for t, (b, r) in self.bands.items()),
+        )
+
+    def signatures(self, feats: np.ndarray, lens: np.ndarray) -> np.ndarray:
+        """MinHash signatures, (num_perm, docs) uint32; a document without features gets all-max."""
+        sig = np.full((len(self.a), len(lens)), _NO_HASH, dtype=np.uint32)
+        nonempty = np.flatnonzero(lens > 0)
+        if len(nonempty) == 0:
+            return sig
+        hv = _fmix32(feats.astype(np.uint32, copy=False))
+        offsets = np.concatenate(([0], np.cumsum(lens, dtype=np.int64)))
+        seg_start = offsets[nonempty]
+        seg_end = offsets[nonempty + 1]
+        buf = np.empty((len(self.a), _BLOCK_FEATURES), dtype=np.uint32)
+        first = 0
+        while first < len(nonempty):
+            # A block of whole documents of about _BLOCK_FEATURES features (one long doc may exceed it).
+            last = max(first + 1, int(np.searchsorted(seg_end, seg_start[first] + _BLOCK_FEATURES, "right")))
+            lo, hi = seg_start[first], seg_end[last - 1]
+            work = buf[:, : hi - lo] if hi - lo <= buf.shape[1] else np.empty((len(self.a), hi - lo), np.uint32)
+            np.multiply(self.a, hv[None, lo:hi], out=work)
+            work += self.b  # uint32 wraparound is the scheme's modulo 2^32
+            sig[:, nonempty[first:last]] = np.minimum.reduceat(work, seg_start[first:last] - lo, axis=1)
+            first = last
+        return sig
+
+    def band_keys(self, tier: str, sig: np.ndarray) -> np.ndarray:
+        """(bands, docs) uint64: the rows of each band mixed into one key (a collision only costs a check)."""
+        bands, rows = self.bands[tier]
+        keys = np.zeros((bands, sig.shape[1]), dtype=np.uint64)
+        for r in range(rows):
+            keys = (keys ^ sig[r:bands * rows:rows].astype(np.uint64)) * _MIX
+        return keys
+
+
+@dataclass
+class _Keys:
+    """Band keys of one tier for a set of rows, and which rows take part in the tier."""
+
+    keys: np.ndarray  # (bands, rows) uint64
+    eligible: np.ndarray  # (rows,) bool
+
+
+def _batch_keys(bodies: pl.Series, vocab: _Vocabulary, lsh: _Lsh) -> dict[str, _Keys]:
+    """Band keys of both tiers, chunk by chunk on ``config.workers`` threads (numpy/polars free the GIL)."""
+    config = lsh.config
+
+    def one_chunk(start: int) -> dict[str, _Keys]:
+        feats = _features(bodies.slice(start, config.chunk_docs), vocab, config)
+        return {tier: _Keys(lsh.band_keys(tier, lsh.signatures(feats.flat[tier], feats.lens[tier])),
+                            _eligible(tier, feats.lens[tier], config)) for tier in TIERS}
+
+    starts = range(0, len(bodies), config.chunk_docs)
+    with ThreadPoolExecutor(max_workers=config.workers) as pool:
+        parts = list(pool.map(one_chunk, starts))
+    return {
+        tier: _Keys(np.concatenate([p[tier].keys for p in parts], axis=1), np.concatenate([p[tier].eligible for p in parts]))
+        for tier in TIERS
+    }
+
+
+def _eligible(tier: str, lens: np.ndarray, config: DedupConfig) -> np.ndarray:
+    """Rows worth banding: any feature; for rewrites enough content words (counted with repeats here,
+    the distinct count is checked at verification)."""
+    return lens >= (config.rewrite_min_words if tier == "rewrite" else 1)
+
+
+# ------------------------------------------------------------------------------------- candidates
+def _candidate_pairs(keys: _Keys, window: int) -> pl.DataFrame:
+    """Distinct (a, b) row pairs, a < b, that share a band key.
+
+    Within a bucket sorted by row each row pairs with its next ``window`` rows: every pair of a
+    bucket of up to window+1 rows, and a connected chain through bigger ones (mass copies), so the
+    work stays linear in the bucket size.
+    """
+    bands, n = keys.keys.shape
+    rows = np.flatnonzero(keys.eligible).astype(np.uint32)
+    frame = pl.DataFrame(
+        {
+            "band": np.repeat(np.arange(bands, dtype=np.uint16), len(rows)),
+            "key": keys.keys[:, rows].ravel(),
+            "row": np.tile(rows, bands),
+        }
+    )
+    shared = frame.filter(pl.len().over("band", "key") > 1).sort("band", "key", "row")
+    pairs = []
+    for step in range(1, window + 1):
+        same = (pl.col("band") == pl.col("band").shift(-step)) & (pl.col("key") == pl.col("key").shift(-step))
+        found = shared.select(pl.col("row").alias("a"), pl.col("row").shift(-step).alias("b"), same.alias("same"))
+        found = found.filter(pl.col("same")).drop("same")
+        if found.height == 0:
+            break
+        pairs.append(found)
+    if not pairs:
+        return pl.DataFrame(schema={"a": pl.UInt32, "b": pl.UInt32})
+    return pl.concat(pairs).unique()
+
+
+def _all_pairs(n_batch: int, n_index: int) -> pl.DataFrame:
+    """Every batch-batch and batch-index pair (small inputs: verifying them all is cheaper than LSH)."""
+    a, b = np.triu_indices(n_batch, k=1)
+    ia, ib = np.divmod(np.arange(n_batch * n_index), max(n_index, 1))
+    return pl.DataFrame(
+        {"a": np.concatenate([a, ia]).astype(np.uint32), "b": np.concatenate([b, ib + n_batch]).astype(np.uint32)}
+    )
+
+
+# ----------------------------------------------------------------------------------- verification
+def _feature_sets(bodies: pl.Series, rows: np.ndarray, vocab: _Vocabulary, config: DedupConfig) -> dict[str, pl.DataFrame]:
+    """Distinct (row, h) feature rows per tier for the given batch rows."""
+    out: dict[str, list[pl.DataFrame]] = {tier: [] for tier in TIERS}
+    for start in range(0, len(rows), config.chunk_docs):
+        chunk = rows[start : start + config.chunk_docs]
+        feats = _features(bodies.gather(chunk), vocab, config)
+        for tier in TIERS:
+            row = np.repeat(chunk.astype(np.uint32), feats.lens[tier])
+            out[tier].append(pl.DataFrame({"row": row, "h": feats.flat[tier]}).unique())
+    return {tier: pl.concat(parts) if parts else pl.DataFrame(schema={"row": pl.UInt32, "h": pl.UInt32}) for tier, parts in out.items()}
+
+
+def _similarities(pairs: pl.DataFrame, sets: pl.DataFrame) -> pl.DataFrame:
+    """Set sizes, exact Jaccard and containment of each (a, b) pair's feature sets (0 when a set is empty)."""
+    sizes = sets.group_by("row").len("size")
+    results = [pl.DataFrame(schema={"a": pl.UInt32, "b": pl.UInt32, "na": pl.UInt32, "nb": pl.UInt32, "common": pl.UInt32})]
+    sizes_a = pairs.join(sizes, left_on="a", right_on="row", how="left").select("a", "b", pl.col("size").fill_null(0).alias("na"))
+    sized = sizes_a.join(sizes, left_on="b", right_on="row", how="left").select(
+        "a", "b", "na", pl.col("size").fill_null(0).alias("nb")
+    )
+    # Chunk so the joined feature rows stay bounded however many candidates there are.
+    per_chunk = max(1, _VERIFY_PAIR_ROWS // max(1, int(sets.height / max(1, sizes.height))))
+    for chunk in sized.iter_slices(per_chunk):
+        common = (
+            chunk.select("a", "b")
+            .join(sets, left_on="a", right_on="row")
+            .join(sets, left_on=["b", "h"], right_on=["row", "h"])
+            .group_by("a", "b")
+            .len("common")
+        )
+        results.append(chunk.join(common, on=["a", "b"], how="left").select("a", "b", "na", "nb", pl.col("common").fill_null(0)))
+    union = pl.col("na") + pl.col("nb") - pl.col("common")
+    return pl.concat(results, how="vertical_relaxed").select(
+        "a",
+        "b",
+        "na",
+        "nb",
+        jaccard=pl.when(union > 0).then(pl.col("common") / union).otherwise(0.0),
+        containment=pl.when(pl.min_horizontal("na", "nb") > 0)
+        .then(pl.col("common") / pl.min_horizontal("na", "nb"))
+        .otherwise(0.0),
+    )
+
+
+def _verified(sims: dict[str, pl.DataFrame], config: DedupConfig) -> pl.DataFrame:
+    """Pairs whose similarity passes a tier's test; near_copy wins when both do.
+
+    The rewrite tier also needs ``rewrite_min_words`` distinct content words on both sides: a low
+    threshold on a handful of words is noise.
+    """
+    near = sims["near_copy"].filter(
+        (pl.col("jaccard") >= config.near_copy_threshold) | (pl.col("containment") >= config.near_copy_containment)
+    )
+    rewrite = sims["rewrite"].filter(
+        (pl.col("jaccard") >= config.rewrite_threshold) & (pl.min_horizontal("na", "nb") >= config.rewrite_min_words)
+    )
+    return (
+        pl.concat(
+            [
+                near.select("a", "b", similarity=pl.col("jaccard"), tier=pl.lit(0, pl.UInt8)),
+                rewrite.select("a", "b", similarity=pl.col("jaccard"), tier=pl.lit(1, pl.UInt8)),
+            ]
+        )
+        .sort("tier")
+        .unique(["a", "b"], keep="first")
+    )
+
+
+# ---------------------------------------------------------------------------------------- helpers
+def _index_for(batch: pl.DataFrame, index: pl.DataFrame | None) -> pl.DataFrame | None:
+    """Index rows to match against: never the batch's own articles (a rerun of the same day)."""
+    if index is None or index.height == 0:
+        return None
+    index = index.filter(~pl.col("article_id").is_in(batch["article_id"].implode()))
+    if index.height == 0:
+        return None
+    stale = index.filter(pl.col("feature_version") != FEATURE_VERSION)
+    if stale.height:
+        raise ValueError(
+            f"{stale.height} index rows were built with feature version(s) "
+            f"{stale['feature_version'].unique().to_list()}, this code has {FEATURE_VERSION}: rebuild or drop them"
+        )
+    return index
+
+
+def _index_keys(index: pl.DataFrame, lsh: _Lsh) -> dict[str, _Keys]:
+    """Stored band keys, or keys recomputed from the stored feature sets when the LSH setup changed."""
+    current = (index["lsh_params"] == lsh.fingerprint).to_numpy()
+    out = {}
+    for tier in TIERS:
+        bands, _ = lsh.bands[tier]
+        keys = np.zeros((bands, index.height), dtype=np.uint64)
+        stored = index[f"{tier}_bands"]
+        eligible = current & (stored.list.len() == bands).to_numpy()
+        same = np.flatnonzero(eligible)
+        keys[:, same] = stored.gather(same).explode().to_numpy().reshape(len(same), bands).T
+        other = np.flatnonzero(~current)
+        if len(other):
+            feats = index[f"{tier}_features"].gather(other)
+            lens = feats.list.len().to_numpy()
+            keys[:, other] = lsh.band_keys(tier, lsh.signatures(feats.explode().drop_nulls().to_numpy(), lens))
+            eligible[other] = _eligible(tier, lens, lsh.config)
+        out[tier] = _Keys(keys, eligible)
+    return out
+
+
+def _index_sets(index: pl.DataFrame, n_batch: int, rows: np.ndarray) -> dict[str, pl.DataFrame]:
+    """(row, h) rows of the given universe rows that are index rows (offset by the batch size)."""
+    picked = index.with_row_index("row", offset=n_batch).filter(pl.col("row").is_in(pl.Series(rows, dtype=pl.UInt32).implode()))
+    return {
+        tier: picked.select(pl.col("row").cast(pl.UInt32), pl.col(f"{tier}_features").alias("h")).explode("h").drop_nulls()
+        for tier in TIERS
+    }
+
+
+def _keep_rank(universe: pl.DataFrame) -> np.ndarray:
+    """Rank of every universe row under the keep policy (0 = the best to keep)."""
+    order = universe.with_row_index("row").sort(
+        ["from_index", "published_date", "word_count", "article_id"],
+        descending=[True, False, True, False],
+        nulls_last=True,
+    )["row"].to_numpy()
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    return rank
+
+
+def _empty_result() -> pl.DataFrame:
+    return pl.DataFrame(schema=RESULT_SCHEMA)
+
+
+# --------------------------------------------------------------------------------------------- API
+def find_duplicates(batch: pl.DataFrame, config: DedupConfig = DedupConfig(), index: pl.DataFrame | None = None) -> pl.DataFrame:
+    """One row per batch article: its cluster, and what it duplicates if it is not kept.
+
+    ``batch`` needs ``article_id`` (unique), ``body``, ``published_date`` (nullable) and ``word_count``.
+    ``index`` holds ``index_rows`` of articles published by earlier runs; they are always kept, and
+    index rows whose ``article_id`` is also in ``batch`` are ignored (a rerun must not match itself).
+
+    Returns ``article_id``, ``cluster_id`` (the kept article's id), ``duplicate_of`` (null when kept),
+    ``similarity`` (exact Jaccard with ``duplicate_of`` in ``matched_tier``'s features), ``matched_tier``
+    ("near_copy" or "rewrite") and ``matched_index`` (the kept article comes from ``index``).
+
+    Keep policy per cluster: an index article first; then the earliest ``published_date`` (nulls
+    last), the larger ``word_count``, the smallest ``article_id``.  Two articles are in one cluster
+    when a chain of verified pairs joins them; a dropped article's ``similarity`` is measured against
+    the kept article directly (it can fall below the threshold at the end of a long chain).
+    """
+    if batch.height == 0:
+        return _empty_result()
+    n = batch.height
+    index = _index_for(batch, index)
+    m = 0 if index is None else index.height
+    bodies = batch["body"]
+    vocab = _Vocabulary(config)
+    lsh = _Lsh(config)
+
+    exhaustive = n * (n - 1) // 2 + n * m <= config.exhaustive_max_pairs
+    if exhaustive:
+        candidates = {tier: _all_pairs(n, m) for tier in TIERS}
+    else:
+        keys = _batch_keys(bodies, vocab, lsh)
+        if index is not None:
+            stored = _index_keys(index, lsh)
+            keys = {
+                t: _Keys(np.hstack([keys[t].keys, stored[t].keys]), np.concatenate([keys[t].eligible, stored[t].eligible]))
+                for t in TIERS
+            }
+        # Pairs of two index rows were settled by an earlier run.
+        candidates = {t: _candidate_pairs(keys[t], config.lsh_bucket_window).filter(pl.col("a") < n) for t in TIERS}
+
+    involved = np.unique(np.concatenate([c[col].to_numpy() for c in candidates.values() for col in ("a", "b")]))
+    sets = _universe_sets(bodies, index, n, involved, vocab, config)
+    edges = _verified({t: _similarities(candidates[t], sets[t]) for t in TIERS}, config)
+
+    universe = batch.select("article_id", "published_date", pl.col("word_count").cast(pl.Int64), from_index=pl.lit(False))
+    if index is not None:
+        universe = pl.concat(
+            [universe, index.select("article_id", "published_date", pl.col("word_count").cast(pl.Int64), from_index=pl.lit(True))]
+        )
+    total = n + m
+    graph = coo_matrix(
+        (np.ones(edges.height, dtype=np.int8), (edges["a"].to_numpy(), edges["b"].to_numpy())), shape=(total, total)
+    )
+    _, component = connected_components(graph, directed=False)
+    rank = _keep_rank(universe)
+    # The kept row of a component is the one of lowest rank.
+    best = np.full(component.max() + 1, np.iinfo(np.int64).max)
+    np.minimum.at(best, component, rank)
+    row_of_rank = np.argsort(rank)
+    kept = row_of_rank[best[component[:n]]]
+
+    dropped = np.flatnonzero(kept != np.arange(n))
+    similarity = _to_kept(dropped, kept[dropped], edges, sets, config)
+    return (
+        pl.DataFrame({"article_id": batch["article_id"], "cluster_id": universe["article_id"].gather(kept), "matched_index": kept >= n})
+        .with_row_index("row")
+        .join(similarity, on="row", how="left", maintain_order="left")
+        .select(
+            "article_id",
+            "cluster_id",
+            duplicate_of=pl.when(pl.col("article_id") != pl.col("cluster_id")).then(pl.col("cluster_id")),
+            similarity="similarity",
+            matched_tier=pl.col("tier").replace_strict({0: TIERS[0], 1: TIERS[1]}, default=None, return_dtype=pl.String),
+            matched_index="matched_index",
+        )
+    )
+
+
+def _universe_sets(
+    bodies: pl.Series, index: pl.DataFrame | None, n: int, rows: np.ndarray, vocab: _Vocabulary, config: DedupConfig
+) -> dict[str, pl.DataFrame]:
+    batch_sets = _feature_sets(bodies, rows[rows < n], vocab, config)
+    if index is None:
+        return batch_sets
+    index_sets = _index_sets(index, n, rows[rows >= n])
+    return {t: pl.concat([batch_sets[t], index_sets[t]]) for t in TIERS}
+
+
+def _to_kept(rows: np.ndarray, kept: np.ndarray, edges: pl.DataFrame, sets: dict[str, pl.DataFrame], config: DedupConfig) -> pl.DataFrame:
+    """(row, similarity, tier) of dropped rows against their kept article, measured directly.
+
+    The first tier whose test the direct pair passes names the match; a pair joined only through a
+    chain reports the tier (and Jaccard) of its best own edge's tier.
+    """
+    pairs = pl.DataFrame({"row": rows.astype(np.uint32), "a": np.minimum(rows, kept).astype(np.uint32), "b": np.maximum(rows, kept).astype(np.uint32)})
+    sims = {t: _similarities(pairs.select("a", "b"), sets[t]) for t in TIERS}
+    direct = _verified(sims, config).rename({"similarity": "direct_similarity", "tier": "direct_tier"})
+    # Tier of each row's own edges, for rows whose pair with the kept article is not itself verified.
+    own = pl.concat([edges.select(row="a", tier="tier"), edges.select(row="b", tier="tier")]).group_by("row").agg(pl.col("tier").min())
+    chained = pl.concat(
+        [sims[t].select("a", "b", chain_similarity="jaccard", chain_tier=pl.lit(i, pl.UInt8)) for i, t in enumerate(TIERS)]
+    )
+    return (
+        pairs.join(direct, on=["a", "b"], how="left")
+        .join(own, on="row", how="left")
+        .join(chained, left_on=["a", "b", "tier"], right_on=["a", "b", "chain_tier"], how="left")
+        .select(
+            "row",
+            similarity=pl.coalesce("direct_similarity", "chain_similarity"),
+            tier=pl.coalesce("direct_tier", "tier"),
+        )
+    )
+
+
+def index_rows(kept: pl.DataFrame, config: DedupConfig = DedupConfig()) -> pl.DataFrame:
+    """What a later run needs to match against published articles, without their bodies.
+
+    Columns: ``article_id``, ``published_date``, ``word_count``, per tier ``{tier}_features``
+    (distinct feature hashes, List(UInt32), for exact verification) and ``{tier}_bands`` (band keys,
+    List(UInt64); empty when the article is not eligible for the tier), ``lsh_params`` (the setup the
+    band keys belong to; rows of another setup are re-banded from their features) and
+    ``feature_version``.
+    """
+    lsh = _Lsh(config)
+    vocab = _Vocabulary(config)
+    columns: dict[str, list[pl.Series]] = {f"{t}_{kind}": [] for t in TIERS for kind in ("features", "bands")}
+    for start in range(0, kept.height, config.chunk_docs):
+        feats = _features(kept["body"].slice(start, config.chunk_docs), vocab, config)
+        for tier in TIERS:
+            lens = feats.lens[tier]
+            sets = pl.Series(feats.flat[tier]).to_frame("h").with_columns(
+                doc=np.repeat(np.arange(len(lens)), lens)
+            ).group_by("doc").agg(pl.col("h").unique().sort())
+            per_doc = pl.DataFrame({"doc": np.arange(len(lens))}).join(sets, on="doc", how="left", maintain_order="left")
+            columns[f"{tier}_features"].append(per_doc["h"].fill_null(pl.lit([], pl.List(pl.UInt32))))
+            keys = pl.Series(np.ascontiguousarray(lsh.band_keys(tier, lsh.signatures(feats.flat[tier], lens)).T))
+            eligible = pl.Series(_eligible(tier, lens, config))
+            columns[f"{tier}_bands"].append(
+                pl.select(pl.when(eligible).then(keys.cast(pl.List(pl.UInt64))).otherwise(pl.lit([], pl.List(pl.UInt64))))
+                .to_series()
+            )
+    empty = {name: pl.Series(name, [], dtype=pl.List(pl.UInt32 if name.endswith("features") else pl.UInt64)) for name in columns}
+    return kept.select("article_id", "published_date", pl.col("word_count").cast(pl.Int32)).with_columns(
+        *[pl.concat(parts).alias(name) if parts else empty[name] for name, parts in columns.items()],
+        lsh_params=pl.lit(lsh.fingerprint),
+        feature_version=pl.lit(FEATURE_VERSION),
+    )
+
+
+@task(name="dedup")
+def dedup_task(batch: pl.DataFrame, config: DedupConfig, index: pl.DataFrame | None = None) -> pl.DataFrame:
+    return find_duplicates(batch, config, index)

@@ -1,0 +1,138 @@
+"""End to end: the seeds through the real Prefect flow, to a local folder and to S3 (moto server)."""
+
+from __future__ import annotations
+
+import json
+
+import polars as pl
+import pytest
+
+from flows.daily import daily_flow
+from tasks.schema import ARTICLES, DUPLICATES, QUARANTINE
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+DAY = "2025-08-24"
+SEED_001 = "001_5677622f87daf84b.txt"
+SEED_004 = "004_ccae10307af83746.txt"
+
+NOISE = [
+    "Photo: AFP", "LIMITS:", "DENIAL:", "COMMUNIST ALIGNMENT:", "Japan Today5 hours ago", "© KYODO",
+    "Orange background", "Try Our AI Features", "No comments yet", "Related Articles", "DOWNLOAD THE APP",
+    "Share This Post", "শেয়ার করুন", "Author:", "Note For Readers", "#PoliticsNews", "Filipino Catholics",
+    "Cambodia’s government", "Tariff Talks Rescheduled", "Skymark", "app-storeplay-store",
+]
+KEPT = {
+    "000_9338658408113c0f.txt": [
+        "South Korean President Lee Jae-myung, in his first full summit",
+        "China’s growing assertiveness in the region.",
+    ],
+    "002_25261fa121ad078b.txt": [
+        "Japanese Prime Minister Sanae Takaichi yesterday called on",
+        "are like “neighbors sharing a front yard.”",
+    ],
+    "003_25a36b2e330e5d01.txt": [
+        "Japanese Prime Minister Shigeru Ishiba and South Korean President Lee Jae Myung agreed Tuesday",
+        "resumed reciprocal visits at the summit level in 2023.",
+    ],
+    SEED_004: [
+        "Tokyo, August 23, 2025 – Japanese Prime Minister Shigeru Ishiba welcomed",
+        "a point Trump has repeatedly pressed.",
+    ],
+}
+
+
+def read_dataset(root, name: str, **kwargs) -> pl.DataFrame:
+    return pl.scan_parquet(f"{root}/{name}/**/*.parquet", hive_partitioning=True, **kwargs).collect()
+
+
+def by_file(frame: pl.DataFrame) -> dict[str, dict]:
+    return {row["source_uri"].rsplit("/", 1)[-1]: row for row in frame.iter_rows(named=True)}
+
+
+def test_seeds_end_to_end_to_a_local_folder(seeds_dir, tmp_path):
+    dest = tmp_path / "lake"
+    manifest = daily_flow(source=str(seeds_dir), dest=str(dest), date=DAY, run_id="seeds-1")
+
+    assert manifest["counts"] == {"inputs": 5, "articles": 4, "duplicates": 1, "quarantine": 0}
+    articles, duplicates = read_dataset(dest, "articles"), read_dataset(dest, "duplicates")
+    quarantine = read_dataset(dest, "quarantine")
+    assert articles.drop("ingest_date").schema == ARTICLES
+    assert duplicates.drop("ingest_date").schema == DUPLICATES
+    assert quarantine.drop("ingest_date").schema == QUARANTINE
+    assert articles["ingest_date"].cast(pl.String).unique().to_list() == [DAY]
+
+    kept = by_file(articles)
+    assert set(kept) == set(KEPT)
+    for name, snippets in KEPT.items():
+        for snippet in snippets:
+            assert snippet in kept[name]["body"], (name, snippet)
+    for row in kept.values():
+        for noise in NOISE:
+            assert noise not in row["body"], (row["source_uri"], noise)
+        assert row["word_count"] > 100 and row["run_id"] == "seeds-1" and row["cluster_id"]
+
+    assert kept[SEED_004]["title"] == "Japan’s Ishiba Hosts South Korea’s Lee Ahead of Trump Summit"
+    assert str(kept[SEED_004]["published_date"]) == "2025-08-23"
+    assert kept["003_25a36b2e330e5d01.txt"]["title"] == "Japan, South Korea leaders vow to boost ties in 1st in-person meeting"
+
+    (dropped,) = duplicates.iter_rows(named=True)
+    assert dropped["source_uri"].endswith(SEED_001)
+    assert dropped["duplicate_of"] == kept[SEED_004]["article_id"] == dropped["cluster_id"]
+    assert 0 < dropped["similarity"] <= 1
+    assert "#PoliticsNews" not in dropped["body"]
+
+    on_disk = json.loads((dest / "_manifests" / f"ingest_date={DAY}.json").read_text())
+    assert on_disk["counts"] == manifest["counts"] and on_disk["schema_version"]
+    assert set(on_disk["files"]) == {"articles", "duplicates", "quarantine"}
+    assert set(on_disk["timings_seconds"]) == {"list", "read", "clean", "validate_records", "dedup", "validate_batch"}
+
+
+def test_rerun_is_idempotent_and_a_second_date_adds_a_partition(seeds_dir, tmp_path):
+    dest = tmp_path / "lake"
+    first = daily_flow(source=str(seeds_dir), dest=str(dest), date=DAY)
+    ids_first = sorted(read_dataset(dest, "articles")["article_id"])
+    second = daily_flow(source=str(seeds_dir), dest=str(dest), date=DAY)
+    assert first["run_id"] != second["run_id"]
+    articles = read_dataset(dest, "articles")
+    assert sorted(articles["article_id"]) == ids_first and articles.height == 4
+    assert len(list((dest / "articles" / f"ingest_date={DAY}").iterdir())) == 1
+
+    daily_flow(source=str(seeds_dir), dest=str(dest), date="2025-08-25")
+    per_day = read_dataset(dest, "articles").group_by("ingest_date").len().sort("ingest_date")
+    assert per_day["len"].to_list() == [4, 4]
+
+
+def test_bad_inputs_are_quarantined_and_the_rest_published(seeds_dir, tmp_path):
+    (seeds_dir / "empty.txt").write_bytes(b"")
+    (seeds_dir / "photo.jpg").write_bytes(b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)))
+    (seeds_dir / "menu.txt").write_text("Home\nNews\nSport\nWeather\n")
+    dest = tmp_path / "lake"
+    manifest = daily_flow(source=str(seeds_dir), dest=str(dest), date=DAY)
+
+    assert manifest["counts"] == {"inputs": 8, "articles": 4, "duplicates": 1, "quarantine": 3}
+    rows = by_file(read_dataset(dest, "quarantine"))
+    assert rows["empty.txt"]["reasons"][0].startswith("empty_file")
+    assert rows["photo.jpg"]["reasons"][0].startswith("not_text")
+    assert rows["menu.txt"]["reasons"] == ["no_article_text"]
+    assert rows["menu.txt"]["excerpt"].startswith("Home")
+
+
+def test_seeds_from_s3_to_s3(seeds_dir, s3_client, s3_endpoint):
+    s3_client.create_bucket(Bucket="landing")
+    s3_client.create_bucket(Bucket="lake")
+    for path in sorted(seeds_dir.iterdir()):
+        s3_client.upload_file(str(path), "landing", f"scrapes/{DAY}/{path.name}")
+
+    manifest = daily_flow(source="s3://landing/scrapes/{date}/", dest="s3://lake/cleanwire", date=DAY)
+
+    assert manifest["counts"] == {"inputs": 5, "articles": 4, "duplicates": 1, "quarantine": 0}
+    keys = sorted(o["Key"] for o in s3_client.list_objects_v2(Bucket="lake")["Contents"])
+    assert f"cleanwire/_manifests/ingest_date={DAY}.json" in keys
+    assert any(k.startswith(f"cleanwire/articles/ingest_date={DAY}/") and k.endswith(".parquet") for k in keys)
+    options = {"aws_endpoint_url": s3_endpoint, "aws_allow_http": "true", "aws_region": "us-east-1"}
+    articles = read_dataset("s3://lake/cleanwire", "articles", storage_options=options)
+    assert articles.height == 4
+    assert all(uri.startswith(f"s3://landing/scrapes/{DAY}/") for uri in articles["source_uri"])
+    duplicates = read_dataset("s3://lake/cleanwire", "duplicates", storage_options=options)
+    assert duplicates["source_uri"].to_list() == [f"s3://landing/scrapes/{DAY}/{SEED_001}"]

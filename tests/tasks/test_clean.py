@@ -1,0 +1,439 @@
+"""Tests of the scraper-noise cleaner: one per rule, the seed pages, properties, and the dev set."""
+
+from __future__ import annotations
+
+import datetime
+import importlib.util
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tasks.clean import CleanedText, clean_text, find_batch_boilerplate, normalise
+from tasks.config import CleanConfig
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SEEDS = REPO_ROOT / "seeds"
+SHARED = REPO_ROOT.parent / "shared"
+BENCH = SHARED / "benchmarks" / "aeb-dev"
+SCORER = SHARED / "tools" / "aeb_score.py"
+
+# Article paragraphs to wrap in noise: long, punctuated, stop-word rich.
+P1 = (
+    "The city council voted on Tuesday to expand the bus network, adding four routes that will connect "
+    "the northern suburbs with the hospital and the university."
+)
+P2 = (
+    "Officials said the new routes would start running in March, and that fares would stay the same for "
+    "at least a year while the council reviews the budget."
+)
+P3 = (
+    "Residents who spoke at the meeting were mostly in favour, although some asked why the plan had taken "
+    "more than three years to reach a vote."
+)
+ARTICLE = [P1, P2, P3]
+
+
+def page(*parts: str | list[str]) -> str:
+    lines: list[str] = []
+    for part in parts:
+        lines.extend(part if isinstance(part, list) else [part])
+    return "\n".join(lines)
+
+
+def body_lines(result: CleanedText) -> list[str]:
+    return result.body.split("\n") if result.body else []
+
+
+def rules_of(result: CleanedText) -> set[str]:
+    return {r.rule for r in result.removed}
+
+
+# ---------------------------------------------------------------------------------------------
+# One rule at a time
+# ---------------------------------------------------------------------------------------------
+
+
+def test_plain_article_is_kept_whole() -> None:
+    result = clean_text(page(ARTICLE))
+    assert body_lines(result) == ARTICLE
+    assert result.removed == ()
+
+
+def test_photo_credit_inside_the_article_is_removed() -> None:
+    result = clean_text(page(P1, "Photo: Reuters", P2, "Image credit: Jane Doe/Getty Images", P3))
+    assert body_lines(result) == ARTICLE
+    assert result.rule_counts() == {"photo_credit": 2}
+
+
+def test_hashtag_line_is_removed() -> None:
+    result = clean_text(page(ARTICLE, "#CityNews #Transport"))
+    assert body_lines(result) == ARTICLE
+    assert "hashtags" in rules_of(result)
+
+
+def test_share_and_follow_prompts_are_removed() -> None:
+    result = clean_text(page(P1, P2, "Share this article", "Follow us on Twitter", P3))
+    assert body_lines(result) == ARTICLE
+    assert result.rule_counts() == {"share_prompt": 1} or "share_prompt" in rules_of(result)
+
+
+def test_app_prompt_is_removed() -> None:
+    result = clean_text(page(ARTICLE, "Download the app"))
+    assert body_lines(result) == ARTICLE
+    assert "app_prompt" in rules_of(result)
+
+
+def test_copyright_line_is_removed() -> None:
+    result = clean_text(page(ARTICLE, "© 2024 Example Media Ltd. All rights reserved."))
+    assert body_lines(result) == ARTICLE
+    assert "copyright" in rules_of(result)
+
+
+def test_agency_credit_inside_the_article_does_not_end_it() -> None:
+    result = clean_text(page(P1, "© Reuters", P2, P3))
+    assert body_lines(result) == ARTICLE
+    assert result.rule_counts() == {"photo_credit": 1}
+
+
+def test_copyright_notice_ends_the_article() -> None:
+    later = [
+        "This paragraph comes after the site's copyright notice, in the part of the page that holds other "
+        "stories and listings, and it is long enough to outweigh the article if the notice were ignored.",
+        "Another paragraph down there keeps going about something else entirely, at length, with plenty of "
+        "ordinary words in it, so that by length alone it would look like the better candidate for the text.",
+    ]
+    result = clean_text(page(P1, P2, "© 2024 Example Media Ltd. All rights reserved.", later))
+    assert body_lines(result) == [P1, P2]
+
+
+def test_related_block_after_the_article_is_dropped() -> None:
+    other = [
+        "Another Story Headline About Something Else",
+        "Council Approves New Bike Lanes",
+        "A completely different story that the site links to, with the first lines of a long paragraph of its "
+        "own that goes on about other things until the preview is cut off in the middle of a",
+    ]
+    result = clean_text(page(ARTICLE, "Related Articles", other))
+    assert body_lines(result) == ARTICLE
+    assert "related_block" in rules_of(result)
+
+
+def test_comment_section_ends_the_article_even_when_longer() -> None:
+    comments = [
+        "jane says:",
+        "I have been waiting for this for years, and I think the council finally listened to the people who "
+        "take the bus every day, which is a good thing for everyone who lives in the northern suburbs.",
+        "bob says:",
+        "The plan is fine but the routes should also serve the industrial estate, where many of the jobs are "
+        "and where there is no bus at all after six in the evening, which is a problem for shift workers.",
+        "carol says:",
+        "I agree with Bob about the industrial estate, and I would add that the timetable needs to be printed "
+        "at every stop, because not everybody has a phone that can show it to them when they need it.",
+    ]
+    result = clean_text(page(ARTICLE, comments))
+    assert body_lines(result) == ARTICLE
+    assert "comments" in rules_of(result)
+
+
+def test_inline_read_more_link_is_removed() -> None:
+    result = clean_text(page(P1, "READ MORE: Council approves new bike lanes", P2, P3))
+    assert body_lines(result) == ARTICLE
+    assert "related_block" in rules_of(result)
+
+
+def test_comment_section_is_dropped() -> None:
+    result = clean_text(page(ARTICLE, "Comments", "No comments yet...", "Be the first to share your thoughts."))
+    assert body_lines(result) == ARTICLE
+    assert "comments" in rules_of(result)
+
+
+def test_navigation_menu_above_the_article_is_dropped() -> None:
+    menu = ["Home", "News", "Sport", "Business", "Culture", "Weather"]
+    result = clean_text(page(menu, ARTICLE, menu))
+    assert body_lines(result) == ARTICLE
+
+
+def test_truncated_teasers_after_the_article_are_dropped() -> None:
+    teasers = [
+        "FLOODS: Heavy rain closed roads across the region on Monday as rivers rose to their highest level in "
+        "a decade, and the authorities warned that more rain was expected later in the",
+        "A separate story about the national budget begins here and runs for a long while, describing what the "
+        "finance minister said in parliament about taxes and spending plans for the coming",
+    ]
+    result = clean_text(page(ARTICLE, teasers))
+    assert body_lines(result) == ARTICLE
+    assert result.rule_counts()["truncated_teaser"] >= 1
+
+
+def test_short_paragraphs_and_quotes_inside_the_article_are_kept() -> None:
+    lines = [P1, "“It is about time,” she said.", P2, "He declined to comment.", P3]
+    assert body_lines(clean_text(page(lines))) == lines
+
+
+def test_list_that_closes_the_article_is_kept() -> None:
+    rows = ["Tour Dates", "June 9 – West Palm Beach, FL", "June 10 – Tampa, FL", "June 14 – Alpharetta, GA"]
+    result = clean_text(page(ARTICLE, rows, "About Us", "Contact", "Careers"))
+    assert body_lines(result) == ARTICLE + rows
+
+
+def test_menu_is_labelled_navigation() -> None:
+    result = clean_text(page(["Home", "News", "Sport", "Business"], ARTICLE))
+    assert result.rule_counts() == {"navigation": 1}
+    assert result.removed[0].text == "Home\nNews\nSport\nBusiness"
+
+
+def test_article_below_the_repeated_headline_wins_over_longer_teasers_above() -> None:
+    head = "Council Expands Bus Network to Northern Suburbs"
+    teasers = [
+        "Mayor Opens New Library The mayor opened the new central library on Saturday, with a reading by local "
+        "children and a concert by the school band, before hundreds of residents toured the building.",
+        "Storm Closes Schools Schools across the county were closed on Monday after a storm brought down trees "
+        "and power lines, and officials said most of them would reopen later in the week.",
+        "Team Wins Title The city's football team won the regional title on Sunday with a late goal, and fans "
+        "gathered in the main square to celebrate well into the night after the final whistle.",
+        "Market Reopens The covered market reopened after a two-year renovation, with new stalls, a food hall "
+        "and longer opening hours that traders hope will bring more shoppers back to the centre.",
+    ]
+    result = clean_text(page(f"{head} | Example News", "Menu", teasers, head, P1, P2))
+    assert body_lines(result) == [P1, P2]
+    assert result.title == head
+
+
+def test_teaser_lines_cut_with_an_ellipsis_are_not_sentences() -> None:
+    teasers = ["Police say the crash on the ring road was caused by …", "New school to open in the east of the city …"]
+    result = clean_text(page(ARTICLE, "Most read stories", teasers))
+    assert body_lines(result) == ARTICLE
+
+
+def test_sentence_ending_in_an_emoji_is_a_sentence() -> None:
+    lines = [*ARTICLE, "We hope to see you there! 🙂"]
+    assert body_lines(clean_text(page(lines))) == lines
+
+
+def test_timestamp_line_is_a_dateline() -> None:
+    result = clean_text(page("Published: Nov. 19, 2019, 6:18 p.m. Updated: Nov. 19, 2019, 7:10 p.m.", ARTICLE))
+    assert result.published_date == datetime.date(2019, 11, 19)
+    assert body_lines(result) == ARTICLE
+    assert result.rule_counts() == {"dateline": 1}
+
+
+def test_caption_repeated_on_the_page_is_furniture() -> None:
+    caption = "Festival Opening Ceremony Gallery"
+    result = clean_text(page(P1, caption, P2, caption, P3, caption))
+    assert body_lines(result) == ARTICLE
+    assert "repeated_line" in rules_of(result)
+
+
+def test_links_under_a_section_heading_inside_the_article_are_dropped() -> None:
+    links = ["More from UK", "Prince Andrew abandons royal duties", "EuroMillions ticket holder wins jackpot"]
+    result = clean_text(page(P1, P2, links, P3))
+    assert body_lines(result) == ARTICLE
+    assert result.rule_counts() == {"related_block": 1}
+
+
+def test_byline_stops_before_the_timestamp() -> None:
+    result = clean_text(page("By Tess Bonn - 11/19/19 06:56 AM EST", ARTICLE))
+    assert result.byline == "Tess Bonn"
+    assert result.published_date is None or result.published_date.year == 2019
+
+
+def test_title_date_and_byline_are_extracted_not_kept() -> None:
+    raw = page("Council Expands Bus Network to Northern Suburbs", "By Jane Smith", "March 4, 2024", ARTICLE)
+    result = clean_text(raw)
+    assert result.title == "Council Expands Bus Network to Northern Suburbs"
+    assert result.byline == "Jane Smith"
+    assert result.published_date == datetime.date(2024, 3, 4)
+    assert body_lines(result) == ARTICLE
+    assert {"byline", "dateline"} <= rules_of(result)
+
+
+def test_repeated_headline_is_the_title() -> None:
+    head = "Council Expands Bus Network to Northern Suburbs"
+    result = clean_text(page(f"{head} | Example News", "Menu", head, ARTICLE))
+    assert result.title == head
+    assert "repeated_title" in rules_of(result)
+
+
+def test_non_english_article_is_kept() -> None:
+    pt = [
+        "A prefeitura anunciou nesta terça-feira que vai ampliar a rede de ônibus, com quatro novas linhas que "
+        "ligam os bairros do norte ao hospital e à universidade.",
+        "Segundo os técnicos, as novas linhas começam a circular em março, e a tarifa não vai mudar durante pelo "
+        "menos um ano enquanto o orçamento é revisto.",
+    ]
+    result = clean_text(page(["Início", "Notícias", "Esportes"], pt, "Compartilhe no WhatsApp"))
+    assert body_lines(result) == pt
+
+
+def test_removals_point_at_their_raw_lines() -> None:
+    raw = page(P1, "", "Photo: AFP", P2)
+    (removal,) = clean_text(raw).removed
+    assert removal.line == 3 and removal.text == "Photo: AFP" and removal.rule == "photo_credit"
+
+
+def test_batch_boilerplate_is_lines_recurring_on_many_pages() -> None:
+    topics = ["rain", "roads", "taxes", "schools", "parks", "trains", "music", "food", "jobs", "homes"]
+    pages = [page("Site Menu", f"A story about {t}.", "Subscribe to our newsletter today") for t in topics]
+    found = find_batch_boilerplate(pages, CleanConfig(boilerplate_min_pages=3, boilerplate_min_share=0.5))
+    assert found == {normalise("Site Menu"), normalise("Subscribe to our newsletter today")}
+
+
+def test_batch_boilerplate_ignores_rare_and_long_lines() -> None:
+    long_line = " ".join(["word"] * 100)
+    pages = [page("Rare line", long_line)] + [page(long_line, f"only {chr(97 + i)}") for i in range(5)]
+    found = find_batch_boilerplate(pages, CleanConfig(boilerplate_min_pages=2, boilerplate_min_share=0.0))
+    assert found == frozenset()
+
+
+def test_batch_boilerplate_line_inside_the_article_is_removed() -> None:
+    chrome = "Support our journalism today"
+    result = clean_text(page(P1, chrome, P2, P3), boilerplate=frozenset({normalise(chrome)}))
+    assert body_lines(result) == ARTICLE
+    assert "batch_boilerplate" in rules_of(result)
+
+
+def test_batch_boilerplate_counts_a_page_scraped_twice_once() -> None:
+    article = page(ARTICLE)
+    found = find_batch_boilerplate([article, article, page("Other page.")], CleanConfig(boilerplate_min_pages=2))
+    assert found == frozenset()
+
+
+def test_huge_line_and_control_characters() -> None:
+    huge = "word " * 200_000
+    result = clean_text(page("\x00\x01\x02", P1, huge, "\u202eRTL\u202c", P2))
+    assert P1 in body_lines(result)
+    assert clean_text(result.body).body == result.body
+
+
+@pytest.mark.parametrize("raw", ["", "\n\n", "   ", "\x00", "Home\nNews", "\u200b\n\ufeff"])
+def test_degenerate_inputs_give_an_empty_body(raw: str) -> None:
+    result = clean_text(raw)
+    assert isinstance(result.body, str)
+    assert not result.body.strip("\x00\u200b\ufeff")
+
+
+# ---------------------------------------------------------------------------------------------
+# The seed pages: the pipeline's end-to-end fixture
+# ---------------------------------------------------------------------------------------------
+
+
+def seed(prefix: str) -> CleanedText:
+    (path,) = SEEDS.glob(f"{prefix}_*.txt")
+    return clean_text(path.read_text(encoding="utf-8"))
+
+
+def test_seed_000_keeps_article_and_drops_credit_and_teasers() -> None:
+    result = seed("000")
+    assert result.body.startswith("South Korean President Lee Jae-myung, in his first full summit")
+    assert result.body.endswith("and China’s growing assertiveness in the region.")
+    assert "Japan and South Korea could cooperate in many areas" in result.body
+    for noise in ("Photo: AFP", "LIMITS:", "DETERMINATION:", "IN THE NATIONAL INTEREST:", "NO CHANGES:"):
+        assert noise not in result.body
+    assert result.title is None
+
+
+def test_seed_001_drops_hashtags() -> None:
+    result = seed("001")
+    assert "#PoliticsNews" not in result.body
+    assert len(body_lines(result)) == 8
+    assert result.body.endswith("will be key to facing the challenges ahead.")
+    assert result.title is None
+
+
+def test_seed_002_drops_untitled_and_kicker_teasers() -> None:
+    result = seed("002")
+    assert result.body.endswith("are like “neighbors sharing a front yard.”")
+    assert "“From the standpoint of peace and stability in Northeast Asia" in result.body
+    for noise in ("Photo: AFP", "Filipino Catholics", "DENIAL:", "COMMUNIST ALIGNMENT:", "Prince Holding Group"):
+        assert noise not in result.body
+    assert result.title is None
+
+
+def test_seed_003_drops_site_chrome_comments_and_related_articles() -> None:
+    result = seed("003")
+    assert result.title == "Japan, South Korea leaders vow to boost ties in 1st in-person meeting"
+    assert result.body.startswith("Japanese Prime Minister Shigeru Ishiba")
+    assert "agreed Tuesday in their first face-to-face summit" in result.body
+    assert result.body.endswith("resumed reciprocal visits at the summit level in 2023.")
+    for noise in (
+        "logo", "vow to boost ties", "Japan Today", "© KYODO", "Orange background", "Try Our AI Features",
+        "Comments", "No comments yet", "Related Articles", "Tariff Talks", "Skymark", "Jiji Press",
+        "DOWNLOAD THE APP", "Download our app",
+    ):
+        assert noise not in result.body, noise
+    assert {"comments", "related_block", "repeated_title"} <= rules_of(result)
+
+
+def test_seed_004_extracts_title_and_date_and_drops_prompts() -> None:
+    result = seed("004")
+    assert result.title == "Japan’s Ishiba Hosts South Korea’s Lee Ahead of Trump Summit"
+    assert result.published_date == datetime.date(2025, 8, 23)
+    assert result.body.startswith("Tokyo, August 23, 2025 – Japanese Prime Minister Shigeru Ishiba")
+    assert "The leaders discussed enhancing their countries’ relationship" in result.body
+    for noise in ("Share This Post", "শেয়ার করুন", "Author:", "Note For Readers"):
+        assert noise not in result.body
+    assert len(body_lines(result)) == 2
+
+
+# ---------------------------------------------------------------------------------------------
+# Properties
+# ---------------------------------------------------------------------------------------------
+
+_line = st.one_of(
+    st.text(max_size=60),
+    st.sampled_from([P1, P2, P3, "Photo: AFP", "Related Articles", "Share", "© 2024", "#a #b", "LIMITS: x y z"]),
+    st.text(alphabet="אבגדהו 你好世界。中文 한국어 \x00\x1f\u202e.,!?", max_size=300),
+    st.builds(lambda w, n: " ".join([w] * n), st.sampled_from(["the", "news", "x"]), st.integers(0, 400)),
+)
+_raw = st.lists(_line, max_size=25).map("\n".join)
+_property = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _is_subsequence(body: list[str], source: list[str]) -> bool:
+    it = iter(line.strip() for line in source)
+    return all(any(line == candidate for candidate in it) for line in body)
+
+
+@_property
+@given(_raw)
+def test_never_raises_and_never_invents_text(raw: str) -> None:
+    result = clean_text(raw)
+    assert _is_subsequence(body_lines(result), raw.splitlines())
+
+
+@_property
+@given(_raw)
+def test_idempotent_on_its_own_body(raw: str) -> None:
+    body = clean_text(raw).body
+    assert clean_text(body).body == body
+
+
+@_property
+@given(st.lists(_raw, max_size=6))
+def test_batch_boilerplate_never_raises(texts: list[str]) -> None:
+    assert isinstance(find_batch_boilerplate(texts), frozenset)
+
+
+# ---------------------------------------------------------------------------------------------
+# Dev set regression
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(
+    not (BENCH / "gold.jsonl").is_file() or not SCORER.is_file(),
+    reason=f"dev benchmark not present at {BENCH} (it lives in the shared workspace, not in a clone)",
+)
+def test_dev_set_f1() -> None:
+    spec = importlib.util.spec_from_file_location("aeb_score", SCORER)
+    assert spec is not None and spec.loader is not None
+    scorer = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(scorer)
+    gold = scorer.load(str(BENCH / "gold.jsonl"))
+    raws = {key: (BENCH / "raw" / f"{key}.txt").read_text(encoding="utf-8") for key in gold}
+    boilerplate = find_batch_boilerplate(list(raws.values()))
+    pred = {key: clean_text(raw, boilerplate=boilerplate).body for key, raw in raws.items()}
+    result = scorer.score(gold, pred)
+    assert result["f1"] >= 0.93, result["f1"]
+    assert result["precision"] >= 0.90 and result["recall"] >= 0.90, (result["precision"], result["recall"])

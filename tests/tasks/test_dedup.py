@@ -1,0 +1,251 @@
+"""Near-duplicate engine: datasketch compatibility, LSH recall, verification, keep policy, index, seeds."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+import numpy as np
+import polars as pl
+import pytest
+from datasketch import MinHash
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tasks.config import DedupConfig
+from tasks.dedup import (
+    RESULT_SCHEMA,
+    _candidate_pairs,
+    _features,
+    _Keys,
+    _Lsh,
+    _Vocabulary,
+    feature_hash,
+    find_duplicates,
+    index_rows,
+    tokens,
+)
+from tests.conftest import SEEDS
+
+LSH_ONLY = DedupConfig(exhaustive_max_pairs=0)  # force the LSH path even on tiny batches
+WORDS = [f"w{i}" for i in range(5000)]
+
+
+def _batch(bodies: dict[str, str], dates: dict[str, dt.date] | None = None) -> pl.DataFrame:
+    dates = dates or {}
+    return pl.DataFrame(
+        {
+            "article_id": list(bodies),
+            "body": list(bodies.values()),
+            "published_date": pl.Series([dates.get(k) for k in bodies], dtype=pl.Date),
+            "word_count": pl.Series([len(b.split()) for b in bodies.values()], dtype=pl.Int32),
+        }
+    )
+
+
+def _text(rng: random.Random, n: int) -> str:
+    return " ".join(rng.choice(WORDS) for _ in range(n))
+
+
+def _dups(result: pl.DataFrame) -> dict[str, str]:
+    return dict(result.filter(pl.col("duplicate_of").is_not_null()).select("article_id", "duplicate_of").iter_rows())
+
+
+# ------------------------------------------------------------------------------ datasketch parity
+TEXTS = [
+    "The quick brown fox — jumps over the lazy dog's back, twice!",
+    "Ｆｕｌｌｗｉｄｔｈ ＴＯＫＹＯ ﬁnance: Lee Jae-myung met Ishiba\nin Tokyo.\tNew line",
+    "one",
+    "two words",
+    "",
+    "Çà et là, 習近平 met 李在明 ½ 2025-08-23 U.S. allies",
+]
+
+
+@pytest.mark.parametrize("ngram", [1, 3, 5])
+def test_signatures_equal_datasketch(ngram):
+    config = DedupConfig(near_copy_ngram=ngram)
+    feats = _features(pl.Series(TEXTS), _Vocabulary(config), config)
+    lsh = _Lsh(config)
+    sig = lsh.signatures(feats.flat["near_copy"], feats.lens["near_copy"])
+    for i, text in enumerate(TEXTS):
+        words = tokens(text)
+        reference = MinHash(num_perm=config.num_perm, seed=config.seed, hashfunc=feature_hash)
+        shingles = [words[k : k + ngram] for k in range(max(len(words) - ngram + 1, 1))] if words else []
+        for shingle in shingles:
+            reference.update(" ".join(shingle).encode())
+        assert np.array_equal(sig[:, i], reference.hashvalues), text
+
+
+def test_content_word_signatures_equal_datasketch():
+    config = DedupConfig()
+    feats = _features(pl.Series(TEXTS), _Vocabulary(config), config)
+    sig = _Lsh(config).signatures(feats.flat["rewrite"], feats.lens["rewrite"])
+    vocab = _Vocabulary(config)
+    for i, text in enumerate(TEXTS):
+        reference = MinHash(num_perm=config.num_perm, seed=config.seed, hashfunc=feature_hash)
+        for word in tokens(text):
+            if all(vocab.lookup(word)[1]):
+                reference.update(word.encode())
+        assert np.array_equal(sig[:, i], reference.hashvalues), text
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.text(max_size=60), min_size=1, max_size=5))
+def test_vectorised_tokens_equal_reference(texts):
+    config = DedupConfig(near_copy_ngram=1)
+    feats = _features(pl.Series(texts, dtype=pl.String), _Vocabulary(config), config)
+    expected = [feature_hash(w) for text in texts for w in tokens(text)]
+    assert feats.flat["near_copy"].tolist() == expected
+    assert feats.lens["near_copy"].tolist() == [len(tokens(t)) for t in texts]
+
+
+# ----------------------------------------------------------------------------------- LSH recall
+@pytest.mark.parametrize("similarity", [0.4, 0.5, 0.6])
+def test_lsh_recall_follows_banding_curve(similarity):
+    """Pairs of feature sets of known Jaccard become candidates at the rate 1-(1-s^r)^b predicts."""
+    lsh = _Lsh(DedupConfig())
+    bands, rows = lsh.bands["near_copy"]
+    rng = np.random.default_rng(7)
+    pairs, size = 400, 200
+    common = round(2 * size * similarity / (1 + similarity))  # |A∩B| for |A|=|B|=size and Jaccard s
+    feats, lens = [], []
+    for _ in range(pairs):
+        pool = rng.choice(2**32 - 1, 2 * size - common, replace=False).astype(np.uint32)
+        feats += [pool[:size], pool[size - common :]]
+        lens += [size, size]
+    sig = lsh.signatures(np.concatenate(feats), np.array(lens))
+    keys = _Keys(lsh.band_keys("near_copy", sig), np.ones(2 * pairs, dtype=bool))
+    found = _candidate_pairs(keys, window=32).filter((pl.col("a") % 2 == 0) & (pl.col("b") == pl.col("a") + 1))
+    s = common / (2 * size - common)
+    predicted = 1 - (1 - s**rows) ** bands
+    # 400 Bernoulli draws: sd <= 0.025; 0.08 is > 3 sd.
+    assert abs(found.height / pairs - predicted) < 0.08
+
+
+# --------------------------------------------------------------------------------- verification
+def test_lsh_false_candidates_are_dropped_by_verification():
+    """With banding tuned for Jaccard 0.05 unrelated texts collide; exact verification rejects them."""
+    config = DedupConfig(exhaustive_max_pairs=0, near_copy_ngram=1, near_copy_lsh_threshold=0.05, rewrite_lsh_threshold=0.05)
+    rng = random.Random(3)
+    bodies = {f"a{i}": " ".join(rng.choice(WORDS[:600]) for _ in range(120)) for i in range(40)}  # Jaccard ~0.09
+    vocab, lsh = _Vocabulary(config), _Lsh(config)
+    feats = _features(pl.Series(bodies.values()), vocab, config)
+    keys = _Keys(lsh.band_keys("near_copy", lsh.signatures(feats.flat["near_copy"], feats.lens["near_copy"])), np.ones(40, bool))
+    assert _candidate_pairs(keys, 32).height > 0  # the case really has false candidates
+    result = find_duplicates(_batch(bodies), config)
+    assert result["duplicate_of"].null_count() == 40
+
+
+def test_containment_catches_copy_inside_boilerplate():
+    rng = random.Random(5)
+    story = _text(rng, 150)
+    wrapped = f"{_text(rng, 90)} {story} {_text(rng, 60)}"  # shingle Jaccard ~0.6, containment ~1
+    result = find_duplicates(_batch({"story": story, "wrapped": wrapped}), LSH_ONLY)
+    assert _dups(result) == {"story": "wrapped"}  # wrapped has more words: kept
+    assert result.filter(pl.col("article_id") == "story")["matched_tier"].item() == "near_copy"
+
+
+# ---------------------------------------------------------------------------------- keep policy
+def _policy_batch() -> pl.DataFrame:
+    rng = random.Random(11)
+    story = _text(rng, 200)
+    other = _text(rng, 200)
+    bodies = {
+        "c": story,
+        "b": story + " extra words at the end",
+        "a": story,
+        "d": story,
+        "x": other,
+        "y": other,
+    }
+    dates = {"d": dt.date(2025, 1, 2), "a": dt.date(2025, 1, 3), "b": dt.date(2025, 1, 3)}
+    return _batch(bodies, dates)
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.permutations(range(6)))
+def test_keep_policy_is_deterministic_under_shuffles(order):
+    batch = _policy_batch()
+    result = find_duplicates(batch[list(order)], LSH_ONLY).sort("article_id")
+    # Earliest date wins (d); among undated copies the longer body, then the smaller id (x).
+    assert dict(result.select("article_id", "cluster_id").iter_rows()) == {
+        "a": "d", "b": "d", "c": "d", "d": "d", "x": "x", "y": "x"
+    }
+    assert result.filter(pl.col("article_id") == "d")["duplicate_of"].item() is None
+    assert result.filter(pl.col("article_id") == "a")["similarity"].item() == 1.0
+
+
+def test_word_count_breaks_date_ties():
+    batch = _policy_batch().with_columns(published_date=pl.lit(None, pl.Date))
+    result = find_duplicates(batch, LSH_ONLY)
+    assert set(result.filter(pl.col("article_id").is_in(["a", "c", "d"]))["cluster_id"]) == {"b"}
+
+
+# ------------------------------------------------------------------------------------ index
+def test_cross_run_index():
+    rng = random.Random(13)
+    story = _text(rng, 150)
+    day1 = _batch({"day1": story, "other": _text(rng, 150)}, {"day1": dt.date(2025, 8, 1)})
+    index = index_rows(day1)
+    day2 = _batch({"day2": story, "new": _text(rng, 150)}, {"day2": dt.date(2025, 7, 1)})  # earlier date, still dropped
+    for config in (LSH_ONLY, DedupConfig()):
+        result = find_duplicates(day2, config, index=index)
+        row = result.filter(pl.col("article_id") == "day2").row(0, named=True)
+        assert row["duplicate_of"] == "day1" and row["cluster_id"] == "day1" and row["matched_index"]
+        assert row["similarity"] == 1.0 and row["matched_tier"] == "near_copy"
+        assert result.filter(pl.col("article_id") == "new")["duplicate_of"].item() is None
+    # A rerun of day 1 against its own index rows matches nothing.
+    rerun = find_duplicates(day1, LSH_ONLY, index=index)
+    assert rerun["duplicate_of"].null_count() == 2 and not rerun["matched_index"].any()
+
+
+def test_index_from_another_lsh_setup_is_rebanded():
+    rng = random.Random(17)
+    story = _text(rng, 150)
+    index = index_rows(_batch({"old": story}), DedupConfig(near_copy_lsh_threshold=0.8))
+    result = find_duplicates(_batch({"new": story}), LSH_ONLY, index=index)
+    assert _dups(result) == {"new": "old"}
+
+
+# ------------------------------------------------------------------------------------ seeds
+def _seed_bodies(cleaned: bool) -> dict[str, str]:
+    bodies = {}
+    for path in sorted(SEEDS.glob("*.txt")):
+        text = path.read_text(encoding="utf-8")
+        if cleaned:  # roughly what tasks/clean.py leaves: no site chrome, no trailing notes
+            for marker in ("Share This Post", "DOWNLOAD THE APP", "#PoliticsNews"):
+                text = text.split(marker)[0]
+            text = "\n".join(line for line in text.splitlines() if len(line.split()) > 8)
+        bodies[path.name[:3]] = text
+    return bodies
+
+
+@pytest.mark.parametrize("cleaned", [False, True])
+@pytest.mark.parametrize("config", [DedupConfig(), LSH_ONLY], ids=["exhaustive", "lsh"])
+def test_seeds_find_exactly_the_rewrite_pair(cleaned, config):
+    batch = _batch(_seed_bodies(cleaned), {"004": dt.date(2025, 8, 23)})
+    result = find_duplicates(batch, config)
+    assert _dups(result) == {"001": "004"}
+    row = result.filter(pl.col("article_id") == "001").row(0, named=True)
+    assert row["matched_tier"] == "rewrite" and row["cluster_id"] == "004" and not row["matched_index"]
+    assert 0.25 <= row["similarity"] <= 0.5
+
+
+# ------------------------------------------------------------------------------- edge cases
+def test_empty_and_single_document():
+    empty = find_duplicates(_batch({}))
+    assert empty.height == 0 and empty.schema == RESULT_SCHEMA
+    single = find_duplicates(_batch({"only": "just one article"}), LSH_ONLY)
+    assert single.row(0, named=True) == {
+        "article_id": "only", "cluster_id": "only", "duplicate_of": None, "similarity": None,
+        "matched_tier": None, "matched_index": False,
+    }
+
+
+@pytest.mark.parametrize("config", [DedupConfig(), LSH_ONLY], ids=["exhaustive", "lsh"])
+def test_tiny_documents_do_not_collapse(config):
+    bodies = {"e1": "", "e2": "", "p": "!!! ...", "w1": "hello", "w2": "world", "t1": "hello there", "t2": "breaking news"}
+    result = find_duplicates(_batch(bodies), config)
+    assert result.height == len(bodies) and result.schema == RESULT_SCHEMA
+    assert result["cluster_id"].n_unique() == len(bodies)
