@@ -14,30 +14,42 @@ from collections import Counter
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from importlib.metadata import version
+from zoneinfo import ZoneInfo
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
+from flows.runners import read_in_chunks
 from tasks.clean import clean_task
 from tasks.config import Settings
 from tasks.dedup import dedup_task
 from tasks.errors import PipelineError
-from tasks.publish import articles_and_duplicates, publish_task
+from tasks.publish import INDEX_DATASET, articles_and_duplicates, load_index_task, publish_task
 from tasks.quarantine import record_rejections, rejections_frame
-from tasks.read import list_inputs_task, read_inputs_task
+from tasks.read import list_inputs_task
 from tasks.schema import SCHEMA_VERSION
 from tasks.validate import BatchFacts, validate_batch_task, validate_records_task
 
 
-def resolve_date(value: str | date | None) -> date:
+def resolve_date(value: str | date | None, timezone: str = "UTC") -> date:
     if value is None or value == "":
-        return datetime.now(UTC).date()
+        return default_date(timezone)
     if isinstance(value, date):
         return value
     try:
         return date.fromisoformat(value)
     except ValueError:
         raise PipelineError(f"--date {value!r} is not a date in YYYY-MM-DD form") from None
+
+
+def default_date(timezone: str) -> date:
+    """A deployment's run processes the date it was scheduled for, in the schedule's time zone (so a
+    late or retried run still processes its own day); an ad hoc run (CLI, tests) today's UTC date."""
+    from prefect.runtime import deployment, flow_run
+
+    if deployment.id is None:
+        return datetime.now(UTC).date()
+    return flow_run.scheduled_start_time.astimezone(ZoneInfo(timezone)).date()
 
 
 def new_run_id(ingest_date: date) -> str:
@@ -73,7 +85,7 @@ def daily_flow(
     """
     logger = get_run_logger()
     settings = Settings(**(overrides or {}))
-    ingest_date = resolve_date(date)
+    ingest_date = resolve_date(date, settings.ops.timezone)
     run_id = run_id or new_run_id(ingest_date)
     source_uri = source.replace("{date}", ingest_date.isoformat())
     started_at = datetime.now(UTC)
@@ -85,7 +97,7 @@ def daily_flow(
     logger.info("list: %d raw objects under %s", len(objects), source_uri)
 
     with timer.step("read"):
-        read = read_inputs_task(source_uri, objects, settings.read, settings.s3)
+        read = read_in_chunks(source_uri, objects, settings)
     inputs = len(read.documents) + len(read.rejections)
     logger.info("read: %d documents, %d objects rejected", len(read.documents), len(read.rejections))
 
@@ -98,7 +110,9 @@ def daily_flow(
     logger.info("validate records: %d passed, %d rejected", record_check.passed.height, record_check.rejected.height)
 
     with timer.step("dedup"):
-        verdicts = dedup_task(record_check.passed, settings.dedup)
+        index = load_index_task(dest, ingest_date, settings.dedup.index_days, settings.s3)
+        verdicts, published_index = dedup_task(record_check.passed, settings.dedup, index)
+    logger.info("dedup index: %d articles from the previous %d days", 0 if index is None else index.height, settings.dedup.index_days)
     ingested_at = datetime.now(UTC)
     articles, duplicates = articles_and_duplicates(record_check.passed, verdicts, run_id, ingested_at)
     logger.info("dedup: %d articles kept, %d duplicates dropped", articles.height, duplicates.height)
@@ -144,9 +158,8 @@ def daily_flow(
         "started_at": started_at.isoformat(),
         "timings_seconds": timer.seconds,  # every step before publish, which writes this manifest
     }
-    committed = publish_task(
-        dest, ingest_date, run_id, {"articles": articles, "duplicates": duplicates, "quarantine": quarantine}, manifest, settings.s3
-    )
+    frames = {"articles": articles, "duplicates": duplicates, "quarantine": quarantine, INDEX_DATASET: published_index}
+    committed = publish_task(dest, ingest_date, run_id, frames, manifest, settings.s3)
     logger.info("publish: committed %s", committed["manifest_uri"])
     create_markdown_artifact(key="cleanwire-run-summary", markdown=run_summary_markdown(committed), description=run_id)
     return committed

@@ -30,6 +30,36 @@ class ReadConfig(BaseModel):
     )
 
 
+class ParseConfig(BaseModel):
+    """How structured inputs (HTML pages, JSON/JSONL records, WARC archives) become documents (see tasks/parse.py).
+
+    Each ``*_fields`` tuple lists the JSON keys a scraper may use for one value; the first present,
+    non-empty key wins.
+    """
+
+    url_fields: tuple[str, ...] = Field(("url", "link", "canonical_url"), description="Keys of a record's page URL.")
+    title_fields: tuple[str, ...] = Field(("title", "headline"), description="Keys of a record's headline.")
+    text_fields: tuple[str, ...] = Field(
+        ("text", "content", "body", "article"), description="Keys of a record's visible text (cleaned as a plain scrape)."
+    )
+    html_fields: tuple[str, ...] = Field(
+        ("html", "raw_html"), description="Keys of a record's page HTML (extracted with trafilatura), used when no text key is present."
+    )
+    published_fields: tuple[str, ...] = Field(
+        ("published", "date", "published_at", "publish_date"), description="Keys of a record's publication date."
+    )
+    fetched_fields: tuple[str, ...] = Field(("fetched_at", "scraped_at", "crawled_at"), description="Keys of a record's fetch time.")
+    author_fields: tuple[str, ...] = Field(("author", "byline", "authors"), description="Keys of a record's author(s).")
+    language_fields: tuple[str, ...] = Field(("language", "lang"), description="Keys of a record's language code.")
+    # trafilatura options: chosen on the aeb-dev pages for the general case, never per site (bench/html.py).
+    include_comments: bool = Field(False, description="Keep reader comments below the article (they are not the article).")
+    include_tables: bool = Field(True, description="Keep tables inside the article body.")
+    favor_precision: bool = Field(False, description="trafilatura: prefer leaving out doubtful blocks.")
+    favor_recall: bool = Field(False, description="trafilatura: prefer keeping doubtful blocks.")
+    max_warc_record_bytes: int = Field(
+        10 * 1024 * 1024, description="Larger WARC response payloads are quarantined as too_large (WARC files themselves are streamed)."
+    )
+
 class CleanConfig(BaseModel):
     """Noise-removal rules and thresholds (see tasks/clean.py)."""
 
@@ -39,28 +69,38 @@ class CleanConfig(BaseModel):
     )
     language_sample_tokens: int = Field(3000, description="How many of a page's tokens vote on its language.")
     language_line_tokens: int = Field(60, description="How many of one line's tokens vote on the page's language.")
-    good_min_chars: int = Field(80, description="A line at least this long with prose-like stop words is article text.")
+    good_min_chars: int = Field(
+        80, description="A line at least this long with prose-like stop words is article text."
+    )
     good_min_stop_density: float = Field(0.25, description="Share of stop words a prose line has at least.")
-    bad_max_stop_density: float = Field(0.10, description="A line with a smaller share of stop words is a list or a label.")
+    bad_max_stop_density: float = Field(
+        0.10, description="A line with a smaller share of stop words is a list or a label."
+    )
     reference_density_quantile: float = Field(
         0.75, description="Which quantile of the page's long lines' stop-word density is its prose reference."
     )
-    relative_good_density: float = Field(0.5, description="Prose needs this share of the reference density (if lower).")
-    relative_bad_density: float = Field(0.2, description="Below this share of the reference density a line is not prose.")
+    relative_good_density: float = Field(
+        0.5, description="Prose needs this share of the reference density (when that is the lower threshold)."
+    )
+    relative_bad_density: float = Field(
+        0.2, description="Below this share of the reference density a line is not prose."
+    )
     short_max_chars: int = Field(40, description="Lines up to this long are too short to judge by their own text.")
     cjk_char_weight: float = Field(2.5, description="Length weight of a CJK character, which carries about a word.")
     # Main-text region: the contiguous run of lines with the highest score.
     good_line_score: float = Field(1.0, description="Score per character of a line classed as article text.")
     near_good_line_score: float = Field(0.3, description="Score per character of a line that is prose-like but weak.")
     short_line_penalty: float = Field(12.0, description="Flat score of a short line inside or beside the region.")
-    bad_line_penalty: float = Field(0.6, description="Score per character (negated) of a line classed as non-article.")
+    bad_line_penalty: float = Field(
+        0.6, description="Score per character (negated) of a line classed as non-article."
+    )
     navigation_line_penalty: float = Field(20.0, description="Flat score (negated) of a line in a menu-like run.")
     noise_line_penalty: float = Field(60.0, description="Flat score (negated) of a line that matches a noise rule.")
     boilerplate_penalty: float = Field(80.0, description="Flat score (negated) of a line recurring across the batch.")
     trailer_region_ratio: float = Field(
         0.25,
-        description="Text after a 'related/comments' heading is only the article when the text before it scores "
-        "below this share of the best region's score.",
+        description="The article is above a comment section or copyright notice when the text there scores at least "
+        "this share of the page's best region.",
     )
     headline_region_ratio: float = Field(
         0.1,
@@ -68,10 +108,16 @@ class CleanConfig(BaseModel):
         "the page's best region (the header above it holds teasers for other stories).",
     )
     headline_search_lines: int = Field(400, description="How many lines down the repeated headline is looked for.")
-    list_min_rows: int = Field(3, description="Fewest numbered or bulleted rows after the text that extend the article.")
+    list_min_rows: int = Field(
+        3, description="Fewest numbered or bulleted rows after the text that extend the article."
+    )
     # Typed noise.
-    teaser_min_chars: int = Field(150, description="A trailing line at least this long that stops mid-sentence is a teaser.")
-    kicker_max_words: int = Field(5, description="Most words in an ALL-CAPS kicker ('LIMITS: ...') that opens a teaser.")
+    teaser_min_chars: int = Field(
+        150, description="A trailing line at least this long that stops mid-sentence is a teaser."
+    )
+    kicker_max_words: int = Field(
+        5, description="Most words in an ALL-CAPS kicker ('LIMITS: ...') that opens a teaser."
+    )
     navigation_min_run: int = Field(3, description="Fewest consecutive short non-sentence lines that make a menu.")
     related_headings: tuple[str, ...] = Field(
         (
@@ -84,10 +130,10 @@ class CleanConfig(BaseModel):
             # pt, es, fr, de, it
             "leia também", "leia mais", "veja também", "você pode gostar", "notícias relacionadas",
             "artigos relacionados", "mais lidas", "lee también", "te puede interesar", "noticias relacionadas",
-            "artículos relacionados", "más leídas", "lire aussi", "à lire aussi", "voir aussi", "articles similaires",
-            "sur le même sujet", "les plus lus", "mehr zum thema", "auch interessant", "das könnte sie auch interessieren",
-            "weitere artikel", "meistgelesen", "leggi anche", "potrebbe interessarti", "articoli correlati",
-            "più letti",
+            "artículos relacionados", "más leídas", "lire aussi", "à lire aussi", "voir aussi",
+            "articles similaires", "sur le même sujet", "les plus lus", "mehr zum thema", "auch interessant",
+            "das könnte sie auch interessieren", "weitere artikel", "meistgelesen", "leggi anche",
+            "potrebbe interessarti", "articoli correlati", "più letti",
         ),
         description="Casefolded headings that open a block of links to other stories.",
     )
@@ -97,7 +143,7 @@ class CleanConfig(BaseModel):
     comment_headings: tuple[str, ...] = Field(
         (
             "comments", "comment", "leave a comment", "leave a reply", "post a comment", "add a comment",
-            "join the conversation", "join the discussion", "discussion", "conversation", "reader comments",
+            "join the conversation", "join the discussion", "reader comments",
             "show comments", "view comments", "no comments yet", "be the first to comment",
             "comentários", "comentarios", "deixe um comentário", "deja un comentario", "commentaires",
             "laisser un commentaire", "kommentare", "kommentar schreiben", "commenti", "lascia un commento",
@@ -112,15 +158,31 @@ class CleanConfig(BaseModel):
         ("says", "said", "wrote", "writes", "replied", "replies", "commented"),
         description="Verbs that end a comment's header line ('jane says:').",
     )
-    comment_author_min_count: int = Field(2, description="Fewest comment headers that make a comment section.")
+    comment_author_min_count: int = Field(3, description="Fewest comment headers that make a comment section.")
     share_prompt_words: tuple[str, ...] = Field(
         (
             "share", "tweet", "follow us", "follow", "subscribe", "sign up", "newsletter", "whatsapp",
             "facebook", "twitter", "linkedin", "pinterest", "reddit", "telegram", "email", "e-mail", "print",
-            "copy link", "click here", "sign in", "log in", "login", "register", "notifications", "advertisement",
-            "sponsored", "rss", "flipboard", "instagram", "youtube",
+            "copy link", "click here", "sign in", "log in", "login", "register", "notifications", "rss",
+            "flipboard", "instagram", "youtube",
         ),
         description="Words of share/follow/subscribe/newsletter prompts (matched on short lines only).",
+    )
+    newsletter_words: tuple[str, ...] = Field(
+        (
+            "newsletter", "newsletters", "subscribe", "subscribing", "subscribed", "subscription", "sign up",
+            "inbox", "unsubscribe", "email address",
+        ),
+        description="Words of a newsletter pitch; a sentence with two of them is a prompt at any length.",
+    )
+    newsletter_max_words: int = Field(30, description="Longest sentence that two newsletter words mark as a pitch.")
+    ad_labels: tuple[str, ...] = Field(
+        (
+            "advertisement", "advertising", "ad", "sponsored", "sponsored content", "promoted", "paid content",
+            "story continues below advertisement", "continue reading below", "anzeige", "werbung", "publicidade",
+            "publicidad", "publicité", "pubblicità",
+        ),
+        description="Whole-line labels of ad slots.",
     )
     app_prompt_words: tuple[str, ...] = Field(
         ("download", "app store", "google play", "play store", "get the app", "our app", "the app", "install"),
@@ -139,56 +201,79 @@ class CleanConfig(BaseModel):
         5, description="Longest bare label (no sentence) in which a prompt word anywhere marks a prompt."
     )
     credit_words: tuple[str, ...] = Field(
-        ("photo", "photograph", "image", "picture", "credit", "credits", "source", "foto", "bild", "imagen", "illustration", "video", "file photo"),
+        (
+            "photo", "photograph", "image", "picture", "credit", "credits", "source", "foto", "bild", "imagen",
+            "illustration", "video", "file photo",
+        ),
         description="Words that open a caption credit line ('Photo: AFP').",
     )
-    credit_max_words: int = Field(4, description="Longest '© Agency' line that is a photo credit, not a copyright notice.")
+    credit_max_words: int = Field(
+        4, description="Longest '© Agency' line that is a photo credit, not a copyright notice."
+    )
     byline_words: tuple[str, ...] = Field(
-        ("by", "author", "written by", "words by", "reporting by", "posted by", "von", "par", "por", "di", "door", "autor", "auteur"),
+        (
+            "by", "author", "written by", "words by", "reporting by", "posted by", "von", "par", "por", "di", "door",
+            "autor", "auteur",
+        ),
         description="Words that open a byline.",
     )
     dateline_labels: tuple[str, ...] = Field(
-        ("published", "updated", "posted", "last updated", "last modified", "first published", "modified", "date",
-         "publicado", "atualizado", "actualizado", "publié", "mis à jour", "veröffentlicht", "publiziert", "aktualisiert",
-         "pubblicato", "aggiornato"),
+        (
+            "published", "updated", "posted", "last updated", "last modified", "first published", "modified", "date",
+            "publicado", "atualizado", "actualizado", "publié", "mis à jour", "veröffentlicht", "publiziert",
+            "aktualisiert", "pubblicato", "aggiornato",
+        ),
         description="Words that open a timestamp line ('Published: Nov. 19, 2019, 6:18 p.m.').",
     )
     dateline_max_words: int = Field(16, description="Longest line that is only a dateline or timestamp, in words.")
     relative_time_words: tuple[str, ...] = Field(
-        ("second", "seconds", "min", "mins", "minute", "minutes", "hour", "hours", "hr", "hrs", "day", "days",
-         "week", "weeks", "month", "months", "year", "years"),
+        (
+            "second", "seconds", "min", "mins", "minute", "minutes", "hour", "hours", "hr", "hrs", "day", "days",
+            "week", "weeks", "month", "months", "year", "years",
+        ),
         description="Units of relative timestamps ('5 hours ago').",
     )
     month_names: dict[str, int] = Field(
         {
-            **{m: i + 1 for i, m in enumerate(("january", "february", "march", "april", "may", "june", "july",
-                                               "august", "september", "october", "november", "december"))},
-            **{m: i + 1 for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep",
-                                               "oct", "nov", "dec"))},
-            "sept": 9,
-            **{m: i + 1 for i, m in enumerate(("janeiro", "fevereiro", "março", "abril", "maio", "junho", "julho",
-                                               "agosto", "setembro", "outubro", "novembro", "dezembro"))},
-            **{m: i + 1 for i, m in enumerate(("enero", "febrero", "marzo", "abril", "mayo", "junio", "julio",
-                                               "agosto", "septiembre", "octubre", "noviembre", "diciembre"))},
-            **{m: i + 1 for i, m in enumerate(("janvier", "février", "mars", "avril", "mai", "juin", "juillet",
-                                               "août", "septembre", "octobre", "novembre", "décembre"))},
-            **{m: i + 1 for i, m in enumerate(("januar", "februar", "märz", "april", "mai", "juni", "juli",
-                                               "august", "september", "oktober", "november", "dezember"))},
-            **{m: i + 1 for i, m in enumerate(("gennaio", "febbraio", "marzo", "aprile", "maggio", "giugno",
-                                               "luglio", "agosto", "settembre", "ottobre", "novembre", "dicembre"))},
+            name: number
+            for names in (
+                ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+                 "november", "december"),
+                ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"),
+                ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sept", "oct", "nov", "dec"),
+                ("janeiro", "fevereiro", "março", "abril", "maio", "junho", "julho", "agosto", "setembro", "outubro",
+                 "novembro", "dezembro"),
+                ("enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre", "octubre",
+                 "noviembre", "diciembre"),
+                ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
+                 "novembre", "décembre"),
+                ("januar", "februar", "märz", "april", "mai", "juni", "juli", "august", "september", "oktober",
+                 "november", "dezember"),
+                ("gennaio", "febbraio", "marzo", "aprile", "maggio", "giugno", "luglio", "agosto", "settembre",
+                 "ottobre", "novembre", "dicembre"),
+            )
+            for number, name in enumerate(names, start=1)
         },
         description="Month names (casefolded) of the languages whose written dates are read, with their numbers.",
     )
-    metadata_opening_lines: int = Field(2, description="How many of the article's first lines may hold its byline or date.")
+    metadata_opening_lines: int = Field(
+        2, description="How many of the article's first lines may hold its byline or date."
+    )
     title_min_words: int = Field(4, description="Shortest headline, in words.")
     title_min_overlap: float = Field(
-        0.6, description="Share of a heading's words found in the page's first line (its <title>) that make it the headline."
+        0.6,
+        description="Share of a heading's words found in the page's first line (its <title>) that makes it "
+        "the headline.",
     )
     title_max_words: int = Field(30, description="Longest headline, in words.")
     title_search_lines: int = Field(25, description="How many lines above the article the headline is looked for.")
-    page_repeat_min: int = Field(3, description="A short non-sentence line printed this often on one page is furniture.")
+    page_repeat_min: int = Field(
+        3, description="A short non-sentence line printed this often on one page is furniture."
+    )
     # Run-level boilerplate.
-    boilerplate_min_pages: int = Field(2, description="A line is site chrome when it recurs on at least this many pages...")
+    boilerplate_min_pages: int = Field(
+        2, description="A line is site chrome when it recurs on at least this many distinct pages..."
+    )
     boilerplate_min_share: float = Field(0.01, description="...and on at least this share of the run's pages.")
     boilerplate_max_words: int = Field(
         80, description="Longer recurring lines are syndicated article text, not chrome, and are never boilerplate."
@@ -238,6 +323,10 @@ class DedupConfig(BaseModel):
     )
     chunk_docs: int = Field(8192, ge=1, description="Documents per signature work unit (bounds peak memory).")
     workers: int = Field(2, ge=1, description="Threads computing signature chunks (numpy and polars release the GIL).")
+    # Across runs.
+    index_days: int = Field(
+        30, ge=0, description="A run matches its batch against the articles published on this many earlier ingest dates."
+    )
 
 
 class ValidationConfig(BaseModel):
@@ -255,6 +344,9 @@ class ValidationConfig(BaseModel):
     min_title_chars: int = Field(5, description="Shortest accepted title; a missing (null) title is allowed.")
     max_title_chars: int = Field(300, description="Longer titles are usually a body paragraph scraped as title.")
     min_published_year: int = Field(1990, description="published_date before 1 January of this year is a parse error.")
+    published_date_slack_days: int = Field(
+        1, description="published_date may be this many days after the run date: it is in the publisher's timezone."
+    )
     min_letter_ratio: float = Field(
         0.5, description="Least share of letters (incl. combining marks) among a body's non-space characters."
     )
@@ -289,13 +381,29 @@ class S3Config(BaseModel):
     multipart_threshold_bytes: int = 16 * 1024 * 1024
 
 
+class OpsConfig(BaseModel):
+    """Running the flows: schedule time zone, result cache, fan-out unit (see docs/operations.md)."""
+
+    timezone: str = Field(
+        "UTC", description="IANA time zone of the daily schedule; a scheduled run without --date processes its local date."
+    )
+    cache_reads: bool = Field(True, description="Reuse the read step's results when a rerun sees the same source objects.")
+    cache_dir: Path = Field(
+        Path("~/.cache/cleanwire/results"),
+        description="Where cached task results are kept; must be shared by all Dask workers of a multi-host cluster.",
+    )
+    read_chunk_files: int = Field(256, ge=1, description="Source objects per read task: the unit fanned out to workers.")
+
+
 class Settings(BaseSettings):
     """All of cleanwire's configuration."""
 
     model_config = SettingsConfigDict(env_prefix="CLEANWIRE_", env_nested_delimiter="__", extra="ignore")
 
     read: ReadConfig = ReadConfig()
+    parse: ParseConfig = ParseConfig()
     clean: CleanConfig = CleanConfig()
     dedup: DedupConfig = DedupConfig()
     validation: ValidationConfig = ValidationConfig()
     s3: S3Config = S3Config()
+    ops: OpsConfig = OpsConfig()

@@ -613,5 +613,10 @@ def index_rows(kept: pl.DataFrame, config: DedupConfig = DedupConfig()) -> pl.Da
 
 
 @task(name="dedup")
-def dedup_task(batch: pl.DataFrame, config: DedupConfig, index: pl.DataFrame | None = None) -> pl.DataFrame:
-    return find_duplicates(batch, config, index)
+def dedup_task(
+    batch: pl.DataFrame, config: DedupConfig, index: pl.DataFrame | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Verdicts for the batch, and the index rows of the articles it keeps (for later runs)."""
+    verdicts = find_duplicates(batch, config, index)
+    kept = batch.join(verdicts.filter(pl.col("duplicate_of").is_null()).select("article_id"), on="article_id")
+    return verdicts, index_rows(kept, config)

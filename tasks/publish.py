@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import polars as pl
 from prefect import task
@@ -89,6 +89,7 @@ def publish_partition(
     committed = {
         **manifest,
         "files": {name: storage.uri(key) for name, key in written.items()},
+        "keys": written,
         "manifest_uri": storage.uri(manifest_key(ingest_date)),
     }
     storage.write(manifest_key(ingest_date), json.dumps(committed, indent=2, sort_keys=True, default=str).encode())
@@ -107,3 +108,23 @@ def publish_partition(
 @task(name="publish", **STORAGE_RETRY)
 def publish_task(dest: str, ingest_date: date, run_id: str, frames: dict[str, pl.DataFrame], manifest: dict, s3: S3Config) -> dict:
     return publish_partition(open_storage(dest, s3), ingest_date, run_id, frames, manifest)
+
+
+def load_index(storage: Storage, ingest_date: date, days: int) -> pl.DataFrame | None:
+    """Dedup index rows of the partitions committed for the ``days`` ingest dates before ``ingest_date``.
+
+    Only earlier dates count, so a date's output depends on its own inputs and the days before it:
+    a backfill in date order gives the same result as the daily runs did.
+    """
+    frames = []
+    for offset in range(days, 0, -1):
+        manifest = read_manifest(storage, ingest_date - timedelta(days=offset))
+        key = manifest and manifest.get("keys", {}).get(INDEX_DATASET)
+        if key:
+            frames.append(pl.read_parquet(io.BytesIO(storage.read(key))))
+    return pl.concat(frames, how="diagonal_relaxed") if frames else None
+
+
+@task(name="load-dedup-index", **STORAGE_RETRY)
+def load_index_task(dest: str, ingest_date: date, days: int, s3: S3Config) -> pl.DataFrame | None:
+    return load_index(open_storage(dest, s3), ingest_date, days)

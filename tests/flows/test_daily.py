@@ -13,6 +13,7 @@ from tasks.schema import ARTICLES, DUPLICATES, QUARANTINE
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
 DAY = "2025-08-24"
+SEED_000 = "000_9338658408113c0f.txt"
 SEED_001 = "001_5677622f87daf84b.txt"
 SEED_004 = "004_ccae10307af83746.txt"
 
@@ -23,7 +24,7 @@ NOISE = [
     "Cambodia’s government", "Tariff Talks Rescheduled", "Skymark", "app-storeplay-store",
 ]
 KEPT = {
-    "000_9338658408113c0f.txt": [
+    SEED_000: [
         "South Korean President Lee Jae-myung, in his first full summit",
         "China’s growing assertiveness in the region.",
     ],
@@ -84,7 +85,7 @@ def test_seeds_end_to_end_to_a_local_folder(seeds_dir, tmp_path):
 
     on_disk = json.loads((dest / "_manifests" / f"ingest_date={DAY}.json").read_text())
     assert on_disk["counts"] == manifest["counts"] and on_disk["schema_version"]
-    assert set(on_disk["files"]) == {"articles", "duplicates", "quarantine"}
+    assert set(on_disk["files"]) == {"articles", "duplicates", "quarantine", "_index"}
     assert set(on_disk["timings_seconds"]) == {"list", "read", "clean", "validate_records", "dedup", "validate_batch"}
 
 
@@ -101,6 +102,27 @@ def test_rerun_is_idempotent_and_a_second_date_adds_a_partition(seeds_dir, tmp_p
     daily_flow(source=str(seeds_dir), dest=str(dest), date="2025-08-25")
     per_day = read_dataset(dest, "articles").group_by("ingest_date").len().sort("ingest_date")
     assert per_day["len"].to_list() == [4, 4]
+
+
+def test_a_copy_arriving_on_a_later_day_is_a_duplicate_of_the_published_article(seeds_dir, tmp_path):
+    day2 = tmp_path / "day2"
+    day2.mkdir()
+    for name in (SEED_000, SEED_001):
+        (seeds_dir / name).rename(day2 / name)
+    dest = tmp_path / "lake"
+    daily_flow(source=str(seeds_dir), dest=str(dest), date=DAY)
+    manifest = daily_flow(source=str(day2), dest=str(dest), date="2025-08-25")
+
+    assert manifest["counts"] == {"inputs": 2, "articles": 1, "duplicates": 1, "quarantine": 0}
+    kept = by_file(read_dataset(dest, "articles"))
+    assert set(kept) == set(KEPT)
+    (dropped,) = read_dataset(dest, "duplicates").iter_rows(named=True)
+    assert dropped["source_uri"] == str(day2 / SEED_001)
+    assert dropped["duplicate_of"] == kept[SEED_004]["article_id"]
+
+    # Re-running day 1 matches it neither against itself nor against the later day.
+    again = daily_flow(source=str(seeds_dir), dest=str(dest), date=DAY)
+    assert again["counts"] == {"inputs": 3, "articles": 3, "duplicates": 0, "quarantine": 0}
 
 
 def test_bad_inputs_are_quarantined_and_the_rest_published(seeds_dir, tmp_path):
