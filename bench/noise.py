@@ -20,7 +20,9 @@ from pathlib import Path
 from types import ModuleType
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
+# Run as a script, Python puts bench/ first on the path, where bench/html.py would shadow the
+# standard library's html module; the repository root goes there instead.
+sys.path[:] = [str(REPO_ROOT), *(p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent)]
 
 from tasks.clean import clean_text, find_batch_boilerplate  # noqa: E402
 from tasks.config import CleanConfig  # noqa: E402
@@ -77,8 +79,12 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         pred_path.unlink(missing_ok=True)
 
-    print(f"pages={len(bodies)} f1={result['f1']:.3f} precision={result['precision']:.3f} recall={result['recall']:.3f}")
-    print(f"clean CPU time: {elapsed:.2f}s ({len(bodies) / elapsed:.0f} pages per CPU-second, batch boilerplate included)")
+    print(
+        f"pages={len(bodies)} f1={result['f1']:.3f} precision={result['precision']:.3f} recall={result['recall']:.3f}"
+    )
+    print(
+        f"clean CPU time: {elapsed:.2f}s ({len(bodies) / elapsed:.0f} pages per CPU-second, batch boilerplate included)"
+    )
 
     def f1_of(t: tuple[float, float, float]) -> float:
         p, r = scorer.precision(*t), scorer.recall(*t)

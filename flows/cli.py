@@ -55,6 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="override one setting, e.g. --set dedup.rewrite_threshold=0.4 (repeatable)",
     )
 
+    add_runner_arguments(run)
+    add_backfill_parser(sub)
+    add_serve_parser(sub)
+
     clean = sub.add_parser("clean", help="show what the noise cleaner keeps and removes, and why")
     clean.add_argument("files", nargs="+", type=Path, help="raw scrape files (read and decoded like the pipeline does)")
     clean.add_argument("--json", action="store_true", help="one JSON object per file instead of text")
@@ -77,8 +81,15 @@ def _quiet_prefect_tracebacks() -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from flows.daily import daily_flow
+    from flows.runners import call_with_runner
+    from tasks.validate import preload_great_expectations
 
-    manifest = daily_flow(
+    preload_great_expectations()  # overlaps the embedded Prefect server's start-up
+
+    manifest = call_with_runner(
+        daily_flow,
+        args.runner,
+        args.dask_address,
         source=args.source,
         dest=args.dest,
         date=args.date,
@@ -145,7 +156,90 @@ def cleaned_as_dict(cleaned) -> dict:
     }
 
 
-COMMANDS = {"run": cmd_run, "clean": cmd_clean}
+def add_runner_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--runner",
+        choices=("local", "dask"),
+        default="local",
+        help="where the per-file read tasks run: threads here (local) or a Dask cluster (dask)",
+    )
+    parser.add_argument(
+        "--dask-address",
+        metavar="HOST:PORT",
+        help="Dask scheduler for --runner dask (default: a local cluster, one worker process per core)",
+    )
+
+
+def add_overrides_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="SECTION.FIELD=VALUE",
+        help="override one setting (repeatable), as for `cleanwire run`",
+    )
+
+
+def add_backfill_parser(sub) -> None:
+    backfill = sub.add_parser("backfill", help="run the daily flow for every ingest date of a range")
+    backfill.add_argument("--source", required=True, help="local folder or s3://bucket/prefix containing {date}")
+    backfill.add_argument("--dest", required=True, help="local folder or s3://bucket/prefix to publish under")
+    backfill.add_argument("--start", required=True, help="first ingest date, YYYY-MM-DD")
+    backfill.add_argument("--end", required=True, help="last ingest date, YYYY-MM-DD (inclusive)")
+    backfill.add_argument(
+        "--force", action="store_true", help="rebuild dates already published with the current versions"
+    )
+    backfill.add_argument(
+        "--max-parallel", type=int, default=1, metavar="N",
+        help="dates run at once (default 1: in date order, so each date's dedup sees the days before it)",
+    )
+    add_runner_arguments(backfill)
+    add_overrides_argument(backfill)
+
+
+def add_serve_parser(sub) -> None:
+    from flows.serve import DAILY_CRON
+
+    serve = sub.add_parser(
+        "serve", help="serve the scheduled daily deployment from this process (needs a Prefect server)"
+    )
+    serve.add_argument("--source", required=True, help="local folder or s3://bucket/prefix containing {date}")
+    serve.add_argument("--dest", required=True, help="local folder or s3://bucket/prefix to publish under")
+    serve.add_argument("--cron", default=DAILY_CRON, help=f"schedule (default {DAILY_CRON!r}, as in prefect.yaml)")
+    serve.add_argument(
+        "--timezone", help="IANA time zone of the schedule and of the default ingest date (default: ops.timezone)"
+    )
+    add_overrides_argument(serve)
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    from flows.backfill import FAILED, outcomes_table, run_backfill
+    from flows.runners import dask_scheduler
+
+    with dask_scheduler(args.runner, args.dask_address) as scheduler:
+        outcomes = run_backfill(
+            max_parallel=args.max_parallel,
+            source=args.source,
+            dest=args.dest,
+            start=args.start,
+            end=args.end,
+            force=args.force,
+            overrides=parse_overrides(args.overrides),
+            runner=args.runner,
+            dask_address=scheduler,
+        )
+    print(outcomes_table(outcomes))
+    failed = sum(o.outcome == FAILED for o in outcomes)
+    if failed:
+        print(f"cleanwire: {failed} of {len(outcomes)} dates failed", file=sys.stderr)
+    return EXIT_FAILED if failed else 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from flows.serve import serve_daily
+
+    serve_daily(args.source, args.dest, args.cron, args.timezone, parse_overrides(args.overrides))
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "clean": cmd_clean, "backfill": cmd_backfill, "serve": cmd_serve}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,7 +12,7 @@ import secrets
 import time
 from collections import Counter
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from importlib.metadata import version
 from zoneinfo import ZoneInfo
 
@@ -24,11 +24,19 @@ from tasks.clean import clean_task
 from tasks.config import Settings
 from tasks.dedup import dedup_task
 from tasks.errors import PipelineError
-from tasks.publish import INDEX_DATASET, articles_and_duplicates, load_index_task, publish_task
+from tasks.publish import (
+    INDEX_DATASET,
+    partition_lock,
+    articles_and_duplicates,
+    load_index_task,
+    publish_data_docs_task,
+    publish_task,
+)
 from tasks.quarantine import record_rejections, rejections_frame
 from tasks.read import list_inputs_task
 from tasks.schema import SCHEMA_VERSION
-from tasks.validate import BatchFacts, validate_batch_task, validate_records_task
+from tasks.storage import open_storage
+from tasks.validate import BatchFacts, preload_great_expectations, validate_batch_task, validate_records_task
 
 
 def resolve_date(value: str | date | None, timezone: str = "UTC") -> date:
@@ -83,11 +91,18 @@ def daily_flow(
     replaced by the ingest date. ``overrides`` is a partial Settings dict (e.g. ``{"dedup": {...}}``).
     Returns the committed manifest.
     """
-    logger = get_run_logger()
+    preload_great_expectations()
     settings = Settings(**(overrides or {}))
     ingest_date = resolve_date(date, settings.ops.timezone)
     run_id = run_id or new_run_id(ingest_date)
-    source_uri = source.replace("{date}", ingest_date.isoformat())
+    stale_after = timedelta(hours=settings.publish.lock_stale_after_hours)
+    with partition_lock(open_storage(dest, settings.s3), ingest_date, run_id, stale_after):
+        return process_partition(source.replace("{date}", ingest_date.isoformat()), dest, ingest_date, run_id, settings)
+
+
+def process_partition(source_uri: str, dest: str, ingest_date: date, run_id: str, settings: Settings) -> dict:
+    """The steps of one run, inside the daily flow and under the ingest date's lock."""
+    logger = get_run_logger()
     started_at = datetime.now(UTC)
     timer = StepTimer()
     logger.info("run %s: %s -> %s, ingest_date=%s", run_id, source_uri, dest, ingest_date)
@@ -134,10 +149,12 @@ def daily_flow(
             BatchFacts(len(objects), inputs, duplicates.height, quarantine.height),
             settings.validation,
         )
+    data_docs = publish_data_docs_task(dest, run_id, record_check, batch_check, settings.s3)
+    logger.info("validation report: %s", data_docs)
     if not batch_check.success:
         raise PipelineError(
             f"batch expectations failed for ingest_date={ingest_date}: {', '.join(batch_check.failed)}. "
-            "Nothing was published; the previous partition is untouched."
+            f"Nothing was published; the previous partition is untouched. Report: {data_docs}"
         )
 
     reasons = Counter(reason.split(" (")[0] for r in rejections for reason in r.reasons)
@@ -151,7 +168,12 @@ def daily_flow(
             record_check.suite_name: record_check.suite_version,
             batch_check.suite_name: batch_check.suite_version,
         },
-        "validation": {"records": record_check.summary, "batch": batch_check.summary},
+        "validation": {
+            "passed": batch_check.success,
+            "records": record_check.summary,
+            "batch": batch_check.summary,
+            "data_docs": data_docs,
+        },
         "counts": counts,
         "quarantine_reasons": dict(sorted(reasons.items())),
         "removed_by_rule": cleaned.rule_counts,
@@ -185,6 +207,12 @@ def run_summary_markdown(manifest: dict) -> str:
         lines += ["## Noise removed, by rule", "", "| rule | spans |", "|---|---:|"]
         lines += [f"| {rule} | {n} |" for rule, n in manifest["removed_by_rule"].items()]
         lines.append("")
-    lines += ["## Files", ""] + [f"- {name}: `{uri}`" for name, uri in manifest["files"].items()]
+    validation = manifest["validation"]
+    lines += [f"Validation report (GX Data Docs): [{validation['data_docs']}]({validation['data_docs']})", ""]
+    lines += ["## Expectations", "", "| suite | expectation | passed | failing rows |", "|---|---|---|---:|"]
+    for suite in ("records", "batch"):
+        for name, outcome in validation[suite].items():
+            lines.append(f"| {suite} | {name} | {'yes' if outcome['success'] else '**no**'} | {outcome.get('unexpected_count', 0)} |")
+    lines += ["", "## Files", ""] + [f"- {name}: `{uri}`" for name, uri in manifest["files"].items()]
     return "\n".join(lines)
 

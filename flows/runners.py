@@ -22,7 +22,6 @@ from importlib.metadata import version
 from pathlib import Path
 
 from prefect import Flow, Task
-from prefect.filesystems import LocalFileSystem
 from prefect.futures import PrefectFutureList
 from prefect.utilities.annotations import unmapped
 from pydantic import BaseModel
@@ -30,7 +29,8 @@ from pydantic import BaseModel
 import tasks.parse
 import tasks.read
 from tasks.config import OpsConfig, S3Config, Settings
-from tasks.read import ReadOutcome, read_inputs_task
+from tasks.parse import ParseOutcome
+from tasks.read import read_inputs_task
 from tasks.storage import StoredObject
 
 RUNNERS = ("local", "dask")
@@ -64,7 +64,7 @@ def read_task(ops: OpsConfig) -> Task:
     return read_inputs_task.with_options(
         cache_key_fn=read_cache_key,
         persist_result=True,
-        result_storage=LocalFileSystem(basepath=str(ops.cache_dir.expanduser())),
+        result_storage=ops.cache_dir.expanduser(),
     )
 
 
@@ -72,19 +72,18 @@ def chunks(objects: list[StoredObject], size: int) -> list[list[StoredObject]]:
     return [objects[start : start + size] for start in range(0, len(objects), size)]
 
 
-def read_in_chunks(source_uri: str, objects: list[StoredObject], settings: Settings) -> ReadOutcome:
+def read_in_chunks(source_uri: str, objects: list[StoredObject], settings: Settings) -> ParseOutcome:
     """The read step, one task per chunk on the flow's task runner; results in listing order."""
+    merged = ParseOutcome()
     parts = chunks(objects, settings.ops.read_chunk_files)
     if not parts:
-        return ReadOutcome([], [])
+        return merged
     futures: PrefectFutureList = read_task(settings.ops).map(
-        unmapped(source_uri), parts, unmapped(settings.read), unmapped(settings.s3)
+        unmapped(source_uri), parts, unmapped(settings.read), unmapped(settings.s3), unmapped(settings.parse)
     )
-    outcomes: list[ReadOutcome] = futures.result()
-    return ReadOutcome(
-        [doc for outcome in outcomes for doc in outcome.documents],
-        [rejection for outcome in outcomes for rejection in outcome.rejections],
-    )
+    for outcome in futures.result():
+        merged.extend(outcome)
+    return merged
 
 
 def prefect_api_url() -> str:
@@ -105,9 +104,10 @@ def prefect_api_url() -> str:
 
 
 @contextmanager
-def dask_scheduler(address: str | None, workers: int | None = None) -> Iterator[str]:
-    """``address`` as is, or a local cluster of worker processes (1 thread each) for the block's duration."""
-    if address:
+def dask_scheduler(runner: str, address: str | None, workers: int | None = None) -> Iterator[str | None]:
+    """The Dask scheduler for ``runner``: none for local, ``address`` when given, else a cluster of
+    ``workers`` local processes (default: one per core, 1 thread each) for the block's duration."""
+    if runner == "local" or address:
         yield address
         return
     from distributed import LocalCluster
@@ -123,9 +123,15 @@ def dask_scheduler(address: str | None, workers: int | None = None) -> Iterator[
 
 
 def with_runner(flow: Flow, runner: str, scheduler_address: str | None) -> Flow:
-    """``flow`` with its tasks sent to the Dask scheduler at ``scheduler_address`` when ``runner`` is dask."""
+    """``flow`` with its mapped tasks sent to Dask when ``runner`` is dask (a scheduler address of
+    None lets prefect-dask start a local cluster per flow run, inheriting this process's environment)."""
     if runner == "local":
         return flow
     from prefect_dask import DaskTaskRunner
 
     return flow.with_options(task_runner=DaskTaskRunner(address=scheduler_address))
+
+
+def call_with_runner(flow: Flow, runner: str, dask_address: str | None, **parameters):
+    with dask_scheduler(runner, dask_address) as scheduler:
+        return with_runner(flow, runner, scheduler)(**parameters)

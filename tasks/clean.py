@@ -42,7 +42,15 @@ from tasks.quarantine import Rejection
 from tasks.records import article_id, content_hash, word_count
 from tasks.schema import RECORDS
 
-__all__ = ["CleanOutcome", "CleanedText", "Removal", "clean_documents", "clean_task", "clean_text", "find_batch_boilerplate"]
+__all__ = [
+    "CleanOutcome",
+    "CleanedText",
+    "Removal",
+    "clean_documents",
+    "clean_task",
+    "clean_text",
+    "find_batch_boilerplate",
+]
 
 
 @dataclass(frozen=True)
@@ -69,17 +77,20 @@ class CleanedText:
 # ---------------------------------------------------------------------------------------------
 
 _TOKEN = re.compile(r"\w+")
-# Han, kana: scripts written without spaces, where one character carries about a word.
-_UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-_CJK_SENTENCE_PUNCT = re.compile(r"[。！？，、]")
+_HAN_KANA_RANGES = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+# Han and kana: one character carries about a word, so it weighs more in a line's length.
+_HAN_KANA = re.compile(f"[{_HAN_KANA_RANGES}]")
+# Those and Thai, Lao, Myanmar, Khmer: scripts written without spaces between words.
+_UNSPACED = re.compile(f"[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff{_HAN_KANA_RANGES}]")
+_UNSPACED_SENTENCE_PUNCT = re.compile(r"[。！？，、။၊។៕]")
 _CLOSERS = "\"'”’»›)]}」』】）*"
-_TERMINAL = frozenset(".!?。！？:;")
+_TERMINAL = frozenset(".!?。！？:;။។៕")
 # Emoji and their modifiers after the final punctuation: "See you soon! 🙂"
 _TRAILING_SYMBOLS = frozenset({"So", "Sk", "Mn", "Cf"})
 # A trailing ellipsis marks text cut short by the site (a teaser), not the end of a sentence.
 _ELLIPSIS = ("…", "...")
-
-
+# "— Jane Doe (@jane) May 2, 2019" signs a quoted post inside an article.
+_ATTRIBUTION_DASHES = ("—", "–", "―")
 _DIGIT_RUN = re.compile(r"\d+")
 _LABEL_CHARS = str.maketrans("0123456789", " " * 10, "'’")
 
@@ -119,7 +130,11 @@ def _phrase_pattern(phrases: Sequence[str]) -> re.Pattern[str]:
 @lru_cache(maxsize=8)
 def _stopword_index(languages: tuple[str, ...]) -> tuple[dict[str, tuple[str, ...]], dict[str, frozenset[str]]]:
     langs = languages or tuple(sorted(stopwordsiso.langs()))
-    lists = {lang: frozenset(w.casefold() for w in stopwordsiso.stopwords(lang)) for lang in langs}
+    # Some lists hold digits, which would make every table of numbers vote for their language.
+    lists = {
+        lang: frozenset(w.casefold() for w in stopwordsiso.stopwords(lang) if not any(ch.isdigit() for ch in w))
+        for lang in langs
+    }
     index: dict[str, list[str]] = {}
     for lang, words in lists.items():
         for word in words:
@@ -215,6 +230,8 @@ class _Rules:
     comments: frozenset[str]
     related_prefix: re.Pattern[str]
     related_heading_start: re.Pattern[str]
+    newsletter: re.Pattern[str]
+    ad_labels: frozenset[str]
     credit: re.Pattern[str]
     credit_tail: re.Pattern[str]
     copyright: re.Pattern[str]
@@ -253,6 +270,8 @@ def _compile(config_json: str) -> _Rules:
             ("cookie_prompt", _phrase_pattern(config.consent_prompt_words)),
         ),
         related=related,
+        newsletter=_phrase_pattern(config.newsletter_words),
+        ad_labels=frozenset(_label(w) for w in config.ad_labels),
         related_heading_start=re.compile(
             r"^(?:" + "|".join(re.escape(h) for h in sorted(related, key=len, reverse=True)) + r") "
         ),
@@ -262,11 +281,15 @@ def _compile(config_json: str) -> _Rules:
             re.IGNORECASE,
         ),
         credit=re.compile(
-            r"^[(\[]?(?:" + "|".join(re.escape(w) for w in config.credit_words) + r")(?:\s+credits?)?s?\s*(?:by\b|[:：|/©])",
+            r"^[(\[]?(?:"
+            + "|".join(re.escape(w) for w in config.credit_words)
+            + r")(?:\s+credits?)?s?\s*(?:by\b|[:：|/©])",
             re.IGNORECASE,
         ),
         credit_tail=re.compile(
-            r"[(\[](?:[^()\[\]]*/[^()\[\]]*|(?:" + "|".join(re.escape(w) for w in config.credit_words) + r")\b[^()\[\]]*)[)\]]$",
+            r"[(\[](?:[^()\[\]]*/[^()\[\]]*|(?:"
+            + "|".join(re.escape(w) for w in config.credit_words)
+            + r")\b[^()\[\]]*)[)\]]$",
             re.IGNORECASE,
         ),
         copyright=re.compile(r"(?:^(?:©|\(c\)|copyright\b)|all rights reserved|©\s*(?:19|20)\d\d)", re.IGNORECASE),
@@ -277,7 +300,8 @@ def _compile(config_json: str) -> _Rules:
         disclaimer=re.compile(
             r"^(?:" + "|".join(re.escape(w) for w in config.disclaimer_words) + r")\b[^:]{0,30}:", re.IGNORECASE
         ),
-        kicker=re.compile(r"^[^\W\d_a-z]{2,}(?:[ &'-][^\W\d_a-z]{2,}){0,%d}\s*:\s" % (config.kicker_max_words - 1)),
+        # An ALL-CAPS label of a few words and a colon: "LIMITS: ...", "COMMUNIST ALIGNMENT: ..."
+        kicker=re.compile(rf"^[^\W\d_a-z]{{2,}}(?:[ &'-][^\W\d_a-z]{{2,}}){{0,{config.kicker_max_words - 1}}}\s*:\s"),
         comment_count=re.compile(
             r"^\d+\s+(?:" + "|".join(re.escape(w) for w in config.comment_count_words) + r")\b", re.IGNORECASE
         ),
@@ -285,7 +309,8 @@ def _compile(config_json: str) -> _Rules:
             r"\b(?:" + "|".join(re.escape(w) for w in config.comment_author_verbs) + r")\s*:$", re.IGNORECASE
         ),
         relative_time=re.compile(
-            r"(?<!\d)\d+\s*(?:" + "|".join(re.escape(w) for w in config.relative_time_words) + r")\s+ago\b", re.IGNORECASE
+            r"(?<!\d)\d+\s*(?:" + "|".join(re.escape(w) for w in config.relative_time_words) + r")\s+ago\b",
+            re.IGNORECASE,
         ),
     )
 
@@ -295,14 +320,24 @@ def _rules(config: CleanConfig) -> _Rules:
 
 
 def _effective_length(text: str, config: CleanConfig) -> float:
-    unspaced = len(_UNSPACED.findall(text))
-    return len(text) + (config.cjk_char_weight - 1.0) * unspaced
+    return len(text) + (config.cjk_char_weight - 1.0) * len(_HAN_KANA.findall(text))
+
+
+def _is_unspaced(text: str) -> bool:
+    return len(_UNSPACED.findall(text)) * 2 >= len(text)
+
+
+def _is_unmarked_prose(text: str, config: CleanConfig) -> bool:
+    """A long line in a script that marks no sentence ends (Thai, Lao): its end is a sentence end."""
+    return len(text) >= config.unspaced_prose_chars and _is_unspaced(text) and not _UNSPACED_SENTENCE_PUNCT.search(text)
 
 
 def _stop_density(text: str, tokens: Sequence[str], stopwords: frozenset[str], config: CleanConfig) -> float:
-    if len(_UNSPACED.findall(text)) * 2 >= len(text):
-        # No word boundaries to count stop words by: sentence punctuation is the prose signal.
-        return config.good_min_stop_density if _CJK_SENTENCE_PUNCT.search(text) else 0.0
+    if _is_unspaced(text):
+        # No word boundaries to count stop words by: sentence punctuation, or the length of a line
+        # in a script that has none, is the prose signal.
+        prose = _UNSPACED_SENTENCE_PUNCT.search(text) or len(text) >= config.unspaced_prose_chars
+        return config.good_min_stop_density if prose else 0.0
     return sum(map(stopwords.__contains__, tokens)) / len(tokens) if tokens else 0.0
 
 
@@ -310,8 +345,6 @@ def _typed_rule(text: str, words: int, ends_sentence: bool, rules: _Rules, confi
     """The typed noise rule a line matches, if any. Cheap tests first; most lines match none."""
     if not words:
         return "symbols"
-    if rules.comment_count.match(text):
-        return "comments"
     if text.startswith("#") and all(w.startswith("#") for w in text.split()):
         return "hashtags"
     short = words <= config.prompt_max_words
@@ -321,23 +354,36 @@ def _typed_rule(text: str, words: int, ends_sentence: bool, rules: _Rules, confi
             words <= config.related_heading_max_words and rules.related_heading_start.match(label)
         ):
             return "related_block"
-        if label in rules.comments:
+        if label in rules.comments or (not ends_sentence and rules.comment_count.match(text)):
             return "comments"
         if rules.credit.match(text) or (not ends_sentence and rules.credit_tail.search(text)):
             return "photo_credit"
         if rules.copyright.search(text):
             # "© AFP" under a photo is a credit; a notice names a year or reserves rights.
-            return "copyright" if words > config.credit_max_words or _YEAR.search(text) or "right" in label else "photo_credit"
+            return (
+                "copyright"
+                if words > config.credit_max_words or _YEAR.search(text) or "right" in label
+                else "photo_credit"
+            )
         if rules.byline.match(text) and not text.endswith((".", "!", "?")):
             return "byline"
         if rules.related_prefix.match(text):
             return "related_block"
-    if words <= config.dateline_max_words and (
-        rules.relative_time.search(text)
-        or (_parse_date(text, rules) and (not ends_sentence or rules.dateline_label.match(text)))
+    # A quoted post is article text, and so is its signature.
+    if (
+        words <= config.dateline_max_words
+        and not text.startswith(_ATTRIBUTION_DASHES)
+        and (
+            rules.relative_time.search(text)
+            or (_parse_date(text, rules) and (not ends_sentence or rules.dateline_label.match(text)))
+        )
     ):
         return "dateline"
+    if words <= config.newsletter_max_words and len(set(rules.newsletter.findall(label or _label(text)))) >= 2:
+        return "share_prompt"
     if short:
+        if label in rules.ad_labels:
+            return "advertisement"
         for rule, pattern in rules.prompt:
             # A prompt opens with its word ("Share this", "Follow us on X.") or is a bare label
             # ("Compartilhe no WhatsApp"); a headline or sentence that mentions Instagram is not.
@@ -361,15 +407,15 @@ def classify(lines: Sequence[str], config: CleanConfig, rules: _Rules, boilerpla
     stripped = [(i, s) for i, s in stripped if s]
     tokens = [_TOKEN.findall(s.casefold()) for _, s in stripped]
     stopwords = _page_stopwords(tokens, config)
-    densities = [_stop_density(text, toks, stopwords, config) for (_, text), toks in zip(stripped, tokens)]
+    densities = [_stop_density(text, toks, stopwords, config) for (_, text), toks in zip(stripped, tokens, strict=True)]
     authors = _comment_author_lines(stripped, tokens, rules, config)
     good_density, bad_density = _density_thresholds(stripped, densities, config)
     keys = [normalise(text) for _, text in stripped]
     repeats = Counter(keys)
     out = []
-    for (i, text), toks, density, key in zip(stripped, tokens, densities, keys):
+    for (i, text), toks, density, key in zip(stripped, tokens, densities, keys, strict=True):
         weight = _effective_length(text, config)
-        ends = _ends_sentence(text)
+        ends = _ends_sentence(text) or _is_unmarked_prose(text, config)
         words = len(toks)
         rule = "comments" if i in authors else _typed_rule(text, words, ends, rules, config)
         if rule in _END_OF_ARTICLE:
@@ -393,7 +439,8 @@ def _comment_author_lines(
     """Headers of comments ("jane says:", "Bob on May 2, 2019 at 4:47 pm said:"), once the page has
     several: a single short line ending in "said:" is more likely to introduce a quote."""
     found = frozenset(
-        i for (i, text), toks in zip(lines, tokens)
+        i
+        for (i, text), toks in zip(lines, tokens, strict=True)
         if len(toks) <= config.prompt_max_words and rules.comment_author.search(text)
     )
     return found if len(found) >= config.comment_author_min_count else frozenset()
@@ -407,7 +454,7 @@ def _density_thresholds(
     Stop-word lists differ in reach (an agglutinative language's list catches few tokens), so the
     fixed thresholds are lowered to a share of the density of the page's own long sentences.
     """
-    long_lines = sorted(d for (_, text), d in zip(lines, densities) if len(text) >= config.good_min_chars)
+    long_lines = sorted(d for (_, text), d in zip(lines, densities, strict=True) if len(text) >= config.good_min_chars)
     if not long_lines:
         return config.good_min_stop_density, config.bad_max_stop_density
     reference = long_lines[int(len(long_lines) * config.reference_density_quantile)]
@@ -425,8 +472,8 @@ def _prose_kind(
         return Kind.NEAR_GOOD if ends and density >= good_density and words >= 3 else Kind.SHORT
     if not ends and words <= config.title_max_words:
         return Kind.SHORT  # headlines and link texts: sentence-length but not a sentence
-    if density < bad_density:
-        return Kind.BAD
+    if density < bad_density and not ends:
+        return Kind.BAD  # a menu or a list of names on one line; closed sentences of data ("Smith 3 goals.") stay
     if weight >= config.good_min_chars and density >= good_density and ends:
         return Kind.GOOD
     return Kind.NEAR_GOOD
@@ -466,14 +513,16 @@ def _best_run(scores: Sequence[float], start: int, stop: int) -> tuple[float, in
     return best, *best_span
 
 
-def _best_region(scores: Sequence[float], lines: Sequence[Line], start: int, config: CleanConfig) -> tuple[float, int, int]:
+def _best_region(
+    scores: Sequence[float], lines: Sequence[Line], start: int, config: CleanConfig
+) -> tuple[float, int, int]:
     """Best run in lines[start:], cut at end-of-article lines (comment sections, copyright notices).
 
     What follows those lines can hold more prose than the article (long comments, whole teaser
     articles), so the earliest part whose best run scores a fair share of the best part's wins.
     """
     bounds = [i for i in range(start, len(lines)) if lines[i].kind is Kind.TRAILER]
-    parts = list(zip([start, *(b + 1 for b in bounds)], [*bounds, len(lines)]))
+    parts = list(zip([start, *(b + 1 for b in bounds)], [*bounds, len(lines)], strict=True))
     runs = [_best_run(scores, a, b) for a, b in parts]
     best = max(r[0] for r in runs)
     return next(r for r in runs if r[0] >= config.trailer_region_ratio * best)
@@ -522,7 +571,9 @@ def main_region(
     the repeated headline when the text there scores a fair share of the page's best."""
     if not lines:
         return 0, 0
-    scores = [-config.navigation_line_penalty if pos in navigation else _score(line, config) for pos, line in enumerate(lines)]
+    scores = [
+        -config.navigation_line_penalty if pos in navigation else _score(line, config) for pos, line in enumerate(lines)
+    ]
     best, first, end = _best_region(scores, lines, 0, config)
     if anchor is not None and anchor + 1 < len(lines):
         below = _best_region(scores, lines, anchor + 1, config)
@@ -554,8 +605,12 @@ def _extend_over_list(lines: Sequence[Line], end: int, config: CleanConfig) -> i
 
 
 def _is_teaser(line: Line, config: CleanConfig) -> bool:
-    """A long line that stops mid-sentence: the cut-off preview of another story."""
-    return line.weight >= config.teaser_min_chars and not line.ends_sentence and line.text[-1:].isalnum()
+    """A long line that stops mid-sentence, or at an ellipsis: the cut-off preview of another story."""
+    return (
+        line.weight >= config.teaser_min_chars
+        and not line.ends_sentence
+        and (line.text[-1:].isalnum() or line.text.endswith(_ELLIPSIS))
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -760,10 +815,13 @@ def clean_documents(documents: list[RawDocument], config: CleanConfig = CleanCon
             {
                 "article_id": article_id(doc.source_uri, doc.locator),
                 "source_uri": doc.source_uri,
-                "title": cleaned.title,
-                "published_date": cleaned.published_date,
-                "byline": cleaned.byline,
-                "language": detect_language(cleaned.body),
+                "url": doc.url,
+                "fetched_at": doc.fetched_at,
+                # What the source states (HTML meta, JSON fields) wins over what the cleaner guesses.
+                "title": doc.title or cleaned.title,
+                "published_date": doc.published_date or cleaned.published_date,
+                "byline": doc.byline or cleaned.byline,
+                "language": detect_language(cleaned.body) or doc.language,
                 "body": cleaned.body,
                 "word_count": word_count(cleaned.body),
                 "content_hash": content_hash(cleaned.body),

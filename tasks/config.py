@@ -9,8 +9,9 @@ plain ``SectionConfig()``.
 from __future__ import annotations
 
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -86,7 +87,10 @@ class CleanConfig(BaseModel):
         0.2, description="Below this share of the reference density a line is not prose."
     )
     short_max_chars: int = Field(40, description="Lines up to this long are too short to judge by their own text.")
-    cjk_char_weight: float = Field(2.5, description="Length weight of a CJK character, which carries about a word.")
+    cjk_char_weight: float = Field(2.5, description="Length weight of a Han or kana character (about a word).")
+    unspaced_prose_chars: int = Field(
+        100, description="A line this long in a script without spaces or sentence marks (Thai) counts as prose."
+    )
     # Main-text region: the contiguous run of lines with the highest score.
     good_line_score: float = Field(1.0, description="Score per character of a line classed as article text.")
     near_good_line_score: float = Field(0.3, description="Score per character of a line that is prose-like but weak.")
@@ -283,6 +287,9 @@ class CleanConfig(BaseModel):
 class DedupConfig(BaseModel):
     """Near-duplicate detection (see tasks/dedup.py)."""
 
+    tiers: tuple[str, ...] = Field(
+        ("near_copy", "rewrite"), min_length=1, description='Feature tiers that can make a pair: "near_copy", "rewrite" (defined below).'
+    )
     # MinHash: datasketch's default "affine32" permutation scheme, so signatures equal
     # datasketch.MinHash(num_perm, seed, hashfunc=tasks.dedup.feature_hash).
     num_perm: int = Field(128, ge=8, le=1024, description="MinHash permutations per tier (signature length).")
@@ -381,6 +388,14 @@ class S3Config(BaseModel):
     multipart_threshold_bytes: int = 16 * 1024 * 1024
 
 
+class PublishConfig(BaseModel):
+    """Committing partitions (see tasks/publish.py)."""
+
+    lock_stale_after_hours: float = Field(
+        6.0, gt=0, description="A date's publish lock older than this belongs to a run that died, and is broken."
+    )
+
+
 class OpsConfig(BaseModel):
     """Running the flows: schedule time zone, result cache, fan-out unit (see docs/operations.md)."""
 
@@ -394,6 +409,15 @@ class OpsConfig(BaseModel):
     )
     read_chunk_files: int = Field(256, ge=1, description="Source objects per read task: the unit fanned out to workers.")
 
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not an IANA time zone name (e.g. 'Europe/London')") from None
+        return value
+
 
 class Settings(BaseSettings):
     """All of cleanwire's configuration."""
@@ -406,4 +430,5 @@ class Settings(BaseSettings):
     dedup: DedupConfig = DedupConfig()
     validation: ValidationConfig = ValidationConfig()
     s3: S3Config = S3Config()
+    publish: PublishConfig = PublishConfig()
     ops: OpsConfig = OpsConfig()

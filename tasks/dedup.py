@@ -26,8 +26,6 @@ in chunks.
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
@@ -60,9 +58,6 @@ RESULT_SCHEMA = pl.Schema(
 
 # Bumped whenever tokens or feature hashes change: stored index rows of another version can't match.
 FEATURE_VERSION = "1"
-
-# A word is a run of letters or digits (``\w`` without the underscore), after NFKC and lower-casing.
-_WORD = re.compile(r"[^\W_]+")
 # Odd 64-bit constants for the multiplicative mixing of token hashes into n-gram and band keys.
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 _MIX_OUT = np.uint64(0xD6E8FEB86659FD93)
@@ -74,17 +69,28 @@ _VERIFY_PAIR_ROWS = 4_000_000  # joined feature rows per verification chunk
 
 
 # ----------------------------------------------------------------------------------------- tokens
+# A word is a run of letters, marks or digits (regex ``\w`` without the underscore), after NFKC and
+# lower-casing; everything else separates words.
+_WORD = r"[^\W_]+"
+# Characters whose NFKC form is themselves or as wordless as themselves (ASCII, no-break space,
+# Latin-1 letters, dashes, quotes, ellipsis).  A text made only of these tokenises the same with or
+# without NFKC, which lets us skip the costly normalisation for most texts (see tests).
+NFKC_NEUTRAL = "\x00-\x7f\u00a0\u00c0-\u00ff\u2010-\u2015\u2018-\u201f\u2026"
+_NEEDS_NFKC = f"[^{NFKC_NEUTRAL}]"
+
+
+def _word_lists(bodies: pl.Series) -> pl.Series:
+    """List(String) of normalised words per text: NFKC (only where it can matter), lower case, words."""
+    bodies = bodies.fill_null("")
+    odd = bodies.str.contains(_NEEDS_NFKC).arg_true()
+    if len(odd):
+        bodies = bodies.scatter(odd, bodies.gather(odd).str.normalize("NFKC"))
+    return bodies.str.to_lowercase().str.extract_all(_WORD).fill_null([])
+
+
 def tokens(text: str) -> list[str]:
-    """The normalised words of ``text``; the reference for the vectorised path.
-
-    The text is cut at spaces first and each piece is NFKC-normalised, lower-cased and split into
-    runs of letters/digits; the batch path does the same per distinct piece (see ``_Vocabulary``).
-    """
-    return [word for piece in text.split(" ") for word in _normalise(piece)]
-
-
-def _normalise(piece: str) -> list[str]:
-    return _WORD.findall(unicodedata.normalize("NFKC", piece).lower())
+    """The normalised words of one text, exactly as the batch path sees them."""
+    return _word_lists(pl.Series([text], dtype=pl.String))[0].to_list()
 
 
 def feature_hash(feature: bytes | str) -> int:
@@ -103,73 +109,72 @@ def feature_hash(feature: bytes | str) -> int:
 
 def stopwords(config: DedupConfig) -> frozenset[str]:
     """Non-content words of the rewrite tier: stopwordsiso's list, normalised like tokens."""
-    return frozenset(w for word in stopwordsiso.stopwords(config.stopword_language) for w in _normalise(word))
-
-
-def is_content_word(word: str, stop: frozenset[str], config: DedupConfig) -> bool:
-    return len(word) >= config.min_content_word_chars and word not in stop
+    listed = pl.Series(sorted(stopwordsiso.stopwords(config.stopword_language)), dtype=pl.String)
+    return frozenset(_word_lists(listed).explode().drop_nulls().to_list())
 
 
 class _Vocabulary:
-    """Maps distinct space-separated pieces to their words' hashes, caching across chunks.
+    """xxh32 and content-word flag of each distinct word, cached across chunks.
 
-    Normalising distinct pieces instead of whole texts is what makes NFKC affordable: a batch has
-    far fewer distinct pieces than pieces, and polars' Categorical interns them for us.
+    Words are interned with a private polars Categorical, so Python touches each distinct word of a
+    chunk once (a dict hit after the first chunk), never each occurrence.
     """
 
     def __init__(self, config: DedupConfig) -> None:
         self._config = config
         self._stop = stopwords(config)
-        self._cache: dict[str, tuple[tuple[int, ...], tuple[bool, ...]]] = {}
+        self._cache: dict[str, tuple[int, bool]] = {}
 
-    def lookup(self, piece: str) -> tuple[tuple[int, ...], tuple[bool, ...]]:
-        entry = self._cache.get(piece)
+    def _lookup(self, word: str) -> tuple[int, bool]:
+        entry = self._cache.get(word)
         if entry is None:
-            words = _normalise(piece)
-            entry = (
-                tuple(xxhash.xxh32_intdigest(w) for w in words),
-                tuple(is_content_word(w, self._stop, self._config) for w in words),
-            )
-            self._cache[piece] = entry
+            content = len(word) >= self._config.min_content_word_chars and word not in self._stop
+            entry = self._cache[word] = (xxhash.xxh32_intdigest(word), content)
         return entry
 
     def tokenise(self, bodies: pl.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Token hashes (uint32), content flags and per-document token counts of ``bodies``."""
-        pieces = bodies.fill_null("").str.split(" ")  # never empty: "" splits into [""]
-        pieces_per_doc = pieces.list.len().to_numpy()
+        words = _word_lists(bodies)
+        doc_lens = words.list.len().to_numpy().astype(np.int64)
         categories = pl.Categories.random()  # a private dictionary: codes 0..k-1 for this chunk only
-        interned = pieces.explode().cast(pl.Categorical(categories))  # keeps the dictionary's entries alive
+        interned = words.explode(empty_as_null=False).cast(pl.Categorical(categories))
         codes = interned.to_physical().to_numpy()
-        distinct = categories.to_series().to_list()
-        del interned
-        entries = [self.lookup(piece) for piece in distinct]
-        words_per_piece = np.fromiter((len(h) for h, _ in entries), dtype=np.int64, count=len(entries))
-        piece_start = np.concatenate(([0], np.cumsum(words_per_piece)[:-1]))
-        word_hash = np.fromiter((h for hs, _ in entries for h in hs), dtype=np.uint32)
-        word_content = np.fromiter((c for _, cs in entries for c in cs), dtype=bool)
-        counts = words_per_piece[codes]
-        # Expand each piece occurrence into its words (most pieces have exactly one).
-        ends = np.cumsum(counts)
-        idx = np.arange(ends[-1] if len(ends) else 0) + np.repeat(piece_start[codes] - (ends - counts), counts)
-        doc_of_piece = np.repeat(np.arange(len(pieces_per_doc)), pieces_per_doc)
-        doc_lens = np.bincount(doc_of_piece, weights=counts, minlength=len(pieces_per_doc)).astype(np.int64)
-        return word_hash[idx], word_content[idx], doc_lens
+        entries = [self._lookup(word) for word in categories.to_series().to_list()]
+        del interned  # the dictionary lives as long as a column uses it
+        hashes = np.fromiter((h for h, _ in entries), dtype=np.uint32, count=len(entries))
+        content = np.fromiter((c for _, c in entries), dtype=bool, count=len(entries))
+        return hashes[codes], content[codes], doc_lens
 
 
 # --------------------------------------------------------------------------------------- features
 def _ngram_hashes(tok: np.ndarray, doc_lens: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """``feature_hash`` of every word n-gram per document; a document shorter than n is one feature."""
-    starts = np.cumsum(doc_lens) - doc_lens
-    pos = np.arange(len(tok)) - np.repeat(starts, doc_lens)
-    lens = np.repeat(doc_lens, doc_lens)
-    first = np.flatnonzero(pos <= np.maximum(lens - n, 0))
-    mixed = np.zeros(len(first), dtype=np.uint64)
+    ends = np.cumsum(doc_lens)
+    lens = np.where(doc_lens > 0, np.maximum(doc_lens - n + 1, 1), 0)
+    if len(tok) == 0:
+        return np.empty(0, dtype=np.uint32), lens
+    wide = tok.astype(np.uint64)
+    # Mix n shifted views of the whole token array: one pass per word position, no gathers.
+    span = max(len(tok) - n + 1, 0)
+    mixed = np.zeros(span, dtype=np.uint64)
     for k in range(n):
-        inside = pos[first] + k < lens[first]
-        nxt = tok[np.minimum(first + k, len(tok) - 1)].astype(np.uint64)
-        mixed = np.where(inside, (mixed ^ nxt) * _MIX, mixed)
-    feats = ((mixed * _MIX_OUT) >> np.uint64(32)).astype(np.uint32)
-    return feats, np.where(doc_lens > 0, np.maximum(doc_lens - n + 1, 1), 0)
+        mixed ^= wide[k : k + span]
+        mixed *= _MIX
+    starts = np.arange(span)
+    within = starts + n <= np.repeat(ends, doc_lens)[:span]  # the n-gram ends inside its document
+    feats = mixed[within]
+    short = np.flatnonzero((doc_lens > 0) & (doc_lens < n))
+    if len(short):
+        # Rare: a document shorter than n is the n-gram of all its words; splice those in order.
+        whole = np.zeros(len(short), dtype=np.uint64)
+        for k in range(n - 1):
+            has = k < doc_lens[short]
+            idx = np.minimum(ends[short] - doc_lens[short] + k, len(tok) - 1)
+            whole = np.where(has, (whole ^ wide[idx]) * _MIX, whole)
+        doc_of_feature = np.repeat(np.arange(len(doc_lens)), np.where(doc_lens >= n, lens, 0))
+        order = np.argsort(np.concatenate([doc_of_feature, short]), kind="stable")
+        feats = np.concatenate([feats, whole])[order]
+    return ((feats * _MIX_OUT) >> np.uint64(32)).astype(np.uint32), lens
 
 
 def _content_hashes(tok: np.ndarray, content: np.ndarray, doc_lens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -208,6 +213,9 @@ class _Lsh:
     """Permutations and banding of both tiers, derived from the config the way datasketch does."""
 
     def __init__(self, config: DedupConfig) -> None:
+        unknown = set(config.tiers) - set(TIERS)
+        if unknown:
+            raise ValueError(f"unknown dedup tiers {sorted(unknown)}; known: {TIERS}")
         self.config = config
         a, b = MinHash(num_perm=config.num_perm, seed=config.seed).permutations  # datasketch is the reference
         self.a = np.ascontiguousarray(a, dtype=np.uint32)[:, None]
@@ -268,20 +276,20 @@ class _Keys:
 
 
 def _batch_keys(bodies: pl.Series, vocab: _Vocabulary, lsh: _Lsh) -> dict[str, _Keys]:
-    """Band keys of both tiers, chunk by chunk on ``config.workers`` threads (numpy/polars free the GIL)."""
+    """Band keys of the configured tiers, chunk by chunk on ``config.workers`` threads (numpy/polars free the GIL)."""
     config = lsh.config
 
     def one_chunk(start: int) -> dict[str, _Keys]:
         feats = _features(bodies.slice(start, config.chunk_docs), vocab, config)
         return {tier: _Keys(lsh.band_keys(tier, lsh.signatures(feats.flat[tier], feats.lens[tier])),
-                            _eligible(tier, feats.lens[tier], config)) for tier in TIERS}
+                            _eligible(tier, feats.lens[tier], config)) for tier in config.tiers}
 
     starts = range(0, len(bodies), config.chunk_docs)
     with ThreadPoolExecutor(max_workers=config.workers) as pool:
         parts = list(pool.map(one_chunk, starts))
     return {
         tier: _Keys(np.concatenate([p[tier].keys for p in parts], axis=1), np.concatenate([p[tier].eligible for p in parts]))
-        for tier in TIERS
+        for tier in config.tiers
     }
 
 
@@ -382,17 +390,15 @@ def _verified(sims: dict[str, pl.DataFrame], config: DedupConfig) -> pl.DataFram
     The rewrite tier also needs ``rewrite_min_words`` distinct content words on both sides: a low
     threshold on a handful of words is noise.
     """
-    near = sims["near_copy"].filter(
-        (pl.col("jaccard") >= config.near_copy_threshold) | (pl.col("containment") >= config.near_copy_containment)
-    )
-    rewrite = sims["rewrite"].filter(
-        (pl.col("jaccard") >= config.rewrite_threshold) & (pl.min_horizontal("na", "nb") >= config.rewrite_min_words)
-    )
+    passes = {
+        "near_copy": (pl.col("jaccard") >= config.near_copy_threshold) | (pl.col("containment") >= config.near_copy_containment),
+        "rewrite": (pl.col("jaccard") >= config.rewrite_threshold) & (pl.min_horizontal("na", "nb") >= config.rewrite_min_words),
+    }
     return (
         pl.concat(
             [
-                near.select("a", "b", similarity=pl.col("jaccard"), tier=pl.lit(0, pl.UInt8)),
-                rewrite.select("a", "b", similarity=pl.col("jaccard"), tier=pl.lit(1, pl.UInt8)),
+                sims[t].filter(passes[t]).select("a", "b", similarity=pl.col("jaccard"), tier=pl.lit(TIERS.index(t), pl.UInt8))
+                for t in config.tiers
             ]
         )
         .sort("tier")
@@ -421,7 +427,7 @@ def _index_keys(index: pl.DataFrame, lsh: _Lsh) -> dict[str, _Keys]:
     """Stored band keys, or keys recomputed from the stored feature sets when the LSH setup changed."""
     current = (index["lsh_params"] == lsh.fingerprint).to_numpy()
     out = {}
-    for tier in TIERS:
+    for tier in lsh.config.tiers:
         bands, _ = lsh.bands[tier]
         keys = np.zeros((bands, index.height), dtype=np.uint64)
         stored = index[f"{tier}_bands"]
@@ -491,21 +497,21 @@ def find_duplicates(batch: pl.DataFrame, config: DedupConfig = DedupConfig(), in
 
     exhaustive = n * (n - 1) // 2 + n * m <= config.exhaustive_max_pairs
     if exhaustive:
-        candidates = {tier: _all_pairs(n, m) for tier in TIERS}
+        candidates = {tier: _all_pairs(n, m) for tier in config.tiers}
     else:
         keys = _batch_keys(bodies, vocab, lsh)
         if index is not None:
             stored = _index_keys(index, lsh)
             keys = {
                 t: _Keys(np.hstack([keys[t].keys, stored[t].keys]), np.concatenate([keys[t].eligible, stored[t].eligible]))
-                for t in TIERS
+                for t in config.tiers
             }
         # Pairs of two index rows were settled by an earlier run.
-        candidates = {t: _candidate_pairs(keys[t], config.lsh_bucket_window).filter(pl.col("a") < n) for t in TIERS}
+        candidates = {t: _candidate_pairs(keys[t], config.lsh_bucket_window).filter(pl.col("a") < n) for t in config.tiers}
 
     involved = np.unique(np.concatenate([c[col].to_numpy() for c in candidates.values() for col in ("a", "b")]))
     sets = _universe_sets(bodies, index, n, involved, vocab, config)
-    edges = _verified({t: _similarities(candidates[t], sets[t]) for t in TIERS}, config)
+    edges = _verified({t: _similarities(candidates[t], sets[t]) for t in config.tiers}, config)
 
     universe = batch.select("article_id", "published_date", pl.col("word_count").cast(pl.Int64), from_index=pl.lit(False))
     if index is not None:
@@ -558,12 +564,12 @@ def _to_kept(rows: np.ndarray, kept: np.ndarray, edges: pl.DataFrame, sets: dict
     chain reports the tier (and Jaccard) of its best own edge's tier.
     """
     pairs = pl.DataFrame({"row": rows.astype(np.uint32), "a": np.minimum(rows, kept).astype(np.uint32), "b": np.maximum(rows, kept).astype(np.uint32)})
-    sims = {t: _similarities(pairs.select("a", "b"), sets[t]) for t in TIERS}
+    sims = {t: _similarities(pairs.select("a", "b"), sets[t]) for t in config.tiers}
     direct = _verified(sims, config).rename({"similarity": "direct_similarity", "tier": "direct_tier"})
     # Tier of each row's own edges, for rows whose pair with the kept article is not itself verified.
     own = pl.concat([edges.select(row="a", tier="tier"), edges.select(row="b", tier="tier")]).group_by("row").agg(pl.col("tier").min())
     chained = pl.concat(
-        [sims[t].select("a", "b", chain_similarity="jaccard", chain_tier=pl.lit(i, pl.UInt8)) for i, t in enumerate(TIERS)]
+        [sims[t].select("a", "b", chain_similarity="jaccard", chain_tier=pl.lit(TIERS.index(t), pl.UInt8)) for t in sims]
     )
     return (
         pairs.join(direct, on=["a", "b"], how="left")

@@ -1,12 +1,48 @@
-"""Parse step: decoded text of one raw object -> the documents it holds.
+"""Parse step: the content of one raw object -> the documents it holds, with their metadata.
 
-A plain-text scrape holds one document. Every document keeps the URI of the object it came from and a
-locator inside it (empty for whole-file documents), so each output row is traceable to its input.
+Formats: a plain-text scrape holds one document; an HTML page one (its main text extracted with
+trafilatura, offline); a JSON file one record or a list of them; a JSONL file one record per line; a
+WARC archive one document per HTML response. A record that cannot be a document (bad JSON, no body,
+a non-HTML or error response) becomes a Rejection of its own, so a file's good records still count.
+
+Every document keeps the URI of the object it came from and a locator inside it ("" for whole-file
+documents, ``line:N``, ``index:N``, ``offset:N``), so each output row is traceable to its exact input.
+Everything here is pure: text, bytes or a stream in, documents and rejections out; no storage I/O.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import datetime as dt
+import json
+import re
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import BinaryIO
+
+import trafilatura
+from warcio.archiveiterator import ArchiveIterator
+from warcio.exceptions import ArchiveLoadFailed
+
+from tasks.config import ParseConfig
+from tasks.quarantine import Rejection
+
+TEXT, HTML, JSON, JSONL, WARC = "text", "html", "json", "jsonl", "warc"
+_EXTENSIONS = {
+    ".txt": TEXT,
+    ".html": HTML,
+    ".htm": HTML,
+    ".xhtml": HTML,
+    ".json": JSON,
+    ".jsonl": JSONL,
+    ".ndjson": JSONL,
+    ".warc": WARC,
+}
+_HTML_MEDIA_TYPES = ("text/html", "application/xhtml+xml")
+_WORD = re.compile(r"\w+")
+# A shorter first line that merely occurs in the title ("News", "Sport") is a label, not the headline.
+_MIN_HEADLINE_CHARS = 15
 
 
 @dataclass(frozen=True)
@@ -15,8 +51,304 @@ class RawDocument:
     locator: str  # position inside the source object ("" when the object is the document)
     text: str
     size_bytes: int
+    # Metadata the source states (WARC headers, JSON fields, HTML meta tags); None when it does not.
+    url: str | None = None
+    fetched_at: dt.datetime | None = None  # UTC
+    title: str | None = None
+    published_date: dt.date | None = None
+    byline: str | None = None
+    language: str | None = None  # ISO 639-1
+
+
+@dataclass
+class ParseOutcome:
+    documents: list[RawDocument] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+
+    def add(self, item: RawDocument | Rejection) -> None:
+        (self.documents if isinstance(item, RawDocument) else self.rejections).append(item)
+
+    def extend(self, other: ParseOutcome) -> None:
+        self.documents.extend(other.documents)
+        self.rejections.extend(other.rejections)
+
+
+# --- Format detection ---------------------------------------------------------------------------
+
+
+def format_by_name(key: str) -> str | None:
+    """The format a file's extension names (``.gz`` stripped first), or None when it names none."""
+    name = key.lower().removesuffix(".gz")
+    return next((fmt for ext, fmt in _EXTENSIONS.items() if name.endswith(ext)), None)
+
+
+def sniff_format(head: bytes) -> str:
+    """The format of content whose name says nothing, from its first bytes."""
+    start = head.removeprefix(b"\xef\xbb\xbf").lstrip()[:1024]
+    lowered = start.lower()
+    if start.startswith(b"WARC/1."):
+        return WARC
+    if lowered.startswith(b"<") and (b"<!doctype html" in lowered or b"<html" in lowered):
+        return HTML
+    if start[:1] in (b"{", b"["):
+        return JSON
+    return TEXT
+
+
+# --- Plain text and HTML ------------------------------------------------------------------------
 
 
 def parse_text(source_uri: str, text: str, size_bytes: int) -> list[RawDocument]:
     """A plain-text scrape is one document: the visible text of one page."""
     return [RawDocument(source_uri=source_uri, locator="", text=text, size_bytes=size_bytes)]
+
+
+def parse_html(
+    source_uri: str,
+    locator: str,
+    html: str | bytes,
+    size_bytes: int,
+    config: ParseConfig,
+    url: str | None = None,
+    fetched_at: dt.datetime | None = None,
+) -> RawDocument | Rejection:
+    """The main text of an HTML page and the metadata its markup states, extracted by trafilatura.
+
+    trafilatura only reads the markup given here (it fetches nothing). ``url`` and ``fetched_at``
+    come from the container (WARC headers, JSON fields) and win over the page's own canonical URL.
+    Bytes are decoded by trafilatura, which honours the page's declared charset.
+    """
+    extracted = trafilatura.bare_extraction(
+        html,
+        url=url,
+        with_metadata=True,
+        include_comments=config.include_comments,
+        include_tables=config.include_tables,
+        favor_precision=config.favor_precision,
+        favor_recall=config.favor_recall,
+    )
+    if extracted is None or not (extracted.text or "").strip():
+        return Rejection(source_uri, "parse", (_at(locator, "html_no_text", "trafilatura found no main text"),), size_bytes)
+    return RawDocument(
+        source_uri=source_uri,
+        locator=locator,
+        text=without_headline(extracted.text, extracted.title),
+        size_bytes=size_bytes,
+        url=url or extracted.url,
+        fetched_at=fetched_at,
+        title=extracted.title,
+        published_date=parse_date(extracted.date),
+        byline=extracted.author,
+    )
+
+
+def without_headline(text: str, title: str | None) -> str:
+    """The text without its first line when that line is the headline (the title is metadata, not body).
+
+    trafilatura keeps the page's <h1> as the text's first line on some sites; the title it reports
+    is the same headline, sometimes with the site's name around it ("Site | Headline").
+    """
+    first, _, rest = text.partition("\n")
+    headline, line = _words(title or ""), _words(first)
+    if line and (line == headline or (len(line) >= _MIN_HEADLINE_CHARS and line in headline)):
+        return rest
+    return text
+
+
+def _words(text: str) -> str:
+    return " ".join(_WORD.findall(text.casefold()))
+
+
+# --- JSON and JSON lines ------------------------------------------------------------------------
+
+
+def parse_json(source_uri: str, text: str, size_bytes: int, config: ParseConfig, lines: bool) -> ParseOutcome:
+    """Scraper records: a JSON object or list of them, or (``lines``) one JSON object per line.
+
+    A ``.json`` file that is really JSON lines (a common scraper habit) is read as lines.
+    """
+    if lines or _looks_like_json_lines(text):
+        return _parse_json_lines(source_uri, text, config)
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return ParseOutcome(rejections=[_bad_json(source_uri, f"line:{exc.lineno}", exc, size_bytes)])
+    if isinstance(value, list):
+        records = [(f"index:{i}", item, len(json.dumps(item).encode())) for i, item in enumerate(value)]
+    else:
+        records = [("", value, size_bytes)]
+    outcome = ParseOutcome()
+    for locator, record, record_bytes in records:
+        outcome.add(parse_record(source_uri, locator, record, record_bytes, config))
+    return outcome
+
+
+def _looks_like_json_lines(text: str) -> bool:
+    """Several lines of which the first is a whole JSON object: JSON lines, not one pretty-printed value."""
+    first, _, rest = text.strip().partition("\n")
+    if not rest.strip():
+        return False
+    try:
+        return isinstance(json.loads(first), dict)
+    except json.JSONDecodeError:
+        return False
+
+
+def _parse_json_lines(source_uri: str, text: str, config: ParseConfig) -> ParseOutcome:
+    outcome = ParseOutcome()
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        locator, line_bytes = f"line:{number}", len(line.encode())
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            outcome.add(_bad_json(source_uri, locator, exc, line_bytes, line))
+            continue
+        outcome.add(parse_record(source_uri, locator, record, line_bytes, config))
+    return outcome
+
+
+def _bad_json(source_uri: str, locator: str, exc: json.JSONDecodeError, size_bytes: int, excerpt: str | None = None) -> Rejection:
+    return Rejection(source_uri, "parse", (_at(locator, "bad_json", exc.msg),), size_bytes, None, excerpt)
+
+
+def parse_record(source_uri: str, locator: str, record: object, size_bytes: int, config: ParseConfig) -> RawDocument | Rejection:
+    """One scraper record -> a document, with the metadata its fields state (mapping: ParseConfig)."""
+    if not isinstance(record, dict):
+        return Rejection(source_uri, "parse", (_at(locator, "not_a_record", f"a JSON {type(record).__name__}, not an object"),), size_bytes)
+    url = _first_string(record, config.url_fields)
+    fetched_at = parse_datetime(_first_string(record, config.fetched_fields))
+    title = _first_string(record, config.title_fields)
+    text = _first_string(record, config.text_fields)
+    html = _first_string(record, config.html_fields)
+    if text is None and html is None:
+        fields = ", ".join(config.text_fields + config.html_fields)
+        excerpt = json.dumps(record, ensure_ascii=False)
+        return Rejection(source_uri, "parse", (_at(locator, "no_body_field", f"none of {fields}"),), size_bytes, title, excerpt)
+    stated = dict(
+        url=url,
+        fetched_at=fetched_at,
+        title=title,
+        published_date=parse_date(_first_string(record, config.published_fields)),
+        byline=_first_string(record, config.author_fields),
+        language=_language_code(_first_string(record, config.language_fields)),
+    )
+    if text is None:
+        extracted = parse_html(source_uri, locator, html, size_bytes, config, url, fetched_at)
+        if isinstance(extracted, Rejection):
+            return extracted
+        # The record's own fields win over what the page's markup says.
+        stated = {name: value or getattr(extracted, name) for name, value in stated.items()}
+        text = extracted.text
+    return RawDocument(source_uri=source_uri, locator=locator, text=text, size_bytes=size_bytes, **stated)
+
+
+def _first_string(record: dict, keys: Iterable[str]) -> str | None:
+    """The first non-empty value among ``keys``; a list (several authors) is joined with commas."""
+    for key in keys:
+        value = record.get(key)
+        if isinstance(value, list):
+            value = ", ".join(str(v) for v in value if v)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = str(value)  # epoch timestamps
+        if isinstance(value, str) and value.strip():
+            return value
+    return None
+
+
+# --- WARC ---------------------------------------------------------------------------------------
+
+
+def parse_warc(source_uri: str, stream: BinaryIO, config: ParseConfig) -> ParseOutcome:
+    """One document per HTML ``response`` record of a WARC (plain or per-record gzip), read streaming.
+
+    Only response records are inputs: request, metadata, warcinfo and revisit records are not
+    counted. A response that is not a readable HTML page is quarantined with its reason.
+    """
+    outcome = ParseOutcome()
+    records = ArchiveIterator(stream)
+    try:
+        for record in records:
+            if record.rec_type == "response":
+                outcome.add(_parse_response(source_uri, records, record, config))
+    except (ArchiveLoadFailed, zlib.error) as exc:
+        # Cut or corrupt from here on: the records read so far stand, the rest is accounted as one rejection.
+        outcome.add(Rejection(source_uri, "parse", (_at(f"offset:{records.offset}", "bad_warc", str(exc)),)))
+    return outcome
+
+
+def _parse_response(source_uri: str, records: ArchiveIterator, record, config: ParseConfig) -> RawDocument | Rejection:
+    url = record.rec_headers.get_header("WARC-Target-URI")
+    refusal = _not_a_page(record.http_headers)
+    if refusal is None:
+        # Bounded read: even a Content-Encoding bomb yields at most the cap (+1 byte to notice it).
+        payload = record.content_stream().read(config.max_warc_record_bytes + 1)
+        if len(payload) > config.max_warc_record_bytes:
+            refusal = "too_large", f"payload above parse.max_warc_record_bytes={config.max_warc_record_bytes}"
+    # Asked only after the payload is read: warcio finds a record's offset by reading it to its end.
+    locator = f"offset:{records.get_record_offset()}"
+    if refusal:
+        reason, detail = refusal
+        return Rejection(source_uri, "parse", (_at(locator, reason, f"{url}: {detail}"),), record.length)
+    fetched_at = parse_datetime(record.rec_headers.get_header("WARC-Date"))
+    return parse_html(source_uri, locator, payload, record.length, config, url, fetched_at)
+
+
+def _not_a_page(http) -> tuple[str, str] | None:
+    """Why a WARC response is not an HTML page to extract (reason, detail), or None when it is one."""
+    if http is None:
+        return "warc_not_html", "not an HTTP response"
+    status = int(http.get_statuscode() or 0)
+    if status >= 400:
+        return "warc_http_error", f"HTTP status {status}"
+    if not 200 <= status < 300:
+        return "warc_not_html", f"HTTP status {status} carries no page"
+    media_type = (http.get_header("Content-Type") or "").split(";")[0].strip().lower()
+    if media_type not in _HTML_MEDIA_TYPES:
+        return "warc_not_html", f"Content-Type {media_type or 'missing'}"
+    return None
+
+
+# --- Values -------------------------------------------------------------------------------------
+
+
+def parse_datetime(value: str | None) -> dt.datetime | None:
+    """A stated timestamp as an aware UTC datetime (a timestamp without offset is taken as UTC)."""
+    stated = _timestamp(value)
+    return None if stated is None else stated.astimezone(dt.UTC)
+
+
+def parse_date(value: str | None) -> dt.date | None:
+    """The calendar date a timestamp states, in its own time zone (not shifted to UTC)."""
+    stated = _timestamp(value)
+    return None if stated is None else stated.date()
+
+
+def _timestamp(value: str | None) -> dt.datetime | None:
+    """ISO 8601 (what JSON scrapers and WARC write), RFC 2822 (RSS, HTTP) or epoch seconds."""
+    if value is None:
+        return None
+    for parse in (dt.datetime.fromisoformat, parsedate_to_datetime, _from_epoch):
+        try:
+            parsed = parse(value.strip())
+        except (TypeError, ValueError, OverflowError, OSError):
+            continue
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+    return None
+
+
+def _from_epoch(value: str) -> dt.datetime:
+    return dt.datetime.fromtimestamp(float(value), dt.UTC)
+
+
+def _language_code(value: str | None) -> str | None:
+    """``en-US`` / ``en_GB`` / ``EN`` -> ``en``."""
+    if not value:
+        return None
+    return value.replace("_", "-").split("-")[0].strip().lower() or None
+
+
+def _at(locator: str, reason: str, detail: str) -> str:
+    """A rejection reason with where in the file it happened: ``bad_json (line:3: Expecting value)``."""
+    return f"{reason} ({locator}: {detail})" if locator else f"{reason} ({detail})"

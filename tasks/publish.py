@@ -1,30 +1,45 @@
 """Publish step: write one ingest-date partition of every dataset, then commit it with a manifest.
 
 Order of operations, and why:
-1. each dataset's rows go to ``<dataset>/ingest_date=D/part-<run_id>.parquet`` (new, run-unique names,
-   so nothing a reader may be reading is overwritten);
-2. the partition manifest ``_manifests/ingest_date=D.json`` is written last: it is the commit point and
+1. every dataset's file is written under ``_staging/ingest_date=D/<run_id>/`` (invisible to readers of
+   the datasets, so a crash while writing leaves nothing they can see);
+2. the staged files are moved to ``<dataset>/ingest_date=D/part-<run_id>.parquet`` (run-unique names:
+   nothing a reader may be reading is overwritten);
+3. the partition manifest ``_manifests/ingest_date=D.json`` is written: it is the commit point and
    lists exactly the files of the partition;
-3. files of the partition that the new manifest does not list (the previous run's, or debris of a
-   crashed run) are deleted.
+4. files of the partition that the new manifest does not list (the previous run's, or debris of a
+   run that crashed during step 2) are deleted, and so is the staging folder.
 A reader that follows the manifest never sees a half-written partition. A reader that globs
-``**/*.parquet`` may, between steps 1 and 3, see the previous run's files next to the new ones.
+``**/*.parquet`` may, between steps 2 and 4, see the previous run's files next to the new ones.
+
+Runs of the same date exclude each other with a lock object created by a conditional write
+(``O_EXCL`` locally, ``If-None-Match: *`` on S3): the second run fails at once, naming the first.
 """
 
 from __future__ import annotations
 
 import io
 import json
-from datetime import date, datetime, timedelta
+import socket
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import polars as pl
 from prefect import task
 
 from tasks.config import S3Config
+from tasks.errors import PipelineError, StorageError
 from tasks.schema import DATASETS, PARTITION_COLUMN
 from tasks.storage import STORAGE_RETRY, Storage, open_storage
+from tasks.validate import BatchValidation, RecordValidation, build_data_docs
 
 MANIFEST_PREFIX = "_manifests"
+STAGING_PREFIX = "_staging"
+LOCK_PREFIX = "_locks"
+DATA_DOCS_PREFIX = "_reports/data_docs"
 INDEX_DATASET = "_index"
 
 
@@ -78,13 +93,18 @@ def publish_partition(
 ) -> dict:
     """Write ``frames`` (dataset name -> rows) as the partition for ``ingest_date`` and commit it.
 
-    Returns the committed manifest (``manifest`` plus the list of files written).
+    Returns the committed manifest (``manifest`` plus the files written).
     """
-    written: dict[str, str] = {}
+    staging = f"{STAGING_PREFIX}/{PARTITION_COLUMN}={ingest_date.isoformat()}"
+    staged: dict[str, str] = {}
     for dataset, frame in frames.items():
-        key = f"{partition_prefix(dataset, ingest_date)}/part-{run_id}.parquet"
-        storage.write(key, parquet_bytes(frame))
-        written[dataset] = key
+        staged[dataset] = f"{staging}/{run_id}/{dataset}.parquet"
+        storage.write(staged[dataset], parquet_bytes(frame))
+
+    written: dict[str, str] = {}
+    for dataset, key in staged.items():
+        written[dataset] = f"{partition_prefix(dataset, ingest_date)}/part-{run_id}.parquet"
+        storage.move(key, written[dataset])
 
     committed = {
         **manifest,
@@ -97,8 +117,8 @@ def publish_partition(
     keep = set(written.values())
     stale = [
         obj.key
-        for dataset in frames
-        for obj in storage.list(partition_prefix(dataset, ingest_date))
+        for prefix in [*(partition_prefix(dataset, ingest_date) for dataset in frames), staging]
+        for obj in storage.list(prefix)
         if obj.key not in keep
     ]
     storage.delete(stale)
@@ -108,6 +128,45 @@ def publish_partition(
 @task(name="publish", **STORAGE_RETRY)
 def publish_task(dest: str, ingest_date: date, run_id: str, frames: dict[str, pl.DataFrame], manifest: dict, s3: S3Config) -> dict:
     return publish_partition(open_storage(dest, s3), ingest_date, run_id, frames, manifest)
+
+
+def lock_key(ingest_date: date) -> str:
+    return f"{LOCK_PREFIX}/{PARTITION_COLUMN}={ingest_date.isoformat()}.lock"
+
+
+@contextmanager
+def partition_lock(storage: Storage, ingest_date: date, run_id: str, stale_after: timedelta) -> Iterator[None]:
+    """Hold the ingest date's lock for the block; refuse if another run holds it.
+
+    A lock older than ``stale_after`` is taken to belong to a run that died, and is broken.
+    """
+    key = lock_key(ingest_date)
+    now = datetime.now(UTC)
+    body = json.dumps({"run_id": run_id, "acquired_at": now.isoformat(), "host": socket.gethostname()}).encode()
+    if not storage.write_if_absent(key, body):
+        holder = _lock_holder(storage, key)
+        acquired = datetime.fromisoformat(holder.get("acquired_at", now.isoformat()))
+        if now - acquired < stale_after:
+            raise PipelineError(
+                f"ingest_date={ingest_date} is being published by run {holder.get('run_id', '?')} "
+                f"(started {acquired:%Y-%m-%d %H:%M:%S} UTC on {holder.get('host', '?')}); refusing to run it twice at once. "
+                f"If no such run is alive, delete {storage.uri(key)} or wait until the lock is stale."
+            )
+        storage.delete([key])
+        if not storage.write_if_absent(key, body):
+            raise PipelineError(f"ingest_date={ingest_date}: another run took the stale lock {storage.uri(key)} first")
+    try:
+        yield
+    finally:
+        if _lock_holder(storage, key).get("run_id") == run_id:
+            storage.delete([key])
+
+
+def _lock_holder(storage: Storage, key: str) -> dict:
+    try:
+        return json.loads(storage.read(key))
+    except (StorageError, OSError, ValueError):
+        return {}
 
 
 def load_index(storage: Storage, ingest_date: date, days: int) -> pl.DataFrame | None:
@@ -128,3 +187,21 @@ def load_index(storage: Storage, ingest_date: date, days: int) -> pl.DataFrame |
 @task(name="load-dedup-index", **STORAGE_RETRY)
 def load_index_task(dest: str, ingest_date: date, days: int, s3: S3Config) -> pl.DataFrame | None:
     return load_index(open_storage(dest, s3), ingest_date, days)
+
+
+def publish_data_docs(storage: Storage, run_id: str, record: RecordValidation, batch: BatchValidation) -> str:
+    """Build the run's GX Data Docs site locally and copy it to ``_reports/data_docs/<run_id>/``.
+
+    GX 1.x has no S3 site backend any more, so the site is rendered to a temporary folder and
+    uploaded like any other file. Returns the URI of the site's index.html.
+    """
+    prefix = f"{DATA_DOCS_PREFIX}/{run_id}"
+    with tempfile.TemporaryDirectory(prefix="cleanwire-docs-") as tmp:
+        build_data_docs(record, batch, Path(tmp))
+        storage.upload_dir(Path(tmp), prefix)
+    return storage.uri(f"{prefix}/index.html")
+
+
+@task(name="publish-data-docs", **STORAGE_RETRY)
+def publish_data_docs_task(dest: str, run_id: str, record: RecordValidation, batch: BatchValidation, s3: S3Config) -> str:
+    return publish_data_docs(open_storage(dest, s3), run_id, record, batch)

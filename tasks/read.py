@@ -1,7 +1,9 @@
-"""Read step: raw bytes of one object -> decoded text, or a rejection with a reason.
+"""Read step: fetch each raw object, decode it and hand it to the parser its format needs.
 
-Pure: takes bytes, returns a value. Encodings are detected with charset-normalizer (BOMs first, then
-UTF-8, then its statistical guess), so cp1252/Latin-1/UTF-16 scrapes decode to the right characters.
+Everything but ``read_objects`` (the storage I/O) is pure: bytes in, a value out. Encodings are
+detected with charset-normalizer (BOMs first, then UTF-8, then its statistical guess), so
+cp1252/Latin-1/UTF-16 scrapes decode to the right characters. WARC archives are not read whole:
+they are streamed from storage record by record (tasks/parse.py).
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ from dataclasses import dataclass, field
 from charset_normalizer import from_bytes
 from prefect import task
 
-from tasks.config import ReadConfig, S3Config
-from tasks.parse import RawDocument, parse_text
+from tasks.config import ParseConfig, ReadConfig, S3Config
+from tasks.parse import HTML, JSON, JSONL, WARC, ParseOutcome, format_by_name, parse_html, parse_json, parse_text, parse_warc, sniff_format
 from tasks.quarantine import Rejection
 from tasks.errors import StorageError
 from tasks.storage import STORAGE_RETRY, StoredObject, open_storage
@@ -125,35 +127,56 @@ def normalise_text(text: str) -> str:
 _CONTROL_DELETE = {c: None for c in range(32) if c not in _TEXT_CONTROLS} | {0x7F: None}
 
 
-@dataclass(frozen=True)
-class ReadOutcome:
-    documents: list[RawDocument]
-    rejections: list[Rejection]
+def parse_object(uri: str, key: str, payload: bytes, size_bytes: int, config: ReadConfig, parse: ParseConfig) -> ParseOutcome:
+    """The documents in one object's (decompressed) bytes, by the format its name or content says."""
+    fmt = format_by_name(key) or sniff_format(payload[:2048])
+    if fmt == WARC:
+        return parse_warc(uri, io.BytesIO(payload), parse)
+    decoded = decode(payload, config)
+    if isinstance(decoded, Rejected):
+        return ParseOutcome(rejections=[_read_rejection(uri, decoded, payload, size_bytes, config)])
+    text = normalise_text(decoded.text)
+    if fmt == HTML:
+        outcome = ParseOutcome()
+        outcome.add(parse_html(uri, "", text, size_bytes, parse))
+        return outcome
+    if fmt in (JSON, JSONL):
+        return parse_json(uri, text, size_bytes, parse, lines=fmt == JSONL)
+    return ParseOutcome(documents=parse_text(uri, text, size_bytes))
 
 
-def read_objects(source: str, objects: list[StoredObject], config: ReadConfig, s3: S3Config) -> ReadOutcome:
-    """Fetch, decode and parse each listed object; an object that cannot be read becomes a Rejection."""
+def _read_rejection(uri: str, rejected: Rejected, data: bytes, size_bytes: int, config: ReadConfig) -> Rejection:
+    excerpt = repr(data[: config.excerpt_chars // 4])
+    return Rejection(uri, "read", (f"{rejected.reason} ({rejected.detail})",), size_bytes, None, excerpt)
+
+
+def read_objects(
+    source: str, objects: list[StoredObject], config: ReadConfig, s3: S3Config, parse: ParseConfig = ParseConfig()
+) -> ParseOutcome:
+    """Fetch and parse each listed object; an object, or a record in it, that cannot be read becomes a Rejection."""
     storage = open_storage(source, s3)
-    documents: list[RawDocument] = []
-    rejections: list[Rejection] = []
+    outcome = ParseOutcome()
     for obj in objects:
-        if obj.size > config.max_file_bytes:
-            detail = f"{obj.size} bytes is above read.max_file_bytes={config.max_file_bytes}; not read"
-            rejections.append(Rejection(obj.uri, "read", (f"too_large ({detail})",), obj.size))
-            continue
         try:
+            if format_by_name(obj.key) == WARC:
+                # Streamed record by record, so read.max_file_bytes does not apply (parse bounds each record).
+                with storage.open(obj.key) as stream:
+                    outcome.extend(parse_warc(obj.uri, stream, parse))
+                continue
+            if obj.size > config.max_file_bytes:
+                detail = f"{obj.size} bytes is above read.max_file_bytes={config.max_file_bytes}; not read"
+                outcome.add(Rejection(obj.uri, "read", (f"too_large ({detail})",), obj.size))
+                continue
             data = storage.read(obj.key)
         except (StorageError, OSError) as exc:
-            rejections.append(Rejection(obj.uri, "read", (f"unreadable ({exc})",), obj.size))
+            outcome.add(Rejection(obj.uri, "read", (f"unreadable ({exc})",), obj.size))
             continue
         payload = maybe_gunzip(data, obj.key, config)
-        decoded = payload if isinstance(payload, Rejected) else decode(payload, config)
-        if isinstance(decoded, Rejected):
-            excerpt = repr(data[: config.excerpt_chars // 4])
-            rejections.append(Rejection(obj.uri, "read", (f"{decoded.reason} ({decoded.detail})",), obj.size, None, excerpt))
+        if isinstance(payload, Rejected):
+            outcome.add(_read_rejection(obj.uri, payload, data, obj.size, config))
             continue
-        documents.extend(parse_text(obj.uri, normalise_text(decoded.text), obj.size))
-    return ReadOutcome(documents, rejections)
+        outcome.extend(parse_object(obj.uri, obj.key, payload, obj.size, config, parse))
+    return outcome
 
 
 @task(name="list-inputs", **STORAGE_RETRY)
@@ -162,5 +185,7 @@ def list_inputs_task(source: str, s3: S3Config) -> list[StoredObject]:
 
 
 @task(name="read-inputs", **STORAGE_RETRY)
-def read_inputs_task(source: str, objects: list[StoredObject], config: ReadConfig, s3: S3Config) -> ReadOutcome:
-    return read_objects(source, objects, config, s3)
+def read_inputs_task(
+    source: str, objects: list[StoredObject], config: ReadConfig, s3: S3Config, parse: ParseConfig
+) -> ParseOutcome:
+    return read_objects(source, objects, config, s3, parse)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import polars as pl
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 
 PARTITION_COLUMN = "ingest_date"
 
@@ -18,6 +18,8 @@ ARTICLES = pl.Schema(
     {
         "article_id": pl.String,
         "source_uri": pl.String,
+        "url": pl.String,  # the page URL the source states (WARC target, JSON field, canonical link)
+        "fetched_at": TIMESTAMP,  # when the scraper fetched it, when the source says
         "title": pl.String,
         "published_date": pl.Date,
         "byline": pl.String,
@@ -35,6 +37,8 @@ DUPLICATES = pl.Schema(
     {
         "article_id": pl.String,
         "source_uri": pl.String,
+        "url": pl.String,
+        "fetched_at": TIMESTAMP,
         "title": pl.String,
         "published_date": pl.Date,
         "body": pl.String,
@@ -69,6 +73,8 @@ RECORDS = pl.Schema(
     {
         "article_id": pl.String,
         "source_uri": pl.String,
+        "url": pl.String,
+        "fetched_at": TIMESTAMP,
         "title": pl.String,
         "published_date": pl.Date,
         "byline": pl.String,

@@ -39,6 +39,8 @@ class Storage(Protocol):
     def read(self, key: str, limit: int | None = None) -> bytes: ...
     def open(self, key: str) -> io.BufferedIOBase: ...
     def write(self, key: str, data: bytes) -> None: ...
+    def write_if_absent(self, key: str, data: bytes) -> bool: ...
+    def move(self, src_key: str, dst_key: str) -> None: ...
     def upload_dir(self, local_dir: Path, key_prefix: str) -> list[str]: ...
     def delete(self, keys: list[str]) -> None: ...
 
@@ -97,6 +99,21 @@ class LocalStorage:
         tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
         tmp.write_bytes(data)
         tmp.replace(path)
+
+    def write_if_absent(self, key: str, data: bytes) -> bool:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with path.open("xb") as fh:  # O_EXCL: exactly one creator wins
+                fh.write(data)
+        except FileExistsError:
+            return False
+        return True
+
+    def move(self, src_key: str, dst_key: str) -> None:
+        target = self._path(dst_key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        self._path(src_key).replace(target)
 
     def upload_dir(self, local_dir: Path, key_prefix: str) -> list[str]:
         target = self._path(key_prefix)
@@ -197,6 +214,29 @@ class S3Storage:
             Key=self._key(key),
             Config=self._transfer,
         )
+
+    def write_if_absent(self, key: str, data: bytes) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            self._client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data, IfNoneMatch="*")
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in {"PreconditionFailed", "412", "ConditionalRequestConflict"}:
+                return False
+            raise StorageError(f"S3 PutObject on bucket {self.bucket!r} failed: {exc}") from None
+        return True
+
+    def move(self, src_key: str, dst_key: str) -> None:
+        # Server-side copy: the bytes never travel through this machine.
+        self._call(
+            "CopyObject",
+            self._client.copy,
+            CopySource={"Bucket": self.bucket, "Key": self._key(src_key)},
+            Bucket=self.bucket,
+            Key=self._key(dst_key),
+            Config=self._transfer,
+        )
+        self.delete([src_key])
 
     def upload_dir(self, local_dir: Path, key_prefix: str) -> list[str]:
         stale = {o.key for o in self.list(key_prefix)}

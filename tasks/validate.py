@@ -9,7 +9,8 @@ Suites
 Thresholds: one source of truth, ``ValidationConfig``
     Suites hold structure only. Every threshold is a placeholder ``{"$PARAMETER": "<name>"}`` where
     ``<name>`` is a ``ValidationConfig`` field (so env/CLI overrides apply) or one of the few values
-    derived at run time: ``today``, ``min_published_date`` (1 January of ``min_published_year``),
+    derived at run time: ``min_published_date`` (1 January of ``min_published_year``),
+    ``max_published_date`` (the run's ``today`` plus ``published_date_slack_days``),
     ``articles_columns`` and ``articles_schema`` (from ``tasks.schema.ARTICLES``, the contract in code).
     GX substitutes them via ``expectation_parameters``; a placeholder with no value raises before
     validating. The noise-marker regexes are not thresholds: they live in records.json.
@@ -21,12 +22,20 @@ Batch facts
     the partition's rendered schema (GX's pandas type check only sees Python types, e.g. ``int`` for
     both Int32 and Int64, so exact types are compared as polars dtype strings). The row-count rule
     uses a GX row condition on ``source_files > 0``, so "only when the source had files" is in the
-    reviewed JSON too.
+    reviewed JSON too. Shares are of ``inputs`` (everything read): ``quarantined / inputs`` and
+    ``duplicates / inputs``; an empty run has shares 0.
+
+Records
+    Derived columns (``letter_ratio``, ``noise_ratio`` and a row position, so rejects are found by
+    row even if ids repeat) are computed in polars. Null title, date or language pass: the rules
+    judge values that exist; a null body does not. Rejected rows carry
+    ``"<expectation_type>:<column> (observed <value>)"`` per failed rule, in suite order.
 
 GX runs in an ephemeral, in-memory context with usage statistics and progress bars off, no network.
 ``great_expectations`` takes ~5 s to import, so it is imported inside functions only. It validates
 pandas: frames cross over with ``to_pandas(use_pyarrow_extension_array=True)`` (cheap, keeps
-nullable ints); derived columns are computed in polars first.
+nullable ints). The context is built once per process and is not meant to be shared by threads
+validating at the same time. ``build_data_docs`` writes a static site for one run to a local folder.
 """
 
 from __future__ import annotations
@@ -34,8 +43,10 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
+import importlib
 import json
 import re
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -52,8 +63,7 @@ if TYPE_CHECKING:
 RECORD_SUITE_FILE = "records.json"
 BATCH_SUITE_FILE = "batch.json"
 
-# Row position, added before GX so a failing row is identified even if article_ids repeat.
-_ROW = "_row"
+_ROW = "_row"  # row position: identifies a failing row even if article_ids repeat
 _OBSERVED_CHARS = 80
 
 
@@ -120,13 +130,18 @@ def render_schema(schema: pl.Schema) -> str:
 
 
 def suite_parameters(config: ValidationConfig, today: dt.date | None = None) -> dict[str, Any]:
-    """Every value a suite placeholder may name: config fields plus the run-time derived ones."""
-    derived = {
+    """Every value a suite placeholder may name: config fields plus the run-time derived ones.
+
+    ``today`` is needed only by suites with date rules (the record suite).
+    """
+    parameters = config.model_dump(exclude={"expectations_dir"}) | {
         "min_published_date": dt.date(config.min_published_year, 1, 1),
         "articles_columns": ARTICLES.names(),
         "articles_schema": [render_schema(ARTICLES)],
     }
-    return config.model_dump(exclude={"expectations_dir"}) | derived | ({"today": today} if today else {})
+    if today is not None:
+        parameters["max_published_date"] = today + dt.timedelta(days=config.published_date_slack_days)
+    return parameters
 
 
 def with_parameters(expectations: list[dict[str, Any]], parameters: dict[str, Any]) -> list[dict[str, Any]]:
@@ -388,6 +403,13 @@ def build_data_docs(record: RecordValidation, batch: BatchValidation, out_dir: P
         )
     context.build_data_docs(site_names=[site])
     return out_dir / "index.html"
+
+
+def preload_great_expectations() -> threading.Thread:
+    """Import GX in the background while the run lists, reads and cleans, so validation does not wait ~5 s."""
+    thread = threading.Thread(target=importlib.import_module, args=("great_expectations",), daemon=True)
+    thread.start()
+    return thread
 
 
 @task(name="validate-records")

@@ -8,6 +8,7 @@ import polars as pl
 import pytest
 
 from flows.daily import daily_flow
+from tasks.errors import PipelineError
 from tasks.schema import ARTICLES, DUPLICATES, QUARANTINE
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -86,6 +87,9 @@ def test_seeds_end_to_end_to_a_local_folder(seeds_dir, tmp_path):
     on_disk = json.loads((dest / "_manifests" / f"ingest_date={DAY}.json").read_text())
     assert on_disk["counts"] == manifest["counts"] and on_disk["schema_version"]
     assert set(on_disk["files"]) == {"articles", "duplicates", "quarantine", "_index"}
+    assert on_disk["validation"]["passed"] is True
+    docs_index = dest / "_reports" / "data_docs" / "seeds-1" / "index.html"
+    assert on_disk["validation"]["data_docs"] == str(docs_index) and docs_index.is_file()
     assert set(on_disk["timings_seconds"]) == {"list", "read", "clean", "validate_records", "dedup", "validate_batch"}
 
 
@@ -123,6 +127,19 @@ def test_a_copy_arriving_on_a_later_day_is_a_duplicate_of_the_published_article(
     # Re-running day 1 matches it neither against itself nor against the later day.
     again = daily_flow(source=str(seeds_dir), dest=str(dest), date=DAY)
     assert again["counts"] == {"inputs": 3, "articles": 3, "duplicates": 0, "quarantine": 0}
+
+
+def test_a_batch_that_breaks_the_contract_publishes_nothing(seeds_dir, tmp_path):
+    dest = tmp_path / "lake"
+    daily_flow(source=str(seeds_dir), dest=str(dest), date=DAY, run_id="good")
+    before = sorted(p.relative_to(dest) for p in dest.rglob("*.parquet"))
+
+    with pytest.raises(PipelineError, match="batch expectations failed.*articles.*previous partition is untouched"):
+        daily_flow(source=str(seeds_dir), dest=str(dest), date=DAY, run_id="bad", overrides={"validation": {"min_articles": 10}})
+
+    assert sorted(p.relative_to(dest) for p in dest.rglob("*.parquet")) == before
+    assert json.loads((dest / "_manifests" / f"ingest_date={DAY}.json").read_text())["run_id"] == "good"
+    assert (dest / "_reports" / "data_docs" / "bad" / "index.html").is_file()
 
 
 def test_bad_inputs_are_quarantined_and_the_rest_published(seeds_dir, tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import re
 
 import numpy as np
 import polars as pl
@@ -14,7 +15,9 @@ from hypothesis import strategies as st
 
 from tasks.config import DedupConfig
 from tasks.dedup import (
+    NFKC_NEUTRAL,
     RESULT_SCHEMA,
+    _word_lists,
     _candidate_pairs,
     _features,
     _Keys,
@@ -85,19 +88,31 @@ def test_content_word_signatures_equal_datasketch():
     for i, text in enumerate(TEXTS):
         reference = MinHash(num_perm=config.num_perm, seed=config.seed, hashfunc=feature_hash)
         for word in tokens(text):
-            if all(vocab.lookup(word)[1]):
+            if vocab._lookup(word)[1]:
                 reference.update(word.encode())
         assert np.array_equal(sig[:, i], reference.hashvalues), text
 
 
-@settings(max_examples=60, deadline=None)
-@given(st.lists(st.text(max_size=60), min_size=1, max_size=5))
-def test_vectorised_tokens_equal_reference(texts):
-    config = DedupConfig(near_copy_ngram=1)
-    feats = _features(pl.Series(texts, dtype=pl.String), _Vocabulary(config), config)
-    expected = [feature_hash(w) for text in texts for w in tokens(text)]
-    assert feats.flat["near_copy"].tolist() == expected
-    assert feats.lens["near_copy"].tolist() == [len(tokens(t)) for t in texts]
+def test_tokens_normalise_case_punctuation_and_compatibility_forms():
+    assert tokens("Ｆｕｌｌｗｉｄｔｈ ﬁnance — Jae-myung’s U.S. ２０２５!") == ["fullwidth", "finance", "jae", "myung", "s", "u", "s", "2025"]
+    assert tokens("") == [] and tokens(" ,.; ") == []
+
+
+def _nfkc_everywhere(texts: list[str]) -> list[list[str]]:
+    normalised = pl.Series(texts, dtype=pl.String).str.normalize("NFKC").str.to_lowercase()
+    return normalised.str.extract_all(r"[^\W_]+").fill_null([]).to_list()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(alphabet=st.characters(codec="utf-8"), max_size=40), min_size=1, max_size=4))
+def test_skipping_nfkc_on_neutral_texts_changes_no_token(texts):
+    assert _word_lists(pl.Series(texts, dtype=pl.String)).to_list() == _nfkc_everywhere(texts)
+
+
+def test_nfkc_neutral_characters_are_neutral():
+    neutral = [chr(c) for c in range(0x2030) if re.fullmatch(f"[{NFKC_NEUTRAL}]", chr(c))]
+    texts = [f"ab{c}cd {c}" for c in neutral]
+    assert [tokens(t) for t in texts] == _nfkc_everywhere(texts)
 
 
 # ----------------------------------------------------------------------------------- LSH recall

@@ -1,11 +1,22 @@
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import polars as pl
+import pytest
 
-from tasks.publish import articles_and_duplicates, manifest_key, publish_partition, read_manifest
+from tasks.config import S3Config
+from tasks.errors import PipelineError
+from tasks.publish import (
+    articles_and_duplicates,
+    lock_key,
+    manifest_key,
+    parquet_bytes,
+    partition_lock,
+    publish_partition,
+    read_manifest,
+)
 from tasks.schema import ARTICLES, DUPLICATES, QUARANTINE, RECORDS
-from tasks.storage import LocalStorage
+from tasks.storage import LocalStorage, open_storage
 
 DAY = date(2025, 8, 24)
 
@@ -45,3 +56,45 @@ def test_articles_and_duplicates_split_on_verdicts():
     articles, duplicates = articles_and_duplicates(records, verdicts, "run", datetime(2025, 1, 1, tzinfo=UTC))
     assert articles.schema == ARTICLES and articles["article_id"].to_list() == ["a"]
     assert duplicates.schema == DUPLICATES and duplicates.select("duplicate_of", "similarity").row(0) == ("a", 0.9)
+
+
+def test_debris_of_a_crashed_publish_is_invisible_then_cleaned(tmp_path):
+    storage = LocalStorage(tmp_path)
+    publish_partition(storage, DAY, "r1", frames(3), {"run_id": "r1"})
+    # A run that died: one file staged, one already moved into the partition, no manifest written.
+    storage.write(f"_staging/ingest_date={DAY}/dead/articles.parquet", b"half")
+    storage.write(f"articles/ingest_date={DAY}/part-dead.parquet", parquet_bytes(frames(9)["articles"]))
+    assert read_manifest(storage, DAY)["keys"]["articles"].endswith("part-r1.parquet")
+
+    publish_partition(storage, DAY, "r2", frames(2), {"run_id": "r2"})
+    assert sorted(o.key for o in storage.list()) == [
+        f"_manifests/ingest_date={DAY}.json",
+        f"articles/ingest_date={DAY}/part-r2.parquet",
+        f"duplicates/ingest_date={DAY}/part-r2.parquet",
+        f"quarantine/ingest_date={DAY}/part-r2.parquet",
+    ]
+
+
+@pytest.mark.parametrize("where", ["local", "s3"])
+def test_one_run_per_date_at_a_time(where, tmp_path, request):
+    if where == "s3":
+        storage = open_storage(f"s3://{request.getfixturevalue('bucket')}/lake", S3Config())
+    else:
+        storage = LocalStorage(tmp_path)
+    with partition_lock(storage, DAY, "first", timedelta(hours=1)):
+        with pytest.raises(PipelineError, match="being published by run first.*refusing to run it twice"):
+            with partition_lock(storage, DAY, "second", timedelta(hours=1)):
+                pass
+        with partition_lock(storage, date(2025, 8, 25), "other-date", timedelta(hours=1)):
+            pass  # other dates are independent
+    with partition_lock(storage, DAY, "third", timedelta(hours=1)):
+        pass  # released after the block
+    assert not storage.exists(lock_key(DAY))
+
+
+def test_a_stale_lock_of_a_dead_run_is_broken(tmp_path):
+    storage = LocalStorage(tmp_path)
+    old = (datetime.now(UTC) - timedelta(hours=7)).isoformat()
+    storage.write(lock_key(DAY), json.dumps({"run_id": "dead", "acquired_at": old}).encode())
+    with partition_lock(storage, DAY, "alive", timedelta(hours=6)):
+        assert json.loads(storage.read(lock_key(DAY)))["run_id"] == "alive"

@@ -1,0 +1,204 @@
+"""Benchmark of tasks/dedup.py against datasketch and rensa on one seeded corpus (bench/corpus.py).
+
+    .venv/bin/python -m bench.dedup                      # 100k docs: speed ratios + quality
+    .venv/bin/python -m bench.dedup --docs 1000000 --memory   # peak RSS of one 1M-doc run
+
+Every baseline does the same job on the same documents: word 3-gram shingles, 128 permutations,
+LSH banding, a query per document.  Slow baselines run on the first ``--naive-docs`` /
+``--baseline-docs`` documents (said in the output); docs/s are comparable across sizes because
+each method's cost is linear.  ``ours`` is ``find_duplicates`` (tokenising included) with
+``workers`` threads; ``ours near_copy`` runs the shingle tier only (the baselines' job).
+Not a timed test: numbers depend on the machine and its load (printed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import resource
+import time
+
+import numpy as np
+import polars as pl
+
+import tasks.dedup as dedup
+from bench.corpus import make_corpus
+from tasks.config import DedupConfig
+
+_WORD = re.compile(r"[^\W_]+")
+
+
+def _shingles(text: str, n: int = 3) -> list[str]:
+    """The baselines' own tokenising (counted in their time): lower case, words, n-grams."""
+    words = _WORD.findall(text.lower())
+    return [" ".join(words[i : i + n]) for i in range(max(len(words) - n + 1, 1))]
+
+
+def datasketch_naive(bodies: list[str], bands: int, rows: int) -> float:
+    """One MinHash per document, update per shingle, MinHashLSH insert + query: docs/s."""
+    from datasketch import MinHash, MinHashLSH
+
+    start = time.perf_counter()
+    lsh = MinHashLSH(num_perm=128, params=(bands, rows))
+    for i, text in enumerate(bodies):
+        m = MinHash(num_perm=128)
+        for shingle in _shingles(text):
+            m.update(shingle.encode())
+        lsh.query(m)
+        lsh.insert(i, m)
+    return len(bodies) / (time.perf_counter() - start)
+
+
+def datasketch_bulk(bodies: list[str], bands: int, rows: int) -> float:
+    """MinHash.bulk into LeanMinHash, bulk LSH insertion, then a query per document: docs/s."""
+    from datasketch import LeanMinHash, MinHash, MinHashLSH
+
+    start = time.perf_counter()
+    sketches = [LeanMinHash(m) for m in MinHash.bulk([[s.encode() for s in _shingles(t)] for t in bodies], num_perm=128)]
+    lsh = MinHashLSH(num_perm=128, params=(bands, rows))
+    with lsh.insertion_session() as session:
+        for i, m in enumerate(sketches):
+            session.insert(i, m)
+    for m in sketches:
+        lsh.query(m)
+    return len(bodies) / (time.perf_counter() - start)
+
+
+def rensa_loop(bodies: list[str], threshold: float) -> float:
+    """rensa RMinHash per document + RMinHashLSH insert + query (32 bands x 4 rows): docs/s."""
+    from rensa import RMinHash, RMinHashLSH
+
+    start = time.perf_counter()
+    lsh = RMinHashLSH(threshold=threshold, num_perm=128, num_bands=32)
+    for i, text in enumerate(bodies):
+        m = RMinHash(num_perm=128, seed=42)
+        m.update(_shingles(text))
+        lsh.query(m)
+        lsh.insert(i, m)
+    return len(bodies) / (time.perf_counter() - start)
+
+
+def ours(batch: pl.DataFrame, config: DedupConfig) -> tuple[float, pl.DataFrame]:
+    start = time.perf_counter()
+    result = dedup.find_duplicates(batch, config)
+    return batch.height / (time.perf_counter() - start), result
+
+
+def _families(planted: pl.DataFrame, ids: pl.Series) -> dict[str, int]:
+    """Planted family of every article (connected planted pairs), singletons their own."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    pos = {a: i for i, a in enumerate(ids.to_list())}
+    a = np.array([pos[x] for x in planted["source"]], dtype=np.int64)
+    b = np.array([pos[x] for x in planted["copy"]], dtype=np.int64)
+    graph = coo_matrix((np.ones(len(a)), (a, b)), shape=(len(pos), len(pos)))
+    return dict(zip(ids.to_list(), connected_components(graph, directed=False)[1].tolist()))
+
+
+def quality(batch: pl.DataFrame, planted: pl.DataFrame, result: pl.DataFrame, config: DedupConfig) -> None:
+    """Per tier: LSH candidate recall on planted pairs vs 1-(1-s^r)^b at their exact Jaccard;
+    precision and per-kind recall of the final clusters."""
+    lsh, vocab = dedup._Lsh(config), dedup._Vocabulary(config)
+    pos = {a: i for i, a in enumerate(batch["article_id"].to_list())}
+    pairs = planted.select(
+        a=pl.col("source").replace_strict(pos, return_dtype=pl.UInt32),
+        b=pl.col("copy").replace_strict(pos, return_dtype=pl.UInt32),
+        kind="kind",
+    ).with_columns(pl.min_horizontal("a", "b").alias("a"), pl.max_horizontal("a", "b").alias("b"))
+    rows = np.unique(np.concatenate([pairs["a"].to_numpy(), pairs["b"].to_numpy()]))
+    sets = dedup._feature_sets(batch["body"], rows, vocab, config)
+    keys = dedup._batch_keys(batch["body"], vocab, lsh)
+    print("quality (planted pairs; LSH candidates vs the banding curve at each pair's exact Jaccard):")
+    for tier in config.tiers:
+        bands, r = lsh.bands[tier]
+        sims = dedup._similarities(pairs.select("a", "b"), sets[tier])
+        cands = dedup._candidate_pairs(keys[tier], config.lsh_bucket_window).with_columns(found=pl.lit(True))
+        eligible = pl.Series(keys[tier].eligible)
+        judged = (
+            sims.join(pairs, on=["a", "b"])
+            .join(cands, on=["a", "b"], how="left")
+            .filter(eligible.gather(pl.col("a")) & eligible.gather(pl.col("b")))
+            .with_columns(
+                predicted=1 - (1 - pl.col("jaccard") ** r) ** bands,
+                found=pl.col("found").fill_null(False).cast(pl.Float64),
+            )
+        )
+        print(f"  {tier:9s} b={bands} r={r}  pairs={judged.height}  recall measured={judged['found'].mean():.4f} "
+              f"predicted={judged['predicted'].mean():.4f}  (diff {judged['found'].mean() - judged['predicted'].mean():+.4f})")
+        by_kind = judged.group_by("kind").agg(
+            pl.col("jaccard").mean().round(3).alias("mean_jaccard"), pl.col("found").mean().round(4), pl.col("predicted").mean().round(4)
+        ).sort("kind")
+        for kind, jac, found, pred in by_kind.iter_rows():
+            print(f"      {kind:8s} mean Jaccard {jac:.3f}  measured {found:.4f}  predicted {pred:.4f}")
+    family = _families(planted, batch["article_id"])
+    dropped = result.filter(pl.col("duplicate_of").is_not_null())
+    correct = sum(family[a] == family[b] for a, b in dropped.select("article_id", "duplicate_of").iter_rows())
+    print(f"  precision after verification: {correct}/{dropped.height} = {correct / max(dropped.height, 1):.4f} "
+          f"(dropped article and its kept article are one planted family)")
+    clustered = dict(result.select("article_id", "cluster_id").iter_rows())
+    per_kind = planted.with_columns(
+        same=pl.struct("source", "copy").map_elements(lambda p: clustered[p["source"]] == clustered[p["copy"]], return_dtype=pl.Boolean)
+    ).group_by("kind").agg(pl.col("same").mean().round(4), pl.len()).sort("kind")
+    print("  end-to-end recall (copy and source in one cluster):", ", ".join(f"{k} {v:.4f} (n={n})" for k, v, n in per_kind.iter_rows()))
+    print("  matched tiers:", dict(result["matched_tier"].drop_nulls().value_counts().iter_rows()))
+
+
+def memory_run(batch: pl.DataFrame, config: DedupConfig) -> None:
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    rate, result = ours(batch, config)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    body_gib = batch["body"].str.len_bytes().sum() / 2**30
+    print(f"memory: {batch.height} docs ({body_gib:.2f} GiB of text): find_duplicates {rate:,.0f} docs/s, "
+          f"peak RSS {peak:.2f} GiB (after corpus generation {before:.2f} GiB); dropped {result['duplicate_of'].is_not_null().sum()}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--docs", type=int, default=100_000)
+    parser.add_argument("--dup-fraction", type=float, default=0.1)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--naive-docs", type=int, default=2_000, help="subsample for the naive datasketch loop")
+    parser.add_argument("--baseline-docs", type=int, default=20_000, help="subsample for datasketch bulk and rensa")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--memory", action="store_true", help="only run find_duplicates once and report peak RSS")
+    args = parser.parse_args()
+
+    config = DedupConfig(workers=args.workers)
+    start = time.perf_counter()
+    batch, planted = make_corpus(args.docs, args.dup_fraction, args.seed)
+    print(f"corpus: {batch.height} docs, mean {batch['body'].str.len_bytes().mean():,.0f} bytes, {planted.height} planted copies "
+          f"(generated in {time.perf_counter() - start:.1f}s); cpus={os.cpu_count()} load={os.getloadavg()[0]:.2f}; "
+          f"workers={config.workers} threads (+ polars' own pool)")
+    if args.memory:
+        memory_run(batch, config)
+        return
+
+    bands, rows = dedup._Lsh(config).bands["near_copy"]
+    bodies = batch["body"].to_list()
+    near_only = config.model_copy(update={"tiers": ("near_copy",)})
+    rates = {
+        f"datasketch naive ({args.naive_docs} docs)": datasketch_naive(bodies[: args.naive_docs], bands, rows),
+        f"datasketch bulk/LeanMinHash ({args.baseline_docs} docs)": datasketch_bulk(bodies[: args.baseline_docs], bands, rows),
+        f"rensa {_version('rensa')} ({args.baseline_docs} docs)": rensa_loop(bodies[: args.baseline_docs], config.near_copy_lsh_threshold),
+    }
+    rates[f"ours near_copy, 1 worker ({batch.height} docs)"] = ours(batch, near_only.model_copy(update={"workers": 1}))[0]
+    rates[f"ours near_copy ({batch.height} docs)"] = ours(batch, near_only)[0]
+    rates[f"ours both tiers ({batch.height} docs)"], result = ours(batch, config)
+    naive = rates[f"datasketch naive ({args.naive_docs} docs)"]
+    rensa = rates[f"rensa {_version('rensa')} ({args.baseline_docs} docs)"]
+    print(f"speed (signatures + LSH + verification; 3-word shingles, 128 perms, near_copy b={bands} r={rows}):")
+    for name, rate in rates.items():
+        print(f"  {name:48s} {rate:>10,.0f} docs/s   x{rate / naive:8.1f} naive   x{rate / rensa:5.2f} rensa")
+    quality(batch, planted, result, config)
+
+
+def _version(package: str) -> str:
+    from importlib.metadata import version
+
+    return version(package)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,259 @@
+import datetime as dt
+import gzip
+import io
+import json
+import socket
+
+import pytest
+
+from tasks.config import ParseConfig, ReadConfig
+from tasks.parse import (
+    HTML,
+    JSON,
+    JSONL,
+    TEXT,
+    WARC,
+    RawDocument,
+    format_by_name,
+    parse_datetime,
+    parse_html,
+    parse_json,
+    parse_warc,
+    sniff_format,
+    without_headline,
+)
+from tasks.quarantine import Rejection
+from tasks.read import parse_object
+from tests.scrapes import FERRY, LIBRARY, ORCHARD, Response, html_page, warc_archive
+
+URI = "/landing/2025-08-23/file"
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch):
+    """Parsing is offline: any attempt to open a connection fails the test."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("parsing tried to use the network")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+
+
+@pytest.mark.parametrize(
+    ("key", "expected"),
+    [
+        ("a/page.html", HTML),
+        ("a/page.HTM.gz", HTML),
+        ("a/items.json", JSON),
+        ("a/items.jsonl.gz", JSONL),
+        ("a/items.ndjson", JSONL),
+        ("a/CC-NEWS-20250823.warc.gz", WARC),
+        ("a/page.txt", TEXT),
+        ("a/page.dat", None),
+    ],
+)
+def test_format_by_name_strips_gz_first(key, expected):
+    assert format_by_name(key) == expected
+
+
+@pytest.mark.parametrize(
+    ("head", "expected"),
+    [
+        (b"WARC/1.0\r\nWARC-Type: warcinfo", WARC),
+        (b"\xef\xbb\xbf  <!DOCTYPE html><html>", HTML),
+        (b"<html lang='en'><head>", HTML),
+        (b'\n {"url": "x"}', JSON),
+        (b"[1, 2]", JSON),
+        (b"<b>Breaking:</b> a text scrape that starts with markup", TEXT),
+        (b"Home\nNews\nAn article", TEXT),
+    ],
+)
+def test_sniff_format_from_the_first_bytes(head, expected):
+    assert sniff_format(head) == expected
+
+
+def test_html_page_gives_main_text_and_the_metadata_it_states():
+    doc = parse_html(URI, "", html_page(LIBRARY), 1234, ParseConfig())
+    assert isinstance(doc, RawDocument)
+    assert doc.text == LIBRARY.body  # no menu, headline, related links or footer
+    assert (doc.title, doc.byline, doc.url) == (LIBRARY.title, LIBRARY.author, LIBRARY.url)
+    assert doc.published_date == dt.date(2025, 8, 23)
+    assert (doc.source_uri, doc.locator, doc.size_bytes) == (URI, "", 1234)
+
+
+def test_a_page_without_main_text_is_rejected_at_parse():
+    rejected = parse_html(URI, "", "<html><head><title>Video</title></head><body><video src='a.mp4'></video></body></html>", 90, ParseConfig())
+    assert isinstance(rejected, Rejection)
+    assert rejected.stage == "parse" and rejected.reasons[0].startswith("html_no_text")
+
+
+@pytest.mark.parametrize(
+    ("text", "title", "expected"),
+    [
+        ("Storm hits coast\nFirst paragraph.", "Storm hits coast", "First paragraph."),
+        ("Storm hits the coast overnight\nFirst.", "Example News | Storm hits the coast overnight", "First."),
+        ("News\nFirst paragraph.", "Storm hits coast | News", "News\nFirst paragraph."),  # a label, not the headline
+        ("First paragraph.\nSecond.", "Storm hits coast", "First paragraph.\nSecond."),
+        ("First paragraph.", None, "First paragraph."),
+    ],
+)
+def test_without_headline(text, title, expected):
+    assert without_headline(text, title) == expected
+
+
+def jsonl(*lines: object) -> str:
+    return "\n".join(line if isinstance(line, str) else json.dumps(line) for line in lines) + "\n"
+
+
+def test_jsonl_gives_one_document_per_line_and_rejects_bad_lines_alone():
+    text = jsonl(
+        {"url": LIBRARY.url, "title": LIBRARY.title, "text": LIBRARY.body, "published": "2025-08-23T09:30:00+02:00",
+         "scraped_at": "2025-08-23T10:00:00Z", "site": "Example News", "author": ["Jane Doe", "Tom Reyes"], "lang": "en-GB"},
+        '{"url": "https://news.example.org/broken", "text": "cut off',
+        {"link": ORCHARD.url, "html": html_page(ORCHARD), "date": "Fri, 22 Aug 2025 07:00:00 +0000"},
+    )
+    outcome = parse_json(URI, text, len(text), ParseConfig(), lines=True)
+
+    first, third = outcome.documents
+    assert (first.locator, first.url, first.title, first.text) == ("line:1", LIBRARY.url, LIBRARY.title, LIBRARY.body)
+    assert first.published_date == dt.date(2025, 8, 23)  # the date stated, not shifted to UTC
+    assert first.fetched_at == dt.datetime(2025, 8, 23, 10, 0, tzinfo=dt.UTC)
+    assert (first.byline, first.language) == ("Jane Doe, Tom Reyes", "en")
+    # The html field goes through trafilatura; the record's own fields win over the page's.
+    assert (third.locator, third.url, third.text, third.title) == ("line:3", ORCHARD.url, ORCHARD.body, ORCHARD.title)
+    assert third.published_date == dt.date(2025, 8, 22)
+    (bad,) = outcome.rejections
+    assert bad.stage == "parse" and bad.reasons[0].startswith("bad_json (line:2: ")
+    assert bad.excerpt.startswith('{"url": "https://news.example.org/broken"')
+
+
+def test_a_record_without_a_body_field_is_rejected_not_its_file():
+    text = jsonl({"url": FERRY.url, "title": FERRY.title}, {"url": LIBRARY.url, "content": LIBRARY.body})
+    outcome = parse_json(URI, text, len(text), ParseConfig(), lines=True)
+    assert [d.locator for d in outcome.documents] == ["line:2"]
+    (missing,) = outcome.rejections
+    assert missing.reasons[0].startswith("no_body_field (line:1: ") and missing.title == FERRY.title
+
+
+def test_json_file_holds_one_record_or_a_list():
+    one = json.dumps({"url": LIBRARY.url, "text": LIBRARY.body})
+    (doc,) = parse_json(URI, one, len(one), ParseConfig(), lines=False).documents
+    assert doc.locator == "" and doc.url == LIBRARY.url
+
+    listed = json.dumps([{"text": LIBRARY.body}, "not a record", {"text": FERRY.body}], indent=2)
+    outcome = parse_json(URI, listed, len(listed), ParseConfig(), lines=False)
+    assert [d.locator for d in outcome.documents] == ["index:0", "index:2"]
+    assert outcome.rejections[0].reasons[0].startswith("not_a_record (index:1: ")
+
+
+def test_a_json_file_that_is_really_json_lines_is_read_as_lines():
+    text = jsonl({"text": LIBRARY.body}, {"text": FERRY.body})
+    outcome = parse_json(URI, text, len(text), ParseConfig(), lines=False)
+    assert [d.locator for d in outcome.documents] == ["line:1", "line:2"]
+
+
+def test_broken_pretty_printed_json_is_one_rejection():
+    text = '{\n  "url": "x",\n  "text": "a"\n  "title": "b"\n}\n'
+    outcome = parse_json(URI, text, len(text), ParseConfig(), lines=False)
+    assert outcome.documents == []
+    assert [r.reasons[0].split(" ")[0:2] for r in outcome.rejections] == [["bad_json", "(line:4:"]]
+
+
+def test_the_field_mapping_is_configurable():
+    text = jsonl({"permalink": FERRY.url, "story": FERRY.body, "crawl_time": "1755943200"})
+    config = ParseConfig(url_fields=("permalink",), text_fields=("story",), fetched_fields=("crawl_time",))
+    (doc,) = parse_json(URI, text, len(text), config, lines=True).documents
+    assert (doc.url, doc.text) == (FERRY.url, FERRY.body)
+    assert doc.fetched_at == dt.datetime(2025, 8, 23, 10, 0, tzinfo=dt.UTC)  # epoch seconds
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2025-08-23T12:00:00+02:00", dt.datetime(2025, 8, 23, 10, 0, tzinfo=dt.UTC)),
+        ("2025-08-23T10:00:00Z", dt.datetime(2025, 8, 23, 10, 0, tzinfo=dt.UTC)),
+        ("2025-08-23 10:00:00", dt.datetime(2025, 8, 23, 10, 0, tzinfo=dt.UTC)),
+        ("Sat, 23 Aug 2025 10:00:00 GMT", dt.datetime(2025, 8, 23, 10, 0, tzinfo=dt.UTC)),
+        ("yesterday", None),
+        (None, None),
+    ],
+)
+def test_parse_datetime(value, expected):
+    assert parse_datetime(value) == expected
+
+
+def library_warc(gzip: bool = True) -> bytes:
+    return warc_archive(
+        [
+            Response(LIBRARY.url, html_page(LIBRARY).encode()),
+            Response("https://news.example.org/logo.png", b"\x89PNG\r\n\x1a\n", content_type="image/png"),
+            Response("https://news.example.org/gone", b"<html><body>Not found</body></html>", status="404 Not Found"),
+        ],
+        gzip=gzip,
+    )
+
+
+@pytest.mark.parametrize("gzipped", [True, False], ids=["warc.gz", "warc"])
+def test_warc_gives_one_document_per_html_response_and_accounts_for_the_others(gzipped):
+    data = library_warc(gzipped)
+    outcome = parse_warc(URI, io.BytesIO(data), ParseConfig())
+
+    (doc,) = outcome.documents
+    assert doc.text == LIBRARY.body and doc.url == LIBRARY.url and doc.title == LIBRARY.title
+    assert doc.fetched_at == dt.datetime(2025, 8, 23, 10, 15, tzinfo=dt.UTC)
+    # The locator is the record's byte offset: reading from there gives back this very record.
+    offset = int(doc.locator.removeprefix("offset:"))
+    assert data[offset:].startswith(b"\x1f\x8b" if gzipped else b"WARC/1.")
+    from warcio.archiveiterator import ArchiveIterator
+
+    record = next(iter(ArchiveIterator(io.BytesIO(data[offset:]))))
+    assert record.rec_type == "response" and record.rec_headers.get_header("WARC-Target-URI") == LIBRARY.url
+    # warcinfo and request records are not inputs; the two other responses are quarantined.
+    reasons = sorted(r.reasons[0].split(" ")[0] for r in outcome.rejections)
+    assert reasons == ["warc_http_error", "warc_not_html"]
+
+
+def test_warc_payloads_are_bounded():
+    outcome = parse_warc(URI, io.BytesIO(library_warc()), ParseConfig(max_warc_record_bytes=100))
+    assert outcome.documents == []
+    assert sorted(r.reasons[0].split(" ")[0] for r in outcome.rejections) == ["too_large", "warc_http_error", "warc_not_html"]
+
+
+def test_a_corrupt_warc_keeps_the_records_before_the_damage():
+    data = library_warc()
+    outcome = parse_warc(URI, io.BytesIO(data + b"garbage that is no WARC record\r\n\r\n"), ParseConfig())
+    assert [d.url for d in outcome.documents] == [LIBRARY.url]
+    assert outcome.rejections[-1].reasons[0].startswith(f"bad_warc (offset:{len(data)}: ")
+
+
+@pytest.mark.parametrize(
+    ("key", "payload"),
+    [
+        ("page.html", html_page(LIBRARY).encode()),
+        ("page.bin", html_page(LIBRARY).encode()),  # sniffed
+        ("items.jsonl", jsonl({"text": LIBRARY.body}).encode()),
+        ("items.dat", json.dumps({"text": LIBRARY.body}).encode()),  # sniffed
+        ("crawl.dat", library_warc(gzip=False)),  # sniffed
+        ("page.txt", LIBRARY.body.encode("cp1252")),
+    ],
+)
+def test_parse_object_dispatches_by_name_then_content(key, payload):
+    outcome = parse_object(URI, key, payload, len(payload), ReadConfig(), ParseConfig())
+    (doc,) = outcome.documents
+    assert doc.text == LIBRARY.body
+
+
+def test_parse_object_rejects_undecodable_structured_inputs():
+    outcome = parse_object(URI, "items.json", b"", 0, ReadConfig(), ParseConfig())
+    assert outcome.documents == [] and outcome.rejections[0].reasons[0].startswith("empty_file")
+
+
+def test_a_gzipped_html_page_is_parsed(tmp_path):
+    from tasks.config import S3Config
+    from tasks.read import read_objects
+    from tasks.storage import LocalStorage
+
+    (tmp_path / "page.html.gz").write_bytes(gzip.compress(html_page(FERRY).encode()))
+    outcome = read_objects(str(tmp_path), LocalStorage(tmp_path).list(), ReadConfig(), S3Config())
+    assert [d.title for d in outcome.documents] == [FERRY.title]
