@@ -100,7 +100,7 @@ def _families(planted: pl.DataFrame, ids: pl.Series) -> dict[str, int]:
 def quality(batch: pl.DataFrame, planted: pl.DataFrame, result: pl.DataFrame, config: DedupConfig) -> None:
     """Per tier: LSH candidate recall on planted pairs vs 1-(1-s^r)^b at their exact Jaccard;
     precision and per-kind recall of the final clusters."""
-    lsh, vocab = dedup._Lsh(config), dedup._Vocabulary(config)
+    lsh, tokeniser = dedup._Lsh(config), dedup._Tokeniser(config)
     pos = {a: i for i, a in enumerate(batch["article_id"].to_list())}
     pairs = planted.select(
         a=pl.col("source").replace_strict(pos, return_dtype=pl.UInt32),
@@ -108,8 +108,8 @@ def quality(batch: pl.DataFrame, planted: pl.DataFrame, result: pl.DataFrame, co
         kind="kind",
     ).with_columns(pl.min_horizontal("a", "b").alias("a"), pl.max_horizontal("a", "b").alias("b"))
     rows = np.unique(np.concatenate([pairs["a"].to_numpy(), pairs["b"].to_numpy()]))
-    sets = dedup._feature_sets(batch["body"], rows, vocab, config)
-    keys = dedup._batch_keys(batch["body"], vocab, lsh)
+    sets = dedup._feature_sets(batch["body"], rows, tokeniser, config)
+    keys = dedup._batch_keys(batch["body"], tokeniser, lsh)
     print("quality (planted pairs; LSH candidates vs the banding curve at each pair's exact Jaccard):")
     for tier in config.tiers:
         bands, r = lsh.bands[tier]
@@ -119,7 +119,7 @@ def quality(batch: pl.DataFrame, planted: pl.DataFrame, result: pl.DataFrame, co
         judged = (
             sims.join(pairs, on=["a", "b"])
             .join(cands, on=["a", "b"], how="left")
-            .filter(eligible.gather(pl.col("a")) & eligible.gather(pl.col("b")))
+            .filter(pl.lit(eligible).gather(pl.col("a")) & pl.lit(eligible).gather(pl.col("b")))
             .with_columns(
                 predicted=1 - (1 - pl.col("jaccard") ** r) ** bands,
                 found=pl.col("found").fill_null(False).cast(pl.Float64),

@@ -112,7 +112,8 @@ def failure_message(error: BaseException | object) -> str:
     return str(error)
 
 
-@flow(name="cleanwire-backfill", log_prints=False)
+# One date at a time unless run_backfill says otherwise: FIFO on one thread is date order.
+@flow(name="cleanwire-backfill", log_prints=False, task_runner=ThreadPoolTaskRunner(max_workers=1))
 def backfill_flow(
     source: str,
     dest: str,
@@ -164,7 +165,6 @@ def run_backfill(max_parallel: int = 1, **parameters) -> list[DateOutcome]:
     """``backfill_flow`` with up to ``max_parallel`` dates at once (1: strictly in date order)."""
     if max_parallel < 1:
         raise PipelineError(f"--max-parallel must be at least 1, got {max_parallel}")
-    # One worker thread takes the submitted dates first in, first out: date order, one at a time.
     parent = backfill_flow.with_options(task_runner=ThreadPoolTaskRunner(max_workers=max_parallel))
     return parent(**parameters)
 

@@ -59,6 +59,16 @@ def build_parser() -> argparse.ArgumentParser:
     add_backfill_parser(sub)
     add_serve_parser(sub)
 
+    dedup = sub.add_parser("dedup", help="deduplicate the rows of any Parquet file with cleanwire's engine")
+    dedup.add_argument("input", type=Path, help="Parquet file to read")
+    dedup.add_argument("--text-column", required=True, help="column with the text to compare")
+    dedup.add_argument("--id-column", required=True, help="column with a unique id per row")
+    dedup.add_argument("--date-column", help="optional date column: the earliest row of a cluster is kept")
+    dedup.add_argument("--output", required=True, type=Path, help="Parquet file to write (every input row + verdict columns)")
+    dedup.add_argument("--threshold", type=float, help="near-copy tier: verified shingle Jaccard (dedup.near_copy_threshold)")
+    dedup.add_argument("--rewrite-threshold", type=float, help="rewrite tier: content-word Jaccard (dedup.rewrite_threshold)")
+    dedup.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.FIELD=VALUE")
+
     clean = sub.add_parser("clean", help="show what the noise cleaner keeps and removes, and why")
     clean.add_argument("files", nargs="+", type=Path, help="raw scrape files (read and decoded like the pipeline does)")
     clean.add_argument("--json", action="store_true", help="one JSON object per file instead of text")
@@ -239,7 +249,32 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "clean": cmd_clean, "backfill": cmd_backfill, "serve": cmd_serve}
+def cmd_dedup(args: argparse.Namespace) -> int:
+    import polars as pl
+
+    from tasks.config import Settings
+    from tasks.dedup import deduplicate_table
+
+    overrides = parse_overrides(args.overrides)
+    for flag, field in ((args.threshold, "near_copy_threshold"), (args.rewrite_threshold, "rewrite_threshold")):
+        if flag is not None:
+            overrides.setdefault("dedup", {})[field] = flag
+    config = Settings(**overrides).dedup
+    try:
+        table = pl.read_parquet(args.input)
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        print(f"cleanwire: cannot read {args.input} as Parquet: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    result = deduplicate_table(table, args.text_column, args.id_column, config, args.date_column)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    result.write_parquet(args.output, compression="zstd")
+    dropped = result["duplicate_of"].is_not_null().sum()
+    clusters = result.filter(pl.col("duplicate_of").is_not_null())["cluster_id"].n_unique()
+    print(f"cleanwire: {result.height} rows, {dropped} duplicates in {clusters} clusters -> {args.output}")
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "clean": cmd_clean, "dedup": cmd_dedup, "backfill": cmd_backfill, "serve": cmd_serve}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 from functools import lru_cache
+from typing import NamedTuple
 
 import polars as pl
 import stopwordsiso
@@ -209,8 +210,7 @@ class Kind(Enum):
     TRAILER = "trailer"  # opens a comment section or a copyright notice: the article is above it
 
 
-@dataclass(frozen=True, slots=True)
-class Line:
+class Line(NamedTuple):  # a tuple: built for every line of every page, twice
     index: int  # position in the list of input lines
     text: str  # stripped
     key: str  # normalised, for comparing lines
@@ -320,11 +320,13 @@ def _rules(config: CleanConfig) -> _Rules:
 
 
 def _effective_length(text: str, config: CleanConfig) -> float:
+    if text.isascii():
+        return len(text)
     return len(text) + (config.cjk_char_weight - 1.0) * len(_HAN_KANA.findall(text))
 
 
 def _is_unspaced(text: str) -> bool:
-    return len(_UNSPACED.findall(text)) * 2 >= len(text)
+    return not text.isascii() and len(_UNSPACED.findall(text)) * 2 >= len(text)
 
 
 def _is_unmarked_prose(text: str, config: CleanConfig) -> bool:
@@ -744,17 +746,22 @@ def _group(dropped: Sequence[tuple[Line, str]], kept: Sequence[Line]) -> tuple[R
 def find_batch_boilerplate(texts: Sequence[str], config: CleanConfig = CleanConfig()) -> frozenset[str]:
     """Normalised lines that recur on many pages of one run (site chrome: menus, footers, prompts).
 
-    A line counts once per distinct page (a page scraped twice must not turn its article into
-    chrome); it is chrome when it is on at least `boilerplate_min_pages` pages and at least
-    `boilerplate_min_share` of them. Very long lines are left out: syndicated article text.
+    A line counts once per distinct page; it is chrome when it is on at least
+    `boilerplate_min_pages` pages and at least `boilerplate_min_share` of them. One story on
+    several pages (scraped twice, syndicated, in several formats) shares its paragraphs too: a
+    recurring line carried only by pages with no prose of their own is that story, not chrome.
+    Very long lines are never chrome.
     """
-    pages: Counter[str] = Counter()
-    distinct = dict.fromkeys(texts)
-    for text in distinct:
-        keys = {normalise(line) for line in text.splitlines()}
-        pages.update(k for k in keys if k and len(k.split()) <= config.boilerplate_max_words)
+    distinct = list(dict.fromkeys(texts))
+    page_keys = [{key for key in map(normalise, text.splitlines()) if key} for text in distinct]
+    pages = Counter(key for keys in page_keys for key in keys)
     threshold = max(config.boilerplate_min_pages, config.boilerplate_min_share * len(distinct))
-    return frozenset(k for k, n in pages.items() if n >= threshold)
+    chrome: set[str] = set()
+    for keys in page_keys:
+        own_prose = sum(len(key) for key in keys if pages[key] == 1 and len(key) >= config.good_min_chars)
+        if own_prose >= config.boilerplate_own_prose_chars:
+            chrome.update(k for k in keys if pages[k] >= threshold and len(k.split()) <= config.boilerplate_max_words)
+    return frozenset(chrome)
 
 
 def clean_text(raw: str, config: CleanConfig = CleanConfig(), boilerplate: frozenset[str] = frozenset()) -> CleanedText:

@@ -24,6 +24,11 @@ class ReadConfig(BaseModel):
     max_decompressed_bytes: int = Field(50 * 1024 * 1024, description="Cap on a .gz input's decompressed size (gzip bombs).")
     binary_control_ratio: float = Field(0.10, description="Share of control bytes above which a file is not text.")
     excerpt_chars: int = Field(2000, description="How much of a rejected input the quarantine row keeps.")
+    utf8_max_invalid_share: float = Field(
+        0.01,
+        description="A file with well-formed UTF-8 sequences and at most this share of invalid bytes is UTF-8 "
+        "(decoded with replacement characters and flagged), not a legacy encoding.",
+    )
     preferred_encodings: tuple[str, ...] = Field(
         ("cp1252",),
         description="Tie-break when charset-normalizer rates several legacy encodings equally well "
@@ -57,6 +62,9 @@ class ParseConfig(BaseModel):
     include_tables: bool = Field(True, description="Keep tables inside the article body.")
     favor_precision: bool = Field(False, description="trafilatura: prefer leaving out doubtful blocks.")
     favor_recall: bool = Field(False, description="trafilatura: prefer keeping doubtful blocks.")
+    fast: bool = Field(
+        False, description="trafilatura: skip its fallback extractors (readability, jusText): ~1.5x pages per second, same F1 on aeb-dev."
+    )
     max_warc_record_bytes: int = Field(
         10 * 1024 * 1024, description="Larger WARC response payloads are quarantined as too_large (WARC files themselves are streamed)."
     )
@@ -94,7 +102,7 @@ class CleanConfig(BaseModel):
     # Main-text region: the contiguous run of lines with the highest score.
     good_line_score: float = Field(1.0, description="Score per character of a line classed as article text.")
     near_good_line_score: float = Field(0.3, description="Score per character of a line that is prose-like but weak.")
-    short_line_penalty: float = Field(12.0, description="Flat score of a short line inside or beside the region.")
+    short_line_penalty: float = Field(12.0, description="Flat score (negated) of a short line: heading, label, link.")
     bad_line_penalty: float = Field(
         0.6, description="Score per character (negated) of a line classed as non-article."
     )
@@ -103,8 +111,8 @@ class CleanConfig(BaseModel):
     boilerplate_penalty: float = Field(80.0, description="Flat score (negated) of a line recurring across the batch.")
     trailer_region_ratio: float = Field(
         0.25,
-        description="The article is above a comment section or copyright notice when the text there scores at least "
-        "this share of the page's best region.",
+        description="Text above a comment section or copyright notice is the article when it scores at least this "
+        "share of the page's best region (what follows can hold more prose: long comments, whole teasers).",
     )
     headline_region_ratio: float = Field(
         0.1,
@@ -279,6 +287,11 @@ class CleanConfig(BaseModel):
         2, description="A line is site chrome when it recurs on at least this many distinct pages..."
     )
     boilerplate_min_share: float = Field(0.01, description="...and on at least this share of the run's pages.")
+    boilerplate_own_prose_chars: int = Field(
+        200,
+        description="A recurring line is chrome only if some page carrying it has this much prose (lines of at least "
+        "good_min_chars) found on no other page; pages without are copies of one story.",
+    )
     boilerplate_max_words: int = Field(
         80, description="Longer recurring lines are syndicated article text, not chrome, and are never boilerplate."
     )
@@ -313,6 +326,10 @@ class DedupConfig(BaseModel):
         "unrelated same-topic pairs <= 0.17.",
     )
     rewrite_lsh_threshold: float = Field(0.25, gt=0, le=1, description="Jaccard the rewrite LSH banding is tuned for.")
+    prefilter_sigmas: float = Field(
+        4.0, ge=0, description="Rewrite candidates whose MinHash estimate is this many standard errors below "
+        "rewrite_threshold skip exact verification (4: ~3e-5 of pairs at the threshold lost).",
+    )
     rewrite_min_words: int = Field(
         20, ge=1, description="Articles with fewer distinct content words skip the rewrite tier (low thresholds on tiny sets are noise)."
     )

@@ -33,7 +33,6 @@ from functools import cached_property
 import numpy as np
 import polars as pl
 import stopwordsiso
-import xxhash
 from datasketch import MinHash
 from datasketch.lsh import _optimal_param
 from datasketch.minhash import _FMIX_CONSTANTS
@@ -42,6 +41,8 @@ from prefect import task
 from scipy.sparse.csgraph import connected_components
 
 from tasks.config import DedupConfig
+from tasks.errors import PipelineError
+from tasks.records import WORD_PATTERN
 
 TIERS = ("near_copy", "rewrite")
 
@@ -62,10 +63,11 @@ FEATURE_VERSION = "1"
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 _MIX_OUT = np.uint64(0xD6E8FEB86659FD93)
 _MASK64 = (1 << 64) - 1
+_TOKEN_SEED = 0x636C6E77  # "clnw": fixed, so token hashes are reproducible across runs
 _NO_HASH = np.uint32(0xFFFFFFFF)  # datasketch's value for a MinHash that saw nothing
 # Features per block of the signature kernel: 128 perms x 4096 x 4 bytes = 2 MiB, the L2 size here.
 _BLOCK_FEATURES = 4096
-_VERIFY_PAIR_ROWS = 4_000_000  # joined feature rows per verification chunk
+_VERIFY_PROBES = 4_000_000  # set lookups per verification chunk
 
 
 # ----------------------------------------------------------------------------------------- tokens
@@ -93,57 +95,52 @@ def tokens(text: str) -> list[str]:
     return _word_lists(pl.Series([text], dtype=pl.String))[0].to_list()
 
 
+def _fold(h: np.ndarray) -> np.ndarray:
+    return ((h >> np.uint64(32)) ^ h).astype(np.uint32)
+
+
+def _word_hashes(words: pl.Series) -> np.ndarray:
+    """32-bit token hash: polars' string hash (seeded, multi-threaded) folded to 32 bits.
+
+    polars only promises this hash within one version; a golden-value test pins it, and
+    FEATURE_VERSION must be bumped if an upgrade changes it (stored index rows depend on it).
+    """
+    return _fold(words.hash(seed=_TOKEN_SEED).to_numpy())
+
+
 def feature_hash(feature: bytes | str) -> int:
     """32-bit hash of one feature: its words joined by single spaces (a shingle, or one content word).
 
-    xxh32 per word, mixed multiplicatively in 64 bits, top 32 bits kept.  This is the ``hashfunc``
-    that makes ``datasketch.MinHash`` reproduce our signatures, and stays stable across polars and
-    numpy versions, which matters because index rows are compared across runs.
+    Token hashes mixed multiplicatively in 64 bits, top 32 bits kept.  This is the ``hashfunc`` that
+    makes ``datasketch.MinHash`` reproduce our signatures.
     """
-    words = feature.split(b" " if isinstance(feature, bytes) else " ")
+    text = feature.decode() if isinstance(feature, bytes) else feature
     mixed = 0
-    for word in words:
-        mixed = ((mixed ^ xxhash.xxh32_intdigest(word)) * int(_MIX)) & _MASK64
+    for h in _word_hashes(pl.Series(text.split(" "), dtype=pl.String)).tolist():
+        mixed = ((mixed ^ h) * int(_MIX)) & _MASK64
     return ((mixed * int(_MIX_OUT)) & _MASK64) >> 32
 
 
-def stopwords(config: DedupConfig) -> frozenset[str]:
+def stopwords(config: DedupConfig) -> pl.Series:
     """Non-content words of the rewrite tier: stopwordsiso's list, normalised like tokens."""
     listed = pl.Series(sorted(stopwordsiso.stopwords(config.stopword_language)), dtype=pl.String)
-    return frozenset(_word_lists(listed).explode().drop_nulls().to_list())
+    return _word_lists(listed).explode().drop_nulls().unique().sort()
 
 
-class _Vocabulary:
-    """xxh32 and content-word flag of each distinct word, cached across chunks.
-
-    Words are interned with a private polars Categorical, so Python touches each distinct word of a
-    chunk once (a dict hit after the first chunk), never each occurrence.
-    """
+class _Tokeniser:
+    """Token hashes and content-word flags of whole chunks of texts, all in polars/numpy."""
 
     def __init__(self, config: DedupConfig) -> None:
         self._config = config
-        self._stop = stopwords(config)
-        self._cache: dict[str, tuple[int, bool]] = {}
-
-    def _lookup(self, word: str) -> tuple[int, bool]:
-        entry = self._cache.get(word)
-        if entry is None:
-            content = len(word) >= self._config.min_content_word_chars and word not in self._stop
-            entry = self._cache[word] = (xxhash.xxh32_intdigest(word), content)
-        return entry
+        self._stop = stopwords(config).implode()
 
     def tokenise(self, bodies: pl.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Token hashes (uint32), content flags and per-document token counts of ``bodies``."""
         words = _word_lists(bodies)
         doc_lens = words.list.len().to_numpy().astype(np.int64)
-        categories = pl.Categories.random()  # a private dictionary: codes 0..k-1 for this chunk only
-        interned = words.explode(empty_as_null=False).cast(pl.Categorical(categories))
-        codes = interned.to_physical().to_numpy()
-        entries = [self._lookup(word) for word in categories.to_series().to_list()]
-        del interned  # the dictionary lives as long as a column uses it
-        hashes = np.fromiter((h for h, _ in entries), dtype=np.uint32, count=len(entries))
-        content = np.fromiter((c for _, c in entries), dtype=bool, count=len(entries))
-        return hashes[codes], content[codes], doc_lens
+        flat = words.explode(empty_as_null=False)
+        content = (flat.str.len_chars() >= self._config.min_content_word_chars) & ~flat.is_in(self._stop)
+        return _word_hashes(flat), content.to_numpy(), doc_lens
 
 
 # --------------------------------------------------------------------------------------- features
@@ -191,8 +188,8 @@ class _Features:
     lens: dict[str, np.ndarray]
 
 
-def _features(bodies: pl.Series, vocab: _Vocabulary, config: DedupConfig) -> _Features:
-    tok, content, doc_lens = vocab.tokenise(bodies)
+def _features(bodies: pl.Series, tokeniser: _Tokeniser, config: DedupConfig) -> _Features:
+    tok, content, doc_lens = tokeniser.tokenise(bodies)
     near, near_lens = _ngram_hashes(tok, doc_lens, config.near_copy_ngram)
     rewrite, rewrite_lens = _content_hashes(tok, content, doc_lens)
     return _Features({"near_copy": near, "rewrite": rewrite}, {"near_copy": near_lens, "rewrite": rewrite_lens})
@@ -273,22 +270,37 @@ class _Keys:
 
     keys: np.ndarray  # (bands, rows) uint64
     eligible: np.ndarray  # (rows,) bool
+    signatures: np.ndarray | None = None  # (rows, num_perm) uint32, kept for tiers that prefilter
 
 
-def _batch_keys(bodies: pl.Series, vocab: _Vocabulary, lsh: _Lsh) -> dict[str, _Keys]:
+# Tiers whose candidates are screened by their MinHash estimate before exact verification: the
+# rewrite tier's low threshold makes many same-topic candidates; near-copy candidates are few, and
+# its containment test needs the exact sets (a short copy in a long page has a low Jaccard).
+_PREFILTERED = ("rewrite",)
+
+
+def _batch_keys(bodies: pl.Series, tokeniser: _Tokeniser, lsh: _Lsh) -> dict[str, _Keys]:
     """Band keys of the configured tiers, chunk by chunk on ``config.workers`` threads (numpy/polars free the GIL)."""
     config = lsh.config
 
     def one_chunk(start: int) -> dict[str, _Keys]:
-        feats = _features(bodies.slice(start, config.chunk_docs), vocab, config)
-        return {tier: _Keys(lsh.band_keys(tier, lsh.signatures(feats.flat[tier], feats.lens[tier])),
-                            _eligible(tier, feats.lens[tier], config)) for tier in config.tiers}
+        feats = _features(bodies.slice(start, config.chunk_docs), tokeniser, config)
+        out = {}
+        for tier in config.tiers:
+            sig = lsh.signatures(feats.flat[tier], feats.lens[tier])
+            kept = np.ascontiguousarray(sig.T) if tier in _PREFILTERED else None
+            out[tier] = _Keys(lsh.band_keys(tier, sig), _eligible(tier, feats.lens[tier], config), kept)
+        return out
 
     starts = range(0, len(bodies), config.chunk_docs)
     with ThreadPoolExecutor(max_workers=config.workers) as pool:
         parts = list(pool.map(one_chunk, starts))
     return {
-        tier: _Keys(np.concatenate([p[tier].keys for p in parts], axis=1), np.concatenate([p[tier].eligible for p in parts]))
+        tier: _Keys(
+            np.concatenate([p[tier].keys for p in parts], axis=1),
+            np.concatenate([p[tier].eligible for p in parts]),
+            np.concatenate([p[tier].signatures for p in parts]) if tier in _PREFILTERED else None,
+        )
         for tier in config.tiers
     }
 
@@ -330,6 +342,20 @@ def _candidate_pairs(keys: _Keys, window: int) -> pl.DataFrame:
     return pl.concat(pairs).unique()
 
 
+def _prefilter(pairs: pl.DataFrame, signatures: np.ndarray, threshold: float, config: DedupConfig) -> pl.DataFrame:
+    """Candidates whose MinHash estimate reaches ``threshold - prefilter_sigmas`` standard errors.
+
+    The estimate (share of equal signature values) of a pair at the threshold has standard error
+    sqrt(t(1-t)/num_perm); 4 of them lose ~3e-5 of such pairs and most same-topic noise.
+    """
+    floor = threshold - config.prefilter_sigmas * np.sqrt(threshold * (1 - threshold) / config.num_perm)
+    keep = []
+    for chunk in pairs.iter_slices(100_000):
+        a, b = chunk["a"].to_numpy(), chunk["b"].to_numpy()
+        keep.append((signatures[a] == signatures[b]).mean(axis=1) >= floor)
+    return pairs.filter(pl.Series(np.concatenate(keep))) if keep else pairs
+
+
 def _all_pairs(n_batch: int, n_index: int) -> pl.DataFrame:
     """Every batch-batch and batch-index pair (small inputs: verifying them all is cheaper than LSH)."""
     a, b = np.triu_indices(n_batch, k=1)
@@ -340,47 +366,81 @@ def _all_pairs(n_batch: int, n_index: int) -> pl.DataFrame:
 
 
 # ----------------------------------------------------------------------------------- verification
-def _feature_sets(bodies: pl.Series, rows: np.ndarray, vocab: _Vocabulary, config: DedupConfig) -> dict[str, pl.DataFrame]:
-    """Distinct (row, h) feature rows per tier for the given batch rows."""
-    out: dict[str, list[pl.DataFrame]] = {tier: [] for tier in TIERS}
-    for start in range(0, len(rows), config.chunk_docs):
+@dataclass
+class _Sets:
+    """Distinct features of some universe rows: one sorted array of ``row << 32 | feature`` keys."""
+
+    keys: np.ndarray  # sorted, unique uint64
+
+    @classmethod
+    def of(cls, rows: np.ndarray, feats: np.ndarray) -> _Sets:
+        return cls.from_keys((rows.astype(np.uint64) << np.uint64(32)) | feats.astype(np.uint64))
+
+    @classmethod
+    def from_keys(cls, keys: np.ndarray) -> _Sets:
+        keys = pl.Series(keys, dtype=pl.UInt64).sort().to_numpy()  # polars sorts on all cores
+        return cls(keys[np.concatenate(([True], keys[1:] != keys[:-1]))] if len(keys) else keys)
+
+    def bounds(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Start and end (positions in ``keys``) of each row's set."""
+        first = rows.astype(np.uint64) << np.uint64(32)
+        return np.searchsorted(self.keys, first), np.searchsorted(self.keys, first + np.uint64(1 << 32))
+
+
+def _feature_sets(bodies: pl.Series, rows: np.ndarray, tokeniser: _Tokeniser, config: DedupConfig) -> dict[str, _Sets]:
+    """Feature sets per tier of the given batch rows (re-tokenised: the keys pass kept no features)."""
+
+    def one_chunk(start: int) -> dict[str, np.ndarray]:
         chunk = rows[start : start + config.chunk_docs]
-        feats = _features(bodies.gather(chunk), vocab, config)
-        for tier in TIERS:
-            row = np.repeat(chunk.astype(np.uint32), feats.lens[tier])
-            out[tier].append(pl.DataFrame({"row": row, "h": feats.flat[tier]}).unique())
-    return {tier: pl.concat(parts) if parts else pl.DataFrame(schema={"row": pl.UInt32, "h": pl.UInt32}) for tier, parts in out.items()}
+        feats = _features(bodies.gather(chunk), tokeniser, config)
+        return {
+            tier: (np.repeat(chunk.astype(np.uint64), feats.lens[tier]) << np.uint64(32)) | feats.flat[tier].astype(np.uint64)
+            for tier in TIERS
+        }
+
+    with ThreadPoolExecutor(max_workers=config.workers) as pool:
+        parts = list(pool.map(one_chunk, range(0, len(rows), config.chunk_docs)))
+    return {tier: _Sets.from_keys(np.concatenate([p[tier] for p in parts] or [np.empty(0, np.uint64)])) for tier in TIERS}
 
 
-def _similarities(pairs: pl.DataFrame, sets: pl.DataFrame) -> pl.DataFrame:
-    """Set sizes, exact Jaccard and containment of each (a, b) pair's feature sets (0 when a set is empty)."""
-    sizes = sets.group_by("row").len("size")
-    results = [pl.DataFrame(schema={"a": pl.UInt32, "b": pl.UInt32, "na": pl.UInt32, "nb": pl.UInt32, "common": pl.UInt32})]
-    sizes_a = pairs.join(sizes, left_on="a", right_on="row", how="left").select("a", "b", pl.col("size").fill_null(0).alias("na"))
-    sized = sizes_a.join(sizes, left_on="b", right_on="row", how="left").select(
-        "a", "b", "na", pl.col("size").fill_null(0).alias("nb")
-    )
-    # Chunk so the joined feature rows stay bounded however many candidates there are.
-    per_chunk = max(1, _VERIFY_PAIR_ROWS // max(1, int(sets.height / max(1, sizes.height))))
-    for chunk in sized.iter_slices(per_chunk):
-        common = (
-            chunk.select("a", "b")
-            .join(sets, left_on="a", right_on="row")
-            .join(sets, left_on=["b", "h"], right_on=["row", "h"])
-            .group_by("a", "b")
-            .len("common")
-        )
-        results.append(chunk.join(common, on=["a", "b"], how="left").select("a", "b", "na", "nb", pl.col("common").fill_null(0)))
-    union = pl.col("na") + pl.col("nb") - pl.col("common")
-    return pl.concat(results, how="vertical_relaxed").select(
-        "a",
-        "b",
-        "na",
-        "nb",
-        jaccard=pl.when(union > 0).then(pl.col("common") / union).otherwise(0.0),
-        containment=pl.when(pl.min_horizontal("na", "nb") > 0)
-        .then(pl.col("common") / pl.min_horizontal("na", "nb"))
-        .otherwise(0.0),
+def _similarities(pairs: pl.DataFrame, sets: _Sets) -> pl.DataFrame:
+    """Set sizes, exact Jaccard and containment of each (a, b) pair's feature sets (0 when a set is empty).
+
+    Each element of the smaller set is looked up in the other set's key range (binary search over
+    the sorted keys), chunk by chunk so the probes stay bounded however many pairs there are.
+    """
+    a, b = pairs["a"].to_numpy(), pairs["b"].to_numpy()
+    start_a, end_a = sets.bounds(a)
+    start_b, end_b = sets.bounds(b)
+    na, nb = end_a - start_a, end_b - start_b
+    a_smaller = na <= nb
+    probe_start = np.where(a_smaller, start_a, start_b)
+    probe_n = np.minimum(na, nb)
+    other = np.where(a_smaller, b, a).astype(np.uint64) << np.uint64(32)
+    common = np.zeros(len(a), dtype=np.int64)
+    cum = np.cumsum(probe_n)
+    lo = 0
+    while lo < len(a):
+        hi = max(lo + 1, int(np.searchsorted(cum, (cum[lo - 1] if lo else 0) + _VERIFY_PROBES, "right")))
+        counts = probe_n[lo:hi]
+        ends = np.cumsum(counts)
+        pos = np.arange(ends[-1] if len(ends) else 0) + np.repeat(probe_start[lo:hi] - (ends - counts), counts)
+        probe = np.repeat(other[lo:hi], counts) | (sets.keys[pos] & np.uint64(0xFFFFFFFF))
+        at = np.minimum(np.searchsorted(sets.keys, probe), len(sets.keys) - 1)
+        found = sets.keys[at] == probe
+        common[lo:hi] = np.bincount(np.repeat(np.arange(hi - lo), counts), weights=found, minlength=hi - lo)
+        lo = hi
+    union = na + nb - common
+    return pl.DataFrame(
+        {
+            "a": a,
+            "b": b,
+            "na": na,
+            "nb": nb,
+            "jaccard": np.divide(common, union, out=np.zeros(len(a)), where=union > 0),
+            "containment": np.divide(common, probe_n, out=np.zeros(len(a)), where=probe_n > 0),
+        },
+        schema_overrides={"a": pl.UInt32, "b": pl.UInt32},
     )
 
 
@@ -444,13 +504,29 @@ def _index_keys(index: pl.DataFrame, lsh: _Lsh) -> dict[str, _Keys]:
     return out
 
 
-def _index_sets(index: pl.DataFrame, n_batch: int, rows: np.ndarray) -> dict[str, pl.DataFrame]:
-    """(row, h) rows of the given universe rows that are index rows (offset by the batch size)."""
-    picked = index.with_row_index("row", offset=n_batch).filter(pl.col("row").is_in(pl.Series(rows, dtype=pl.UInt32).implode()))
-    return {
-        tier: picked.select(pl.col("row").cast(pl.UInt32), pl.col(f"{tier}_features").alias("h")).explode("h").drop_nulls()
-        for tier in TIERS
-    }
+def _with_index_signatures(
+    batch_sigs: np.ndarray, index: pl.DataFrame | None, pairs: pl.DataFrame, tier: str, lsh: _Lsh
+) -> np.ndarray:
+    """Signatures of all universe rows; index rows' (only those in ``pairs``) from their stored features."""
+    if index is None:
+        return batch_sigs
+    n = len(batch_sigs)
+    rows = np.unique(pairs["b"].to_numpy())
+    rows = rows[rows >= n]
+    out = np.zeros((n + index.height, batch_sigs.shape[1]), dtype=np.uint32)  # calloc: untouched rows cost nothing
+    out[:n] = batch_sigs
+    feats = index[f"{tier}_features"].gather(rows - n)
+    out[rows] = lsh.signatures(feats.explode().drop_nulls().to_numpy(), feats.list.len().to_numpy()).T
+    return out
+
+
+def _index_sets(index: pl.DataFrame, n_batch: int, rows: np.ndarray) -> dict[str, _Sets]:
+    """Feature sets of the given universe rows that are index rows (offset by the batch size)."""
+    out = {}
+    for tier in TIERS:
+        feats = index[f"{tier}_features"].gather(rows - n_batch)
+        out[tier] = _Sets.of(np.repeat(rows, feats.list.len().to_numpy()), feats.explode().drop_nulls().to_numpy())
+    return out
 
 
 def _keep_rank(universe: pl.DataFrame) -> np.ndarray:
@@ -492,25 +568,28 @@ def find_duplicates(batch: pl.DataFrame, config: DedupConfig = DedupConfig(), in
     index = _index_for(batch, index)
     m = 0 if index is None else index.height
     bodies = batch["body"]
-    vocab = _Vocabulary(config)
+    tokeniser = _Tokeniser(config)
     lsh = _Lsh(config)
 
     exhaustive = n * (n - 1) // 2 + n * m <= config.exhaustive_max_pairs
     if exhaustive:
         candidates = {tier: _all_pairs(n, m) for tier in config.tiers}
     else:
-        keys = _batch_keys(bodies, vocab, lsh)
+        keys = _batch_keys(bodies, tokeniser, lsh)
         if index is not None:
             stored = _index_keys(index, lsh)
             keys = {
-                t: _Keys(np.hstack([keys[t].keys, stored[t].keys]), np.concatenate([keys[t].eligible, stored[t].eligible]))
+                t: _Keys(np.hstack([keys[t].keys, stored[t].keys]), np.concatenate([keys[t].eligible, stored[t].eligible]), keys[t].signatures)
                 for t in config.tiers
             }
         # Pairs of two index rows were settled by an earlier run.
         candidates = {t: _candidate_pairs(keys[t], config.lsh_bucket_window).filter(pl.col("a") < n) for t in config.tiers}
+        for t in set(_PREFILTERED) & set(config.tiers):
+            signatures = _with_index_signatures(keys[t].signatures, index, candidates[t], t, lsh)
+            candidates[t] = _prefilter(candidates[t], signatures, config.rewrite_threshold, config)
 
     involved = np.unique(np.concatenate([c[col].to_numpy() for c in candidates.values() for col in ("a", "b")]))
-    sets = _universe_sets(bodies, index, n, involved, vocab, config)
+    sets = _universe_sets(bodies, index, n, involved, tokeniser, config)
     edges = _verified({t: _similarities(candidates[t], sets[t]) for t in config.tiers}, config)
 
     universe = batch.select("article_id", "published_date", pl.col("word_count").cast(pl.Int64), from_index=pl.lit(False))
@@ -548,16 +627,17 @@ def find_duplicates(batch: pl.DataFrame, config: DedupConfig = DedupConfig(), in
 
 
 def _universe_sets(
-    bodies: pl.Series, index: pl.DataFrame | None, n: int, rows: np.ndarray, vocab: _Vocabulary, config: DedupConfig
-) -> dict[str, pl.DataFrame]:
-    batch_sets = _feature_sets(bodies, rows[rows < n], vocab, config)
+    bodies: pl.Series, index: pl.DataFrame | None, n: int, rows: np.ndarray, tokeniser: _Tokeniser, config: DedupConfig
+) -> dict[str, _Sets]:
+    batch_sets = _feature_sets(bodies, rows[rows < n], tokeniser, config)
     if index is None:
         return batch_sets
     index_sets = _index_sets(index, n, rows[rows >= n])
-    return {t: pl.concat([batch_sets[t], index_sets[t]]) for t in TIERS}
+    # Index rows are numbered after batch rows, so concatenating keeps the keys sorted.
+    return {t: _Sets(np.concatenate([batch_sets[t].keys, index_sets[t].keys])) for t in TIERS}
 
 
-def _to_kept(rows: np.ndarray, kept: np.ndarray, edges: pl.DataFrame, sets: dict[str, pl.DataFrame], config: DedupConfig) -> pl.DataFrame:
+def _to_kept(rows: np.ndarray, kept: np.ndarray, edges: pl.DataFrame, sets: dict[str, _Sets], config: DedupConfig) -> pl.DataFrame:
     """(row, similarity, tier) of dropped rows against their kept article, measured directly.
 
     The first tier whose test the direct pair passes names the match; a pair joined only through a
@@ -593,10 +673,10 @@ def index_rows(kept: pl.DataFrame, config: DedupConfig = DedupConfig()) -> pl.Da
     ``feature_version``.
     """
     lsh = _Lsh(config)
-    vocab = _Vocabulary(config)
+    tokeniser = _Tokeniser(config)
     columns: dict[str, list[pl.Series]] = {f"{t}_{kind}": [] for t in TIERS for kind in ("features", "bands")}
     for start in range(0, kept.height, config.chunk_docs):
-        feats = _features(kept["body"].slice(start, config.chunk_docs), vocab, config)
+        feats = _features(kept["body"].slice(start, config.chunk_docs), tokeniser, config)
         for tier in TIERS:
             lens = feats.lens[tier]
             sets = pl.Series(feats.flat[tier]).to_frame("h").with_columns(
@@ -616,6 +696,34 @@ def index_rows(kept: pl.DataFrame, config: DedupConfig = DedupConfig()) -> pl.Da
         lsh_params=pl.lit(lsh.fingerprint),
         feature_version=pl.lit(FEATURE_VERSION),
     )
+
+
+def deduplicate_table(
+    table: pl.DataFrame, text_column: str, id_column: str, config: DedupConfig = DedupConfig(), date_column: str | None = None
+) -> pl.DataFrame:
+    """Any table with an id and a text column: every row back, plus ``cluster_id``, ``duplicate_of``, ``similarity``.
+
+    Ids are compared as strings; ``date_column`` (a date) feeds the keep policy when given.
+    """
+    missing = [c for c in (text_column, id_column, date_column) if c and c not in table.columns]
+    if missing:
+        raise PipelineError(f"no column {', '.join(map(repr, missing))} in the input; it has {', '.join(table.columns)}")
+    ids = table[id_column].cast(pl.String)
+    if ids.null_count() or ids.n_unique() != table.height:
+        raise PipelineError(f"column {id_column!r} must hold a unique, non-null id per row")
+    body = table[text_column].cast(pl.String).fill_null("")
+    batch = pl.DataFrame(
+        {
+            "article_id": ids,
+            "body": body,
+            "published_date": table[date_column].cast(pl.Date) if date_column else pl.Series([None] * table.height, dtype=pl.Date),
+            "word_count": body.str.count_matches(WORD_PATTERN).cast(pl.Int32),
+        }
+    )
+    verdicts = find_duplicates(batch, config).select("article_id", "cluster_id", "duplicate_of", "similarity")
+    return table.with_columns(ids.alias("__id")).join(
+        verdicts.rename({"article_id": "__id"}), on="__id", how="left", maintain_order="left"
+    ).drop("__id")
 
 
 @task(name="dedup")

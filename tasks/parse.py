@@ -41,6 +41,8 @@ _EXTENSIONS = {
 }
 _HTML_MEDIA_TYPES = ("text/html", "application/xhtml+xml")
 _WORD = re.compile(r"\w+")
+# An object with a key, or a list of objects: a text scrape may well start with "[Reuters]" or "{".
+_JSON_START = re.compile(rb'\{\s*"|\[\s*\{')
 # A shorter first line that merely occurs in the title ("News", "Sport") is a label, not the headline.
 _MIN_HEADLINE_CHARS = 15
 
@@ -90,7 +92,7 @@ def sniff_format(head: bytes) -> str:
         return WARC
     if lowered.startswith(b"<") and (b"<!doctype html" in lowered or b"<html" in lowered):
         return HTML
-    if start[:1] in (b"{", b"["):
+    if _JSON_START.match(start):
         return JSON
     return TEXT
 
@@ -126,6 +128,7 @@ def parse_html(
         include_tables=config.include_tables,
         favor_precision=config.favor_precision,
         favor_recall=config.favor_recall,
+        fast=config.fast,
     )
     if extracted is None or not (extracted.text or "").strip():
         return Rejection(source_uri, "parse", (_at(locator, "html_no_text", "trafilatura found no main text"),), size_bytes)
@@ -217,25 +220,22 @@ def parse_record(source_uri: str, locator: str, record: object, size_bytes: int,
     """One scraper record -> a document, with the metadata its fields state (mapping: ParseConfig)."""
     if not isinstance(record, dict):
         return Rejection(source_uri, "parse", (_at(locator, "not_a_record", f"a JSON {type(record).__name__}, not an object"),), size_bytes)
-    url = _first_string(record, config.url_fields)
-    fetched_at = parse_datetime(_first_string(record, config.fetched_fields))
-    title = _first_string(record, config.title_fields)
+    stated = dict(
+        url=_first_string(record, config.url_fields),
+        fetched_at=parse_datetime(_first_string(record, config.fetched_fields)),
+        title=_first_string(record, config.title_fields),
+        published_date=parse_date(_first_string(record, config.published_fields)),
+        byline=_first_string(record, config.author_fields),
+        language=_language_code(_first_string(record, config.language_fields)),
+    )
     text = _first_string(record, config.text_fields)
     html = _first_string(record, config.html_fields)
     if text is None and html is None:
         fields = ", ".join(config.text_fields + config.html_fields)
         excerpt = json.dumps(record, ensure_ascii=False)
-        return Rejection(source_uri, "parse", (_at(locator, "no_body_field", f"none of {fields}"),), size_bytes, title, excerpt)
-    stated = dict(
-        url=url,
-        fetched_at=fetched_at,
-        title=title,
-        published_date=parse_date(_first_string(record, config.published_fields)),
-        byline=_first_string(record, config.author_fields),
-        language=_language_code(_first_string(record, config.language_fields)),
-    )
+        return Rejection(source_uri, "parse", (_at(locator, "no_body_field", f"none of {fields}"),), size_bytes, stated["title"], excerpt)
     if text is None:
-        extracted = parse_html(source_uri, locator, html, size_bytes, config, url, fetched_at)
+        extracted = parse_html(source_uri, locator, html, size_bytes, config, stated["url"], stated["fetched_at"])
         if isinstance(extracted, Rejection):
             return extracted
         # The record's own fields win over what the page's markup says.
@@ -249,7 +249,7 @@ def _first_string(record: dict, keys: Iterable[str]) -> str | None:
     for key in keys:
         value = record.get(key)
         if isinstance(value, list):
-            value = ", ".join(str(v) for v in value if v)
+            value = ", ".join(v for v in value if isinstance(v, str) and v.strip())
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             value = str(value)  # epoch timestamps
         if isinstance(value, str) and value.strip():

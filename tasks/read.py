@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import gzip
 import io
+import re
 import zlib
 from dataclasses import dataclass, field
 
@@ -18,7 +19,19 @@ from charset_normalizer import from_bytes
 from prefect import task
 
 from tasks.config import ParseConfig, ReadConfig, S3Config
-from tasks.parse import HTML, JSON, JSONL, WARC, ParseOutcome, format_by_name, parse_html, parse_json, parse_text, parse_warc, sniff_format
+from tasks.parse import (
+    HTML,
+    JSON,
+    JSONL,
+    WARC,
+    ParseOutcome,
+    format_by_name,
+    parse_html,
+    parse_json,
+    parse_text,
+    parse_warc,
+    sniff_format,
+)
 from tasks.quarantine import Rejection
 from tasks.errors import StorageError
 from tasks.storage import STORAGE_RETRY, StoredObject, open_storage
@@ -92,14 +105,35 @@ def decode(data: bytes, config: ReadConfig = ReadConfig()) -> Decoded | Rejected
         return Rejected("empty_file", "the file is empty or whitespace only")
     if _looks_binary(data, config):
         return Rejected("not_text", "the content is binary (a known file signature or mostly control bytes)")
-    for bom, encoding in _BOMS:
-        if data.startswith(bom):
-            return _decode_with(data, encoding)
+    # UTF-32-LE's BOM starts like UTF-16-LE's: try every encoding whose BOM matches, strictly, first.
+    bom_encodings = [encoding for bom, encoding in _BOMS if data.startswith(bom)]
+    for encoding in bom_encodings:
+        try:
+            return Decoded(data.decode(encoding), encoding)
+        except UnicodeDecodeError:
+            continue
+    if bom_encodings:
+        return _decode_with(data, bom_encodings[0])
     try:
         return Decoded(data.decode("utf-8"), "utf-8")
     except UnicodeDecodeError:
         pass
+    if _mostly_utf8(data, config):
+        # A UTF-8 page with a few stray bytes: a legacy-encoding guess would garble all its other
+        # non-ASCII characters to repair a handful.
+        return _decode_with(data, "utf-8")
     return _decode_with(data, _guess_encoding(data, config))
+
+
+_UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+
+
+def _mostly_utf8(data: bytes, config: ReadConfig) -> bool:
+    """Has well-formed multi-byte UTF-8 sequences, and only a small share of bytes that are not UTF-8."""
+    if not _UTF8_MULTIBYTE.search(data):
+        return False
+    invalid = data.decode("utf-8", errors="replace").count("\ufffd")
+    return invalid <= config.utf8_max_invalid_share * len(data)
 
 
 def _guess_encoding(data: bytes, config: ReadConfig) -> str:

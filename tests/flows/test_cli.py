@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
 from flows.cli import main, parse_overrides
@@ -28,6 +31,7 @@ def test_a_missing_bucket_names_the_bucket(s3_endpoint, tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 1
     assert "no-such-landing-bucket" in err and "NoSuchBucket" in err and "Traceback" not in err
+    assert os.environ["AWS_SECRET_ACCESS_KEY"] not in err
 
 
 def test_overrides_parse_into_nested_settings():
@@ -37,3 +41,30 @@ def test_overrides_parse_into_nested_settings():
     }
     with pytest.raises(SystemExit, match="SECTION.FIELD=VALUE"):
         parse_overrides(["nonsense"])
+
+
+def test_dedup_command_deduplicates_any_parquet_file(tmp_path, capsys):
+    import polars as pl
+
+    from tasks.clean import clean_text
+
+    seeds = Path(__file__).resolve().parents[2] / "seeds"
+    texts = {p.stem: clean_text(p.read_text()).body for p in sorted(seeds.glob("*.txt"))}
+    table = pl.DataFrame({"doc": list(texts), "content": list(texts.values()), "extra": range(len(texts))})
+    table = table.with_columns(when=pl.when(pl.col("doc").str.starts_with("004")).then(pl.date(2025, 8, 23)))
+    table.write_parquet(tmp_path / "in.parquet")
+
+    args = ["dedup", str(tmp_path / "in.parquet"), "--text-column", "content", "--id-column", "doc"]
+    assert main([*args, "--date-column", "when", "--output", str(tmp_path / "out.parquet")]) == 0
+    assert "5 rows, 1 duplicates in 1 clusters" in capsys.readouterr().out
+    out = pl.read_parquet(tmp_path / "out.parquet")
+    assert out.columns == ["doc", "content", "extra", "when", "cluster_id", "duplicate_of", "similarity"]
+    assert out["doc"].to_list() == list(texts)  # every row back, in order
+    (dup,) = out.filter(pl.col("duplicate_of").is_not_null()).iter_rows(named=True)
+    assert dup["doc"].startswith("001") and dup["duplicate_of"].startswith("004")
+
+    assert main([*args, "--output", str(tmp_path / "o2.parquet"), "--rewrite-threshold", "0.99"]) == 0
+    assert "0 duplicates" in capsys.readouterr().out
+
+    assert main(["dedup", str(tmp_path / "in.parquet"), "--text-column", "nope", "--id-column", "doc", "--output", "x"]) == 1
+    assert "no column 'nope'" in capsys.readouterr().err

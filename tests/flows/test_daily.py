@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 
 import polars as pl
 import pytest
 
-from flows.daily import daily_flow
+from flows.daily import daily_flow, run_summary_markdown
 from tasks.errors import PipelineError
 from tasks.schema import ARTICLES, DUPLICATES, QUARANTINE
 
@@ -157,7 +158,7 @@ def test_bad_inputs_are_quarantined_and_the_rest_published(seeds_dir, tmp_path):
     assert rows["menu.txt"]["excerpt"].startswith("Home")
 
 
-def test_seeds_from_s3_to_s3(seeds_dir, s3_client, s3_endpoint):
+def test_seeds_from_s3_to_s3(seeds_dir, s3_client, s3_endpoint, caplog):
     s3_client.create_bucket(Bucket="landing")
     s3_client.create_bucket(Bucket="lake")
     for path in sorted(seeds_dir.iterdir()):
@@ -175,3 +176,11 @@ def test_seeds_from_s3_to_s3(seeds_dir, s3_client, s3_endpoint):
     assert all(uri.startswith(f"s3://landing/scrapes/{DAY}/") for uri in articles["source_uri"])
     duplicates = read_dataset("s3://lake/cleanwire", "duplicates", storage_options=options)
     assert duplicates["source_uri"].to_list() == [f"s3://landing/scrapes/{DAY}/{SEED_001}"]
+
+    # Credentials never leak into what a run leaves behind.
+    secrets = [os.environ["AWS_SECRET_ACCESS_KEY"], os.environ["AWS_ACCESS_KEY_ID"]]
+    manifest_text = s3_client.get_object(Bucket="lake", Key=f"cleanwire/_manifests/ingest_date={DAY}.json")["Body"].read()
+    for secret in secrets:
+        assert secret not in caplog.text
+        assert secret not in manifest_text.decode()
+        assert secret not in run_summary_markdown(manifest)

@@ -308,9 +308,22 @@ def test_removals_point_at_their_raw_lines() -> None:
 
 def test_batch_boilerplate_is_lines_recurring_on_many_pages() -> None:
     topics = ["rain", "roads", "taxes", "schools", "parks", "trains", "music", "food", "jobs", "homes"]
-    pages = [page("Site Menu", f"A story about {t}.", "Subscribe to our newsletter today") for t in topics]
+    own = (
+        "A story about {} that goes on long enough to be this page's own article, which no other page carries, "
+        "and then adds a second sentence so that the page holds a fair amount of prose that is only its own."
+    )
+    pages = [page("Site Menu", own.format(t), "Subscribe to our newsletter today") for t in topics]
     found = find_batch_boilerplate(pages, CleanConfig(boilerplate_min_pages=3, boilerplate_min_share=0.5))
     assert found == {normalise("Site Menu"), normalise("Subscribe to our newsletter today")}
+
+
+def test_one_story_on_several_pages_is_not_boilerplate() -> None:
+    copies = [page(f"Site {name} Home", "Menu", ARTICLE, f"© 2024 {name}") for name in ("One", "Two", "Three")]
+    other = page("Site One Home", "Menu", P1.replace("bus", "tram"), P2.replace("routes", "lines"))
+    boilerplate = find_batch_boilerplate([*copies, other])
+    assert boilerplate == {normalise("Menu"), normalise("Site One Home")}
+    for copy in copies:
+        assert body_lines(clean_text(copy, boilerplate=boilerplate)) == ARTICLE
 
 
 def test_batch_boilerplate_ignores_rare_and_long_lines() -> None:
@@ -340,7 +353,9 @@ def test_huge_line_and_control_characters() -> None:
     assert clean_text(result.body).body == result.body
 
 
-@pytest.mark.parametrize("raw", ["", "\n\n", "   ", "\x00", "Home\nNews", "\u200b\n\ufeff", "\ud800", "\r\n\x0b\x1c\u2028"])
+@pytest.mark.parametrize(
+    "raw", ["", "\n\n", "   ", "\x00", "Home\nNews", "\u200b\n\ufeff", "\ud800", "\r\n\x0b\x1c\u2028"]
+)
 def test_degenerate_inputs_give_an_empty_body(raw: str) -> None:
     result = clean_text(raw)
     assert isinstance(result.body, str)

@@ -2,6 +2,8 @@ import codecs
 import gzip
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tasks.config import ReadConfig, S3Config
 from tasks.read import Decoded, Rejected, decode, maybe_gunzip, normalise_text, read_objects
@@ -71,3 +73,34 @@ def test_read_objects_accounts_for_every_object(tmp_path):
     assert [d.source_uri.rsplit("/", 1)[-1] for d in outcome.documents] == ["good.txt"]
     reasons = {r.source_uri.rsplit("/", 1)[-1]: r.reasons[0].split(" ")[0] for r in outcome.rejections}
     assert reasons == {"empty.txt": "empty_file", "big.txt": "too_large"}
+
+
+def test_utf8_with_a_few_stray_bytes_stays_utf8_and_is_flagged():
+    data = ("The keeper’s cottage — “open” on Sundays. " * 20).encode("utf-8").replace(b"Sundays", b"Sun\xffdays", 1)
+    result = decode(data)
+    assert isinstance(result, Decoded) and result.encoding == "utf-8"
+    assert "keeper’s cottage — “open”" in result.text and result.text.count("\ufffd") == 1
+    assert result.flags == ("invalid_bytes_replaced",)
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.binary(max_size=4096), name=st.sampled_from(["a.txt", "a.txt.gz", "a.html", "a.jsonl", "a"]))
+def test_reading_never_raises_on_arbitrary_bytes(data, name):
+    payload = maybe_gunzip(data, name, ReadConfig())
+    if isinstance(payload, Rejected):
+        return
+    result = decode(payload)
+    if isinstance(result, Decoded):
+        text = normalise_text(result.text)
+        assert "\x00" not in text and "\r" not in text
+    else:
+        assert result.reason in {"empty_file", "not_text"}
+
+
+@settings(max_examples=100, deadline=None)
+@given(text=st.text(max_size=2000))
+def test_any_unicode_text_in_utf8_or_utf16_decodes_back(text):
+    for encoded in (text.encode("utf-8"), text.encode("utf-16")):
+        result = decode(encoded)
+        if isinstance(result, Decoded):
+            assert normalise_text(result.text.lstrip("\ufeff")) == normalise_text(text)

@@ -1,0 +1,17 @@
+from tasks.records import article_id, content_hash, word_count
+
+
+def test_article_id_is_stable_and_depends_on_the_locator():
+    assert article_id("s3://b/k.txt") == article_id("s3://b/k.txt") != article_id("s3://b/k.txt", "line:2")
+    assert len(article_id("x")) == 16
+
+
+def test_content_hash_ignores_rewrapping():
+    assert content_hash("a  b\nc ") == content_hash("a b c")
+    assert content_hash("a b c") != content_hash("a b d")
+
+
+def test_word_count_counts_cjk_characters_as_words():
+    assert word_count("The cat—sat, on 3 mats.") == 6
+    assert word_count("東京都の学校") == 6
+    assert word_count("Tokyo 東京 trip") == 4
