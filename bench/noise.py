@@ -4,7 +4,11 @@ Runs the pages through the clean step exactly as the pipeline does for one run (
 over all pages, then clean_text on each), writes the predicted bodies to a temporary JSONL file and
 scores them with the benchmark's own scoring tool.
 
-    python bench/noise.py [--bench-dir DIR] [--score-tool PATH] [--worst 5]
+    python bench/noise.py [--bench-dir DIR] [--score-tool PATH] [--worst 5] [--through-pipeline]
+
+With --through-pipeline the pages go through the whole daily flow instead (read, clean, record
+suite, dedup, batch suite, publish to a temporary folder): the bodies scored are those of the
+published articles and duplicates, and a quarantined page counts as an empty body.
 """
 
 from __future__ import annotations
@@ -53,11 +57,30 @@ def predict(bench_dir: Path, config: CleanConfig) -> tuple[dict[str, str], Count
     return {key: doc.body for key, doc in cleaned.items()}, rules, elapsed
 
 
+def predict_through_pipeline(bench_dir: Path) -> tuple[dict[str, str], Counter[str], float]:
+    """Bodies as `cleanwire run` publishes them (quarantined pages are absent, i.e. empty)."""
+    import polars as pl
+
+    from flows.daily import daily_flow
+
+    with tempfile.TemporaryDirectory(prefix="cleanwire-bench-") as dest:
+        started = time.perf_counter()
+        manifest = daily_flow(source=str(bench_dir / "raw"), dest=dest, run_id="bench-noise")
+        elapsed = time.perf_counter() - started
+        rows = pl.concat(
+            [pl.read_parquet(f"{dest}/{name}/**/*.parquet").select("source_uri", "body") for name in ("articles", "duplicates")]
+        )
+    print(f"pipeline counts: {manifest['counts']}; quarantine reasons: {manifest['quarantine_reasons']}")
+    bodies = {Path(uri).stem: body for uri, body in rows.iter_rows()}
+    return bodies, Counter(manifest["removed_by_rule"]), elapsed
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--bench-dir", type=Path, default=DEFAULT_BENCH, help="holds raw/<id>.txt and gold.jsonl")
     ap.add_argument("--score-tool", type=Path, default=DEFAULT_SCORER, help="the benchmark's aeb_score.py")
     ap.add_argument("--worst", type=int, default=5, help="how many lowest-F1 pages to list")
+    ap.add_argument("--through-pipeline", action="store_true", help="score what a whole `cleanwire run` publishes")
     args = ap.parse_args(argv)
 
     gold_path = args.bench_dir / "gold.jsonl"
@@ -69,7 +92,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     scorer = load_scorer(args.score_tool)
 
-    bodies, rules, elapsed = predict(args.bench_dir, CleanConfig())
+    if args.through_pipeline:
+        bodies, rules, elapsed = predict_through_pipeline(args.bench_dir)
+    else:
+        bodies, rules, elapsed = predict(args.bench_dir, CleanConfig())
     with tempfile.NamedTemporaryFile("w", suffix=".jsonl", encoding="utf-8", delete=False) as f:
         for key, body in bodies.items():
             f.write(json.dumps({"id": key, "body": body}, ensure_ascii=False) + "\n")
@@ -80,11 +106,12 @@ def main(argv: list[str] | None = None) -> int:
         pred_path.unlink(missing_ok=True)
 
     print(
-        f"pages={len(bodies)} f1={result['f1']:.3f} precision={result['precision']:.3f} recall={result['recall']:.3f}"
+        f"pages={len(result['per_doc'])} f1={result['f1']:.3f} precision={result['precision']:.3f} recall={result['recall']:.3f}"
     )
-    print(
-        f"clean CPU time: {elapsed:.2f}s ({len(bodies) / elapsed:.0f} pages per CPU-second, batch boilerplate included)"
-    )
+    if args.through_pipeline:
+        print(f"whole flow: {elapsed:.1f}s wall (Prefect, GX and publish included)")
+    else:
+        print(f"clean CPU time: {elapsed:.2f}s ({len(bodies) / elapsed:.0f} pages per CPU-second, batch boilerplate included)")
 
     def f1_of(t: tuple[float, float, float]) -> float:
         p, r = scorer.precision(*t), scorer.recall(*t)
