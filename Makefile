@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DATE ?= $(shell date -u +%F)
 
-.PHONY: run test lock clean-data
+.PHONY: run test bench lock clean-data
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,6 +17,11 @@ run: $(STAMP)  ## clean, dedup and publish seeds/ into ./data
 
 test: $(STAMP)  ## the whole test suite
 	$(BIN)/python -m pytest
+
+bench: $(STAMP)  ## the benchmarks (installs their extra baselines first)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev,bench]'
+	$(BIN)/python bench/noise.py
+	$(BIN)/python bench/dedup.py
 
 lock:  ## refresh constraints.txt from the current venv after changing pyproject.toml
 	$(BIN)/python -m pip freeze --exclude-editable --disable-pip-version-check | grep -v '^-e ' > constraints.txt
