@@ -86,7 +86,8 @@ def make_corpus(
     ``planted`` has source, copy (article ids) and kind, one row per planted copy."""
     rng = np.random.default_rng(seed)
     vocab = _vocabulary(rng)
-    boiler = [_draw(rng, int(rng.integers(60, 160))) for _ in range(2 * _BOILERPLATES)]
+    # A site header and footer of 20-60 words each (the cleaning step removes most of it in production).
+    boiler = [_draw(rng, int(rng.integers(20, 60))) for _ in range(2 * _BOILERPLATES)]
     topics = rng.integers(len(_FUNCTION_WORDS), _VOCAB_SIZE // 4, (_TOPICS, _TOPIC_WORDS))
     bodies, planted = [], []
     for start in range(0, n_docs, chunk):

@@ -2,8 +2,8 @@
 
 Each page goes through ``tasks.read.parse_object`` (decode, trafilatura with the ParseConfig options)
 and then ``tasks.clean.clean_documents`` (batch boilerplate + the noise cleaner), as in the daily
-flow; the published body is scored against the benchmark's gold body. trafilatura's own text (the
-parse step's output, before the cleaner) is scored too, to show what the cleaner pass adds or costs.
+flow; the published body is scored against the benchmark's gold body. The parse step's own text
+(trafilatura's, before the cleaner) is scored too, to show what the cleaner pass adds or costs.
 
     python bench/html.py [--bench-dir DIR] [--score-tool PATH] [--worst 5] [--parse-json '{"favor_precision": true}']
 """
@@ -29,7 +29,7 @@ from tasks.records import article_id  # noqa: E402
 
 
 def parse_pages(bench: Path, config: ParseConfig) -> tuple[dict, list]:
-    """page id -> its parse outcome's documents, as the read step makes them from the .html.gz file."""
+    """page id -> the documents the read step makes of its .html.gz file; and all parse rejections."""
     documents, rejected = {}, []
     for path in sorted((bench / "html").glob("*.html.gz")):
         page_id = path.name.split(".")[0]
@@ -75,7 +75,7 @@ def main() -> None:
     published = {ids[row["article_id"]]: row["body"] for row in outcome.records.iter_rows(named=True)}
 
     report("pipeline (trafilatura + cleaner)", scorer, gold, published, parse_seconds + clean_seconds, args.worst)
-    report("trafilatura alone", scorer, gold, extracted, parse_seconds, args.worst)
+    report("parse step alone (trafilatura, headline line dropped)", scorer, gold, extracted, parse_seconds, args.worst)
     print(f"parse rejections: {len(rejected)}, clean rejections: {len(outcome.rejections)}")
 
 

@@ -69,6 +69,13 @@ def dates_between(start: date, end: date) -> list[date]:
     return [start + timedelta(days=offset) for offset in range((end - start).days + 1)]
 
 
+def parse_date(value: str, flag: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise PipelineError(f"{flag} {value!r} is not a date in YYYY-MM-DD form") from None
+
+
 def published_summary(manifest: dict) -> str:
     counts = manifest["counts"]
     return (
@@ -95,8 +102,8 @@ def backfill_date_task(
         source_uri = source.replace("{date}", ingest_date.isoformat())
         if not list_inputs_task(source_uri, settings.s3):
             return DateOutcome(ingest_date, NO_INPUT, f"no objects under {source_uri}; nothing published")
-    except CleanwireError as exc:
-        return DateOutcome(ingest_date, FAILED, str(exc))
+    except Exception as exc:  # this date failed; the others go on
+        return DateOutcome(ingest_date, FAILED, failure_message(exc))
     daily = with_runner(daily_flow, runner, dask_address)
     state = daily(source=source, dest=dest, date=ingest_date.isoformat(), overrides=overrides, return_state=True)
     if not state.is_completed():
@@ -129,7 +136,10 @@ def backfill_flow(
     The parent's task runner decides how many dates run at once (see ``run_backfill``).
     """
     logger = get_run_logger()
-    dates = dates_between(date.fromisoformat(start), date.fromisoformat(end))
+    if "{date}" not in source:
+        raise PipelineError(f"--source {source!r} has no {{date}}: every date would read the same objects")
+    Settings(**(overrides or {}))  # a bad override fails once, here, not once per date
+    dates = dates_between(parse_date(start, "--start"), parse_date(end, "--end"))
     logger.info("backfill %s..%s: %d dates, %s -> %s, force=%s", start, end, len(dates), source, dest, force)
     futures = [
         backfill_date_task.submit(source, dest, day, force, overrides or {}, runner, dask_address) for day in dates

@@ -114,7 +114,9 @@ def process_partition(source_uri: str, dest: str, ingest_date: date, run_id: str
     with timer.step("read"):
         read = read_in_chunks(source_uri, objects, settings)
     inputs = len(read.documents) + len(read.rejections)
-    logger.info("read: %d documents, %d objects rejected", len(read.documents), len(read.rejections))
+    logger.info("read: %d documents, %d inputs rejected", len(read.documents), len(read.rejections))
+    for warning in read.warnings:
+        logger.warning("read: %s", warning)
 
     with timer.step("clean"):
         cleaned = clean_task(read.documents, settings.clean)
@@ -176,6 +178,7 @@ def process_partition(source_uri: str, dest: str, ingest_date: date, run_id: str
         },
         "counts": counts,
         "quarantine_reasons": dict(sorted(reasons.items())),
+        "read_warnings": read.warnings,
         "removed_by_rule": cleaned.rule_counts,
         "started_at": started_at.isoformat(),
         "timings_seconds": timer.seconds,  # every step before publish, which writes this manifest

@@ -33,8 +33,6 @@ from tasks.parse import ParseOutcome
 from tasks.read import read_inputs_task
 from tasks.storage import StoredObject
 
-RUNNERS = ("local", "dask")
-
 # The code whose output a cached read result is; an edit to it must not be served stale results.
 _READ_CODE_DIGEST = hashlib.sha256(
     b"".join(Path(module.__file__).read_bytes() for module in (tasks.read, tasks.parse))

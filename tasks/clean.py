@@ -764,8 +764,19 @@ def find_batch_boilerplate(texts: Sequence[str], config: CleanConfig = CleanConf
     return frozenset(chrome)
 
 
-def clean_text(raw: str, config: CleanConfig = CleanConfig(), boilerplate: frozenset[str] = frozenset()) -> CleanedText:
-    """The article in `raw`, with its title, date and byline, and what was removed and why."""
+# Rules that locate the article by the shape of the whole page. Text an HTML extractor has already
+# cut from the page's structure is not a page dump, and these rules only cost it recall there.
+PAGE_STRUCTURE_RULES = frozenset({"outside_main_text", "navigation", "repeated_line", "repeated_title"})
+
+
+def clean_text(
+    raw: str, config: CleanConfig = CleanConfig(), boilerplate: frozenset[str] = frozenset(), extracted: bool = False
+) -> CleanedText:
+    """The article in `raw`, with its title, date and byline, and what was removed and why.
+
+    ``extracted`` says `raw` is an extractor's main text rather than a page's visible text: then only
+    the typed noise rules (credits, prompts, teasers, related blocks...) remove lines.
+    """
     lines = raw.splitlines()
     rules = _rules(config)
     sel = select(lines, config, rules, boilerplate)
@@ -785,6 +796,9 @@ def clean_text(raw: str, config: CleanConfig = CleanConfig(), boilerplate: froze
             break
         dropped += [(kept[line.index], rule) for line, rule in again.dropped]
         kept = [kept[line.index] for line in again.kept]
+    if extracted:
+        kept = sorted(kept + [line for line, rule in dropped if rule in PAGE_STRUCTURE_RULES], key=lambda line: line.index)
+        dropped = [(line, rule) for line, rule in dropped if rule not in PAGE_STRUCTURE_RULES]
     return CleanedText(
         title=title,
         published_date=published,
@@ -811,17 +825,20 @@ def clean_documents(documents: list[RawDocument], config: CleanConfig = CleanCon
     rejections: list[Rejection] = []
     rule_counts: Counter[str] = Counter()
     for doc in documents:
-        cleaned = clean_text(doc.text, config, boilerplate)
+        cleaned = clean_text(doc.text, config, boilerplate, extracted=doc.extracted)
         rule_counts.update(cleaned.rule_counts())
         if not cleaned.body.strip():
             rejections.append(
-                Rejection(doc.source_uri, "clean", ("no_article_text",), doc.size_bytes, cleaned.title, doc.text)
+                Rejection(
+                    doc.source_uri, "clean", ("no_article_text",), doc.size_bytes, cleaned.title, doc.text, doc.locator or None
+                )
             )
             continue
         rows.append(
             {
                 "article_id": article_id(doc.source_uri, doc.locator),
                 "source_uri": doc.source_uri,
+                "record_locator": doc.locator or None,
                 "url": doc.url,
                 "fetched_at": doc.fetched_at,
                 # What the source states (HTML meta, JSON fields) wins over what the cleaner guesses.

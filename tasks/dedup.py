@@ -9,26 +9,30 @@ Features (both from the same normalised tokens: NFKC, lower case, runs of letter
   Jaccard reaches ``rewrite_threshold``.  A rewrite keeps the story's vocabulary, not its word order.
 
 Each feature is a 32-bit ``feature_hash``; signatures use datasketch's default "affine32" permutation
-scheme, computed for whole chunks of documents with numpy, and equal
+scheme, computed for whole chunks of documents with numpy (chunks on ``workers`` threads), and equal
 ``datasketch.MinHash(num_perm, seed, hashfunc=feature_hash)`` fed the same features.  Bands and rows
-come from ``datasketch.lsh._optimal_param``.  Rows sharing a band key are candidates; every candidate
-is verified on its exact feature sets, so an LSH false positive never drops an article.  Verified
-pairs of both tiers form a graph; each connected component is one cluster.
+come from ``datasketch.lsh._optimal_param``.  Rows sharing a band key (grouped in polars) are
+candidates; rewrite candidates whose MinHash estimate is far below the threshold are dropped first
+(``prefilter_sigmas``); every remaining candidate is verified on its exact feature sets, so an LSH
+false positive never drops an article.  Verified pairs of both tiers form a graph; each connected
+component (scipy.sparse.csgraph) is one cluster.  Batches with at most ``exhaustive_max_pairs`` pairs
+skip LSH and verify every pair (exact recall where it costs nothing).
 
 Keep policy (one article per cluster): an article of ``index`` (published by an earlier run) always
 wins; otherwise the earliest ``published_date`` (nulls last), then the larger ``word_count`` (the
 more complete body), then the smallest ``article_id``.  Row order never matters.
 
-Memory grows with the number of documents: a pass keeps only band keys (bands x 8 bytes per doc and
-tier); feature sets are rebuilt afterwards for the rows that have a candidate, and pairs are verified
-in chunks.
+Memory grows linearly with the number of documents: the signature pass keeps only band keys (bands x
+8 bytes per doc and tier) and the rewrite signatures (num_perm x 4 bytes) for the prefilter; feature
+sets are rebuilt afterwards for the rows that have a candidate, and pairs are verified in chunks.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, partial
 
 import numpy as np
 import polars as pl
@@ -312,47 +316,48 @@ def _eligible(tier: str, lens: np.ndarray, config: DedupConfig) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------------- candidates
-def _candidate_pairs(keys: _Keys, window: int) -> pl.DataFrame:
-    """Distinct (a, b) row pairs, a < b, that share a band key.
+def _candidate_pairs(keys: _Keys, window: int, screen: Callable[[pl.DataFrame], pl.DataFrame] | None = None) -> pl.DataFrame:
+    """Distinct (a, b) row pairs, a < b, that share a band key, band by band.
 
     Within a bucket sorted by row each row pairs with its next ``window`` rows: every pair of a
     bucket of up to window+1 rows, and a connected chain through bigger ones (mass copies), so the
-    work stays linear in the bucket size.
+    work stays linear in the bucket size.  ``screen`` drops hopeless pairs as each band is done, so
+    memory holds one band's pairs plus the survivors, never all raw candidates.
     """
-    bands, n = keys.keys.shape
     rows = np.flatnonzero(keys.eligible).astype(np.uint32)
-    frame = pl.DataFrame(
-        {
-            "band": np.repeat(np.arange(bands, dtype=np.uint16), len(rows)),
-            "key": keys.keys[:, rows].ravel(),
-            "row": np.tile(rows, bands),
-        }
-    )
-    shared = frame.filter(pl.len().over("band", "key") > 1).sort("band", "key", "row")
-    pairs = []
-    for step in range(1, window + 1):
-        same = (pl.col("band") == pl.col("band").shift(-step)) & (pl.col("key") == pl.col("key").shift(-step))
-        found = shared.select(pl.col("row").alias("a"), pl.col("row").shift(-step).alias("b"), same.alias("same"))
-        found = found.filter(pl.col("same")).drop("same")
-        if found.height == 0:
-            break
-        pairs.append(found)
-    if not pairs:
-        return pl.DataFrame(schema={"a": pl.UInt32, "b": pl.UInt32})
-    return pl.concat(pairs).unique()
+    found = [pl.DataFrame(schema={"a": pl.UInt32, "b": pl.UInt32})]
+    for band_keys in keys.keys:
+        bucketed = pl.DataFrame({"key": band_keys[rows], "row": rows})
+        shared = bucketed.filter(pl.len().over("key") > 1).sort("key", "row")
+        band = []
+        for step in range(1, window + 1):
+            pairs = shared.select(
+                a=pl.col("row"), b=pl.col("row").shift(-step), same=pl.col("key") == pl.col("key").shift(-step)
+            ).filter(pl.col("same"))
+            if pairs.height == 0:
+                break
+            band.append(pairs.drop("same"))
+        if band:
+            pairs = pl.concat(band)
+            found.append(screen(pairs) if screen else pairs)
+    return pl.concat(found).unique()
 
 
 def _prefilter(pairs: pl.DataFrame, signatures: np.ndarray, threshold: float, config: DedupConfig) -> pl.DataFrame:
     """Candidates whose MinHash estimate reaches ``threshold - prefilter_sigmas`` standard errors.
 
     The estimate (share of equal signature values) of a pair at the threshold has standard error
-    sqrt(t(1-t)/num_perm); 4 of them lose ~3e-5 of such pairs and most same-topic noise.
+    sqrt(t(1-t)/num_perm); 4 of them lose ~3e-5 of such pairs and most same-topic noise.  Pairs
+    with a row beyond ``signatures`` (index rows not signed yet) pass.
     """
     floor = threshold - config.prefilter_sigmas * np.sqrt(threshold * (1 - threshold) / config.num_perm)
     keep = []
     for chunk in pairs.iter_slices(100_000):
         a, b = chunk["a"].to_numpy(), chunk["b"].to_numpy()
-        keep.append((signatures[a] == signatures[b]).mean(axis=1) >= floor)
+        signed = b < len(signatures)
+        estimate = np.ones(len(a))
+        estimate[signed] = (signatures[a[signed]] == signatures[b[signed]]).mean(axis=1)
+        keep.append(estimate >= floor)
     return pairs.filter(pl.Series(np.concatenate(keep))) if keep else pairs
 
 
@@ -582,11 +587,16 @@ def find_duplicates(batch: pl.DataFrame, config: DedupConfig = DedupConfig(), in
                 t: _Keys(np.hstack([keys[t].keys, stored[t].keys]), np.concatenate([keys[t].eligible, stored[t].eligible]), keys[t].signatures)
                 for t in config.tiers
             }
-        # Pairs of two index rows were settled by an earlier run.
-        candidates = {t: _candidate_pairs(keys[t], config.lsh_bucket_window).filter(pl.col("a") < n) for t in config.tiers}
-        for t in set(_PREFILTERED) & set(config.tiers):
-            signatures = _with_index_signatures(keys[t].signatures, index, candidates[t], t, lsh)
-            candidates[t] = _prefilter(candidates[t], signatures, config.rewrite_threshold, config)
+        candidates = {}
+        for t in config.tiers:
+            screen = partial(_prefilter, signatures=keys[t].signatures, threshold=config.rewrite_threshold, config=config)
+            # Pairs of two index rows were settled by an earlier run.
+            candidates[t] = _candidate_pairs(keys[t], config.lsh_bucket_window, screen if t in _PREFILTERED else None).filter(
+                pl.col("a") < n
+            )
+            if t in _PREFILTERED and index is not None:
+                signatures = _with_index_signatures(keys[t].signatures, index, candidates[t], t, lsh)
+                candidates[t] = _prefilter(candidates[t], signatures, config.rewrite_threshold, config)
 
     involved = np.unique(np.concatenate([c[col].to_numpy() for c in candidates.values() for col in ("a", "b")]))
     sets = _universe_sets(bodies, index, n, involved, tokeniser, config)

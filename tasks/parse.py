@@ -60,12 +60,16 @@ class RawDocument:
     published_date: dt.date | None = None
     byline: str | None = None
     language: str | None = None  # ISO 639-1
+    # True when an extractor (trafilatura) already chose the main text from the page's structure.
+    extracted: bool = False
 
 
 @dataclass
 class ParseOutcome:
     documents: list[RawDocument] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
+    # Inputs read with a caveat worth a look, e.g. "s3://b/k.txt: invalid_bytes_replaced (utf-8)".
+    warnings: list[str] = field(default_factory=list)
 
     def add(self, item: RawDocument | Rejection) -> None:
         (self.documents if isinstance(item, RawDocument) else self.rejections).append(item)
@@ -73,6 +77,7 @@ class ParseOutcome:
     def extend(self, other: ParseOutcome) -> None:
         self.documents.extend(other.documents)
         self.rejections.extend(other.rejections)
+        self.warnings.extend(other.warnings)
 
 
 # --- Format detection ---------------------------------------------------------------------------
@@ -131,7 +136,7 @@ def parse_html(
         fast=config.fast,
     )
     if extracted is None or not (extracted.text or "").strip():
-        return Rejection(source_uri, "parse", (_at(locator, "html_no_text", "trafilatura found no main text"),), size_bytes)
+        return _rejected(source_uri, locator, "html_no_text", "trafilatura found no main text", size_bytes)
     return RawDocument(
         source_uri=source_uri,
         locator=locator,
@@ -142,6 +147,7 @@ def parse_html(
         title=extracted.title,
         published_date=parse_date(extracted.date),
         byline=extracted.author,
+        extracted=True,
     )
 
 
@@ -213,13 +219,13 @@ def _parse_json_lines(source_uri: str, text: str, config: ParseConfig) -> ParseO
 
 
 def _bad_json(source_uri: str, locator: str, exc: json.JSONDecodeError, size_bytes: int, excerpt: str | None = None) -> Rejection:
-    return Rejection(source_uri, "parse", (_at(locator, "bad_json", exc.msg),), size_bytes, None, excerpt)
+    return _rejected(source_uri, locator, "bad_json", exc.msg, size_bytes, None, excerpt)
 
 
 def parse_record(source_uri: str, locator: str, record: object, size_bytes: int, config: ParseConfig) -> RawDocument | Rejection:
     """One scraper record -> a document, with the metadata its fields state (mapping: ParseConfig)."""
     if not isinstance(record, dict):
-        return Rejection(source_uri, "parse", (_at(locator, "not_a_record", f"a JSON {type(record).__name__}, not an object"),), size_bytes)
+        return _rejected(source_uri, locator, "not_a_record", f"a JSON {type(record).__name__}, not an object", size_bytes)
     stated = dict(
         url=_first_string(record, config.url_fields),
         fetched_at=parse_datetime(_first_string(record, config.fetched_fields)),
@@ -233,14 +239,14 @@ def parse_record(source_uri: str, locator: str, record: object, size_bytes: int,
     if text is None and html is None:
         fields = ", ".join(config.text_fields + config.html_fields)
         excerpt = json.dumps(record, ensure_ascii=False)
-        return Rejection(source_uri, "parse", (_at(locator, "no_body_field", f"none of {fields}"),), size_bytes, stated["title"], excerpt)
+        return _rejected(source_uri, locator, "no_body_field", f"none of {fields}", size_bytes, stated["title"], excerpt)
     if text is None:
         extracted = parse_html(source_uri, locator, html, size_bytes, config, stated["url"], stated["fetched_at"])
         if isinstance(extracted, Rejection):
             return extracted
         # The record's own fields win over what the page's markup says.
         stated = {name: value or getattr(extracted, name) for name, value in stated.items()}
-        text = extracted.text
+        return RawDocument(source_uri, locator, extracted.text, size_bytes, **stated, extracted=True)
     return RawDocument(source_uri=source_uri, locator=locator, text=text, size_bytes=size_bytes, **stated)
 
 
@@ -274,7 +280,7 @@ def parse_warc(source_uri: str, stream: BinaryIO, config: ParseConfig) -> ParseO
                 outcome.add(_parse_response(source_uri, records, record, config))
     except (ArchiveLoadFailed, zlib.error) as exc:
         # Cut or corrupt from here on: the records read so far stand, the rest is accounted as one rejection.
-        outcome.add(Rejection(source_uri, "parse", (_at(f"offset:{records.offset}", "bad_warc", str(exc)),)))
+        outcome.add(_rejected(source_uri, f"offset:{records.offset}", "bad_warc", str(exc)))
     return outcome
 
 
@@ -290,7 +296,7 @@ def _parse_response(source_uri: str, records: ArchiveIterator, record, config: P
     locator = f"offset:{records.get_record_offset()}"
     if refusal:
         reason, detail = refusal
-        return Rejection(source_uri, "parse", (_at(locator, reason, f"{url}: {detail}"),), record.length)
+        return _rejected(source_uri, locator, reason, f"{url}: {detail}", record.length)
     fetched_at = parse_datetime(record.rec_headers.get_header("WARC-Date"))
     return parse_html(source_uri, locator, payload, record.length, config, url, fetched_at)
 
@@ -349,6 +355,17 @@ def _language_code(value: str | None) -> str | None:
     return value.replace("_", "-").split("-")[0].strip().lower() or None
 
 
-def _at(locator: str, reason: str, detail: str) -> str:
-    """A rejection reason with where in the file it happened: ``bad_json (line:3: Expecting value)``."""
-    return f"{reason} ({locator}: {detail})" if locator else f"{reason} ({detail})"
+def _rejected(
+    source_uri: str,
+    locator: str,
+    reason: str,
+    detail: str,
+    size_bytes: int | None = None,
+    title: str | None = None,
+    excerpt: str | None = None,
+) -> Rejection:
+    """A parse rejection of one record, saying where in the file it is: ``bad_json (line:3: Expecting value)``."""
+    text = f"{reason} ({locator}: {detail})" if locator else f"{reason} ({detail})"
+    return Rejection(source_uri, "parse", (text,), size_bytes, title, excerpt, locator or None)
+
+

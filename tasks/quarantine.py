@@ -18,12 +18,14 @@ class Rejection:
     size_bytes: int | None = None
     title: str | None = None
     excerpt: str | None = None  # enough of the input to inspect it without fetching the raw object
+    record_locator: str | None = None  # the record inside the source object, when it holds several
 
 
 def rejections_frame(rejections: list[Rejection], run_id: str, ingested_at: datetime, excerpt_chars: int) -> pl.DataFrame:
     rows = [
         {
             "source_uri": r.source_uri,
+            "record_locator": r.record_locator,
             "stage": r.stage,
             "reasons": list(r.reasons),
             "size_bytes": r.size_bytes,
@@ -41,6 +43,8 @@ def record_rejections(records: pl.DataFrame, rejected: pl.DataFrame) -> list[Rej
     """Rejections for the records that failed the record suite (``rejected``: article_id, reasons)."""
     failed = records.join(rejected, on="article_id", how="inner")
     return [
-        Rejection(row["source_uri"], "validate", tuple(row["reasons"]), row["size_bytes"], row["title"], row["body"])
+        Rejection(
+            row["source_uri"], "validate", tuple(row["reasons"]), row["size_bytes"], row["title"], row["body"], row["record_locator"]
+        )
         for row in failed.iter_rows(named=True)
     ]

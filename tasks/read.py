@@ -173,10 +173,12 @@ def parse_object(uri: str, key: str, payload: bytes, size_bytes: int, config: Re
     if fmt == HTML:
         outcome = ParseOutcome()
         outcome.add(parse_html(uri, "", text, size_bytes, parse))
-        return outcome
-    if fmt in (JSON, JSONL):
-        return parse_json(uri, text, size_bytes, parse, lines=fmt == JSONL)
-    return ParseOutcome(documents=parse_text(uri, text, size_bytes))
+    elif fmt in (JSON, JSONL):
+        outcome = parse_json(uri, text, size_bytes, parse, lines=fmt == JSONL)
+    else:
+        outcome = ParseOutcome(documents=parse_text(uri, text, size_bytes))
+    outcome.warnings.extend(f"{uri}: {flag} ({decoded.encoding})" for flag in decoded.flags)
+    return outcome
 
 
 def _read_rejection(uri: str, rejected: Rejected, data: bytes, size_bytes: int, config: ReadConfig) -> Rejection:

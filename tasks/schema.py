@@ -18,6 +18,7 @@ ARTICLES = pl.Schema(
     {
         "article_id": pl.String,
         "source_uri": pl.String,
+        "record_locator": pl.String,  # where in the source object (line:N, index:N, offset:N); null = the whole object
         "url": pl.String,  # the page URL the source states (WARC target, JSON field, canonical link)
         "fetched_at": TIMESTAMP,  # when the scraper fetched it, when the source says
         "title": pl.String,
@@ -37,6 +38,7 @@ DUPLICATES = pl.Schema(
     {
         "article_id": pl.String,
         "source_uri": pl.String,
+        "record_locator": pl.String,  # where in the source object (line:N, index:N, offset:N); null = the whole object
         "url": pl.String,
         "fetched_at": TIMESTAMP,
         "title": pl.String,
@@ -55,6 +57,7 @@ DUPLICATES = pl.Schema(
 QUARANTINE = pl.Schema(
     {
         "source_uri": pl.String,
+        "record_locator": pl.String,  # where in the source object (line:N, index:N, offset:N); null = the whole object
         "stage": pl.String,
         "reasons": pl.List(pl.String),
         "size_bytes": pl.Int64,
@@ -73,6 +76,7 @@ RECORDS = pl.Schema(
     {
         "article_id": pl.String,
         "source_uri": pl.String,
+        "record_locator": pl.String,  # where in the source object (line:N, index:N, offset:N); null = the whole object
         "url": pl.String,
         "fetched_at": TIMESTAMP,
         "title": pl.String,

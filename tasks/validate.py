@@ -220,12 +220,15 @@ def _run(frame: pl.DataFrame, gx_suite, parameters: dict[str, Any], result_forma
     pdf = _to_pandas(frame)
     with _GX_LOCK:
         batch = _batch_definition().get_batch(batch_parameters={"dataframe": pdf})
-        result = batch.validate(gx_suite, expectation_parameters=parameters, result_format=result_format)
-    for item in result.results:
-        # An expectation that raised "fails" without unexpected rows; passing rows through would hide a suite bug.
-        if item.exception_info.get("raised_exception"):
-            raise RuntimeError(f"{expectation_name(item.expectation_config)} raised: {item.exception_info['exception_message']}")
-    return result
+        return batch.validate(gx_suite, expectation_parameters=parameters, result_format=result_format)
+
+
+def _raised(item) -> str | None:
+    """GX's message if the expectation could not be evaluated (e.g. its column is missing)."""
+    info = item.exception_info or {}
+    # One flat record, or (when a metric failed) one record per metric id.
+    infos = [info] if "raised_exception" in info else list(info.values())
+    return next((i["exception_message"] for i in infos if isinstance(i, dict) and i.get("raised_exception")), None)
 
 
 def expectation_name(config) -> str:
@@ -304,6 +307,10 @@ def _failures(item, frame: pl.DataFrame) -> pl.DataFrame:
 
 def _rejected(result, frame: pl.DataFrame) -> pl.DataFrame:
     """Row position, article_id and reasons (in suite order) of every row failing some expectation."""
+    for item in result.results:
+        # A rule that raised fails without failing rows; passing every row would hide the broken input or suite.
+        if message := _raised(item):
+            raise RuntimeError(f"record expectation {expectation_name(item.expectation_config)} raised: {message}")
     failures = [_failures(item, frame) for item in result.results if not item.success]
     empty = pl.DataFrame(schema={_ROW: pl.UInt32, "reason": pl.String})
     rejected = pl.concat([empty, *failures]).group_by(_ROW, maintain_order=True).agg(reasons="reason").sort(_ROW)
@@ -353,6 +360,9 @@ def facts_frame(articles: pl.DataFrame, facts: BatchFacts) -> pl.DataFrame:
 def _failure(item) -> str:
     config = item.expectation_config
     result = item.result
+    if message := _raised(item):
+        # A partition missing a checked column cannot satisfy the contract: a failure, not a crash.
+        return f"{expectation_name(config)} (raised {message})"
     if "observed_value" in result:
         observed = result["observed_value"]
     else:

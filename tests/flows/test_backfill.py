@@ -106,6 +106,26 @@ def test_only_storage_tasks_retry():
 
 
 @pytest.mark.usefixtures("prefect_harness")
+def test_a_rerun_reads_unchanged_objects_from_the_cache_and_changed_ones_again(tmp_path):
+    from flows.daily import daily_flow
+
+    landing, cache = landing_with(tmp_path, DAYS), tmp_path / "cache"
+    overrides = {"ops": {"cache_dir": str(cache), "read_chunk_files": 1}}  # one cache entry per object
+
+    def run() -> dict[str, int]:
+        daily_flow(source=str(landing / DAY_2), dest=str(tmp_path / "lake"), date=DAY_2, overrides=overrides)
+        return {path.name: path.stat().st_mtime_ns for path in cache.iterdir()}
+
+    first = run()
+    assert len(first) == 2 and all(name.startswith("read-") for name in first)
+    assert run() == first  # both chunks served from the cache, nothing rewritten
+    changed = landing / DAY_2 / DAYS[DAY_2][0]
+    changed.write_text(changed.read_text() + "\nOne more paragraph of the article.\n")
+    third = run()
+    assert len(third) == 3 and {name: third[name] for name in first} == first
+
+
+@pytest.mark.usefixtures("prefect_harness")
 def test_backfill_builds_dates_in_order_skips_them_then_rebuilds_one_with_force(tmp_path, capsys):
     source, dest = str(landing_with(tmp_path, DAYS)) + "/{date}", tmp_path / "lake"
 
@@ -144,6 +164,15 @@ def test_a_failed_date_does_not_stop_the_others_and_fails_the_exit_code(tmp_path
     assert manifest(dest, DAY_3)["counts"]["articles"] == 2
     assert not (dest / "_manifests" / f"ingest_date={DAY_2}.json").exists()
     assert not (dest / "_manifests" / f"ingest_date={DAY_4}.json").exists()
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_backfill_refuses_a_source_without_date_and_a_malformed_date(tmp_path, capsys):
+    dest = str(tmp_path / "lake")
+    assert backfill(str(tmp_path), dest, DAY_1, DAY_2) == 1
+    assert "has no {date}" in capsys.readouterr().err
+    assert backfill(str(tmp_path) + "/{date}", dest, "2025-13-01", DAY_2) == 1
+    assert "--start '2025-13-01' is not a date in YYYY-MM-DD form" in capsys.readouterr().err
 
 
 class FaultyS3Proxy:
@@ -225,7 +254,7 @@ def test_transient_s3_failures_are_retried_and_the_backfill_succeeds(s3_client, 
     for name in DAYS[DAY_2]:
         s3_client.upload_file(str(SEEDS / name), "landing-faulty", f"scrapes/{DAY_2}/{name}")
 
-    # Requests 2-4 fail in a row: the manifest check, then the listing; later the 9th and 10th (reads, writes).
+    # Three requests in a row fail (botocore retries each with backoff), then two more further on.
     with FaultyS3Proxy(s3_endpoint, failing_requests={2, 3, 4, 9, 10}) as proxy:
         code = backfill(
             "s3://landing-faulty/scrapes/{date}", "s3://lake-faulty/cleanwire", DAY_2, DAY_2,

@@ -93,6 +93,11 @@ def test_mixed_formats_in_one_source(landing, tmp_path):
     quarantine = read_dataset(dest, "quarantine")
     assert sorted(r.split(" (")[0] for rs in quarantine["reasons"] for r in rs) == ["bad_json", "warc_http_error", "warc_not_html"]
     assert any("(line:2: " in rs[0] for rs in quarantine["reasons"])
+    assert sorted(quarantine["record_locator"].to_list())[0] == "line:2"
+    assert all(loc.startswith("offset:") for loc in sorted(quarantine["record_locator"].to_list())[1:])
+    # Every published row points at its exact input: a line of the feed, a record of the archive.
+    assert ferry["record_locator"].startswith("offset:") and orchard["record_locator"].startswith("line:")
+    assert by_title[LIBRARY.title]["record_locator"] is None or by_title[LIBRARY.title]["record_locator"].startswith("line:")
 
 
 def test_rows_from_one_file_have_distinct_traceable_ids(landing, tmp_path):

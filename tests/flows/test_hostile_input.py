@@ -158,6 +158,7 @@ def test_hostile_landing_zone_to_a_local_folder(tmp_path):
     counts = manifest["counts"]
     assert counts["inputs"] == len(expected) == counts["articles"] + counts["duplicates"] + counts["quarantine"]
     check_bodies(articles)
+    assert manifest["read_warnings"] == [f"{tmp_path / 'landing' / 'invalid-bytes.txt'}: invalid_bytes_replaced (utf-8)"]
     huge = quarantine.filter(pl.col("source_uri").str.ends_with("huge.txt")).row(0, named=True)
     assert "max_file_bytes" in huge["reasons"][0] and huge["excerpt"] is None  # refused unread
 

@@ -141,3 +141,14 @@ def test_prefect_yaml_entrypoints_resolve_to_flows_taking_their_parameters(name)
     accepted = inspect.signature(flow.fn).parameters
     assert set(entry["parameters"]) <= set(accepted)
     Settings(**entry["parameters"].get("overrides", {}))  # valid overrides
+
+
+def test_serve_declares_the_same_parameters_as_the_yaml_deployment():
+    from flows.serve import daily_parameters
+
+    daily = deployment(DAILY_DEPLOYMENT)
+    timezone = daily["schedules"][0]["timezone"]
+    served = daily_parameters(daily["parameters"]["source"], daily["parameters"]["dest"], timezone, {})
+    assert served == daily["parameters"]
+    with_override = daily_parameters("src/{date}", "dest", timezone, {"ops": {"read_chunk_files": 8}})
+    assert with_override["overrides"]["ops"] == {"read_chunk_files": 8, "timezone": timezone}

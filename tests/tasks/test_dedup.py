@@ -13,20 +13,22 @@ from datasketch import MinHash
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tasks.clean import clean_text
 from tasks.config import DedupConfig
 from tasks.dedup import (
     NFKC_NEUTRAL,
     RESULT_SCHEMA,
-    _word_lists,
     _candidate_pairs,
     _features,
     _Keys,
     _Lsh,
+    _prefilter,
     _Tokeniser,
+    _word_lists,
     feature_hash,
     find_duplicates,
-    stopwords,
     index_rows,
+    stopwords,
     tokens,
 )
 from tests.conftest import SEEDS
@@ -146,6 +148,23 @@ def test_lsh_recall_follows_banding_curve(similarity):
     assert abs(found.height / pairs - predicted) < 0.08
 
 
+def test_prefilter_keeps_pairs_at_the_threshold():
+    config = DedupConfig()
+    lsh = _Lsh(config)
+    rng = np.random.default_rng(3)
+    size, pairs = 250, 300
+    common = round(2 * size * config.rewrite_threshold / (1 + config.rewrite_threshold))
+    feats = []
+    for _ in range(pairs):
+        pool = rng.choice(2**32 - 1, 2 * size - common, replace=False).astype(np.uint32)
+        feats += [pool[:size], pool[size - common :]]
+    sig = np.ascontiguousarray(lsh.signatures(np.concatenate(feats), np.full(2 * pairs, size)).T)
+    candidates = pl.DataFrame({"a": np.arange(0, 2 * pairs, 2), "b": np.arange(1, 2 * pairs, 2)}, schema={"a": pl.UInt32, "b": pl.UInt32})
+    assert _prefilter(candidates, sig, config.rewrite_threshold, config).height == pairs
+    unrelated = pl.DataFrame({"a": np.arange(0, 2 * pairs - 2, 2), "b": np.arange(3, 2 * pairs, 2)}, schema={"a": pl.UInt32, "b": pl.UInt32})
+    assert _prefilter(unrelated, sig, config.rewrite_threshold, config).height == 0
+
+
 # --------------------------------------------------------------------------------- verification
 def test_lsh_false_candidates_are_dropped_by_verification():
     """With banding tuned for Jaccard 0.05 unrelated texts collide; exact verification rejects them."""
@@ -199,6 +218,14 @@ def test_keep_policy_is_deterministic_under_shuffles(order):
     assert result.filter(pl.col("article_id") == "a")["similarity"].item() == 1.0
 
 
+def test_mass_copies_form_one_cluster():
+    """A bucket far larger than lsh_bucket_window stays connected through its chain."""
+    story = _text(random.Random(19), 150)
+    result = find_duplicates(_batch({f"copy{i:03d}": story for i in range(150)}), LSH_ONLY)
+    assert set(result["cluster_id"]) == {"copy000"}
+    assert result["duplicate_of"].null_count() == 1 and set(result["similarity"].drop_nulls()) == {1.0}
+
+
 def test_word_count_breaks_date_ties():
     batch = _policy_batch().with_columns(published_date=pl.lit(None, pl.Date))
     result = find_duplicates(batch, LSH_ONLY)
@@ -232,27 +259,29 @@ def test_index_from_another_lsh_setup_is_rebanded():
 
 
 # ------------------------------------------------------------------------------------ seeds
-def _seed_bodies(cleaned: bool) -> dict[str, str]:
+def _seed_bodies(cleaning: str) -> dict[str, str]:
     bodies = {}
     for path in sorted(SEEDS.glob("*.txt")):
         text = path.read_text(encoding="utf-8")
-        if cleaned:  # roughly what tasks/clean.py leaves: no site chrome, no trailing notes
+        if cleaning == "trimmed":  # roughly: no site chrome, no trailing notes
             for marker in ("Share This Post", "DOWNLOAD THE APP", "#PoliticsNews"):
                 text = text.split(marker)[0]
             text = "\n".join(line for line in text.splitlines() if len(line.split()) > 8)
+        elif cleaning == "clean_text":  # what the flow passes
+            text = clean_text(text).body
         bodies[path.name[:3]] = text
     return bodies
 
 
-@pytest.mark.parametrize("cleaned", [False, True])
+@pytest.mark.parametrize("cleaning", ["raw", "trimmed", "clean_text"])
 @pytest.mark.parametrize("config", [DedupConfig(), LSH_ONLY], ids=["exhaustive", "lsh"])
-def test_seeds_find_exactly_the_rewrite_pair(cleaned, config):
-    batch = _batch(_seed_bodies(cleaned), {"004": dt.date(2025, 8, 23)})
+def test_seeds_find_exactly_the_rewrite_pair(cleaning, config):
+    batch = _batch(_seed_bodies(cleaning), {"004": dt.date(2025, 8, 23)})
     result = find_duplicates(batch, config)
     assert _dups(result) == {"001": "004"}
     row = result.filter(pl.col("article_id") == "001").row(0, named=True)
     assert row["matched_tier"] == "rewrite" and row["cluster_id"] == "004" and not row["matched_index"]
-    assert 0.25 <= row["similarity"] <= 0.5
+    assert 0.3 <= row["similarity"] <= 0.4  # measured 0.313 raw .. 0.338 cleaned; threshold 0.27
 
 
 # ------------------------------------------------------------------------------- edge cases
