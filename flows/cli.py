@@ -76,17 +76,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _quiet_prefect_tracebacks() -> None:
-    """Prefect logs a traceback for every failed task; on the console the one-line message is enough."""
-    from prefect.logging.handlers import PrefectConsoleHandler
+    """Prefect logs a traceback for every failed task and flow run; for a person at a terminal the
+    one-paragraph message is the useful part (``--debug`` keeps the tracebacks). Filters on the run
+    loggers, because Prefect creates its handlers lazily, when the first flow starts."""
 
     def strip_traceback(record: logging.LogRecord) -> bool:
         record.exc_info, record.exc_text = None, None
         return True
 
-    for logger in [logging.getLogger(), *map(logging.getLogger, logging.root.manager.loggerDict)]:
-        for handler in getattr(logger, "handlers", []):
-            if isinstance(handler, PrefectConsoleHandler):
-                handler.addFilter(strip_traceback)
+    for name in ("prefect.flow_runs", "prefect.task_runs"):
+        logging.getLogger(name).addFilter(strip_traceback)
 
 
 def cmd_run(args: argparse.Namespace) -> int:

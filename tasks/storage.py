@@ -150,7 +150,7 @@ class S3Storage:
         return f"s3://{self.bucket}/{self._key(key)}"
 
     def _call(self, what: str, fn, **kwargs):
-        from botocore.exceptions import BotoCoreError, ClientError
+        from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
         try:
             return fn(**kwargs)
@@ -159,6 +159,11 @@ class S3Storage:
             raise StorageError(
                 f"S3 {what} on bucket {self.bucket!r} failed: {error.get('Code', '?')} ({error.get('Message', exc)})"
                 f"{_permission_hint(error.get('Code'), what)}"
+            ) from None
+        except NoCredentialsError:
+            raise StorageError(
+                f"S3 {what} on bucket {self.bucket!r} failed: no AWS credentials found; set AWS_ACCESS_KEY_ID and "
+                "AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or run where an instance role applies"
             ) from None
         except BotoCoreError as exc:
             raise StorageError(f"S3 {what} on bucket {self.bucket!r} failed: {exc}") from None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -13,6 +14,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SEEDS = REPO_ROOT / "seeds"
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+# Task-result caches of test runs stay out of the user's home.
+os.environ.setdefault("CLEANWIRE_OPS__CACHE_DIR", tempfile.mkdtemp(prefix="cleanwire-test-cache-"))
 
 
 @pytest.fixture(scope="session")
