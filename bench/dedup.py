@@ -18,8 +18,12 @@ import gc
 import os
 import re
 import resource
+import subprocess
+import sys
+import tempfile
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -187,8 +191,12 @@ def main() -> None:
 
     config = DedupConfig(workers=args.workers)
     start = time.perf_counter()
-    batch, planted = make_corpus(args.docs, args.dup_fraction, args.seed)
-    print(f"corpus: {batch.height} docs, mean {batch['body'].str.len_bytes().mean():,.0f} bytes, {planted.height} planted copies "
+    if args.memory:
+        # Generated in a child process, so this process holds only the batch itself when measured.
+        batch, planted = _corpus_from_child(args), pl.DataFrame()
+    else:
+        batch, planted = make_corpus(args.docs, args.dup_fraction, args.seed)
+    print(f"corpus: {batch.height} docs, mean {batch['body'].str.len_bytes().mean():,.0f} bytes, {args.docs * args.dup_fraction:,.0f} planted copies "
           f"(generated in {time.perf_counter() - start:.1f}s); cpus={os.cpu_count()} load={os.getloadavg()[0]:.2f}; "
           f"workers={config.workers} threads (+ polars' own pool)")
     if args.memory:
@@ -212,6 +220,14 @@ def main() -> None:
     for name, rate in rates.items():
         print(f"  {name:48s} {rate:>10,.0f} docs/s   x{rate / naive:8.1f} naive   x{rate / rensa:5.2f} rensa")
     quality(batch, planted, result, config)
+
+
+def _corpus_from_child(args: argparse.Namespace) -> pl.DataFrame:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "batch.parquet"
+        code = f"from bench.corpus import make_corpus; make_corpus({args.docs}, {args.dup_fraction}, {args.seed})[0].write_parquet({str(path)!r})"
+        subprocess.run([sys.executable, "-c", code], check=True)
+        return pl.read_parquet(path)
 
 
 def _version(package: str) -> str:

@@ -19,8 +19,7 @@ from zoneinfo import ZoneInfo
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
-from flows.runners import read_in_chunks
-from tasks.clean import clean_task
+from flows.runners import clean_in_chunks, read_in_chunks
 from tasks.config import Settings
 from tasks.dedup import dedup_task
 from tasks.errors import PipelineError
@@ -119,7 +118,7 @@ def process_partition(source_uri: str, dest: str, ingest_date: date, run_id: str
         logger.warning("read: %s", warning)
 
     with timer.step("clean"):
-        cleaned = clean_task(read.documents, settings.clean)
+        cleaned = clean_in_chunks(read.documents, settings)
     logger.info("clean: %d records, %d without article text", cleaned.records.height, len(cleaned.rejections))
 
     with timer.step("validate_records"):

@@ -1,10 +1,12 @@
-"""Where the daily flow's work runs: the read step's fan-out and cache, and the Dask task runner.
+"""Where the daily flow's work runs: the read and clean steps' fan-out, the read cache, and Dask.
 
-The read step (fetch, decode, parse) is the per-file work: it is split into chunks of
-``ops.read_chunk_files`` objects, each one task, mapped over the flow's task runner (threads by
-default, Dask worker processes with ``--runner dask``). Everything after it (batch boilerplate,
-dedup against the whole batch and the index, validation, publish) needs the whole batch and stays
-in the flow's process, so the dedup join sees every article exactly as with the default runner.
+The read step (fetch, decode, parse) and the clean step are per-document work: each is split into
+chunks (``ops.read_chunk_files`` objects, ``ops.clean_chunk_docs`` documents), each one task, mapped
+over the flow's task runner (threads by default, Dask worker processes with ``--runner dask``). The
+clean step's one batch-wide signal, the run's recurring lines, is computed once in the flow's
+process and handed to every chunk. Everything after them (dedup against the whole batch and the
+index, validation, publish) needs the whole batch and stays in the flow's process, so the dedup join
+sees every article exactly as with the default runner.
 
 A chunk's result is cached under a key made of the source objects' ETags, the read settings, the
 pipeline version and the read code itself, so a rerun over unchanged inputs skips fetching and
@@ -20,6 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.metadata import version
 from pathlib import Path
+from typing import TypeVar
 
 from prefect import Flow, Task
 from prefect.futures import PrefectFutureList
@@ -28,10 +31,13 @@ from pydantic import BaseModel
 
 import tasks.parse
 import tasks.read
+from tasks.clean import CleanOutcome, clean_task, find_batch_boilerplate, merge_outcomes
 from tasks.config import OpsConfig, S3Config, Settings
-from tasks.parse import ParseOutcome
+from tasks.parse import ParseOutcome, RawDocument
 from tasks.read import read_inputs_task
 from tasks.storage import StoredObject
+
+T = TypeVar("T")
 
 # The code whose output a cached read result is; an edit to it must not be served stale results.
 _READ_CODE_DIGEST = hashlib.sha256(
@@ -66,8 +72,8 @@ def read_task(ops: OpsConfig) -> Task:
     )
 
 
-def chunks(objects: list[StoredObject], size: int) -> list[list[StoredObject]]:
-    return [objects[start : start + size] for start in range(0, len(objects), size)]
+def chunks(items: list[T], size: int) -> list[list[T]]:
+    return [items[start : start + size] for start in range(0, len(items), size)]
 
 
 def read_in_chunks(source_uri: str, objects: list[StoredObject], settings: Settings) -> ParseOutcome:
@@ -82,6 +88,14 @@ def read_in_chunks(source_uri: str, objects: list[StoredObject], settings: Setti
     for outcome in futures.result():
         merged.extend(outcome)
     return merged
+
+
+def clean_in_chunks(documents: list[RawDocument], settings: Settings) -> CleanOutcome:
+    """The clean step, one task per chunk of documents on the flow's task runner; results in order."""
+    boilerplate = find_batch_boilerplate([doc.text for doc in documents], settings.clean)
+    parts = chunks(documents, settings.ops.clean_chunk_docs)
+    futures = clean_task.map(parts, unmapped(settings.clean), unmapped(boilerplate))
+    return merge_outcomes(futures.result() if parts else [])
 
 
 def prefect_api_url() -> str:

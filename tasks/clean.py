@@ -818,9 +818,16 @@ class CleanOutcome:
     rule_counts: dict[str, int]
 
 
-def clean_documents(documents: list[RawDocument], config: CleanConfig = CleanConfig()) -> CleanOutcome:
-    """Clean every document of a run; a document with no article text left is rejected, not dropped."""
-    boilerplate = find_batch_boilerplate([doc.text for doc in documents], config)
+def clean_documents(
+    documents: list[RawDocument], config: CleanConfig = CleanConfig(), boilerplate: frozenset[str] | None = None
+) -> CleanOutcome:
+    """Clean documents; one with no article text left is rejected, not dropped.
+
+    ``boilerplate`` is the run's recurring lines (``find_batch_boilerplate`` over all its documents);
+    when None, ``documents`` are taken to be the whole run. Passing it lets a run clean in chunks.
+    """
+    if boilerplate is None:
+        boilerplate = find_batch_boilerplate([doc.text for doc in documents], config)
     rows: list[dict] = []
     rejections: list[Rejection] = []
     rule_counts: Counter[str] = Counter()
@@ -857,6 +864,18 @@ def clean_documents(documents: list[RawDocument], config: CleanConfig = CleanCon
     return CleanOutcome(pl.DataFrame(rows, schema=RECORDS), rejections, dict(sorted(rule_counts.items())))
 
 
+def merge_outcomes(parts: list[CleanOutcome]) -> CleanOutcome:
+    """The outcome of cleaning all documents of ``parts``, in their order."""
+    rule_counts: Counter[str] = Counter()
+    for part in parts:
+        rule_counts.update(part.rule_counts)
+    return CleanOutcome(
+        pl.concat([part.records for part in parts]) if parts else pl.DataFrame(schema=RECORDS),
+        [rejection for part in parts for rejection in part.rejections],
+        dict(sorted(rule_counts.items())),
+    )
+
+
 @task(name="clean")
-def clean_task(documents: list[RawDocument], config: CleanConfig) -> CleanOutcome:
-    return clean_documents(documents, config)
+def clean_task(documents: list[RawDocument], config: CleanConfig, boilerplate: frozenset[str]) -> CleanOutcome:
+    return clean_documents(documents, config, boilerplate)

@@ -431,6 +431,7 @@ class OpsConfig(BaseModel):
         description="Where cached task results are kept; must be shared by all Dask workers of a multi-host cluster.",
     )
     read_chunk_files: int = Field(256, ge=1, description="Source objects per read task: the unit fanned out to workers.")
+    clean_chunk_docs: int = Field(2000, ge=1, description="Documents per clean task: the unit fanned out to workers.")
 
     @field_validator("timezone")
     @classmethod

@@ -9,6 +9,7 @@ import pytest
 
 from flows.daily import daily_flow
 from flows.runners import dask_scheduler, with_runner
+from tasks.config import Settings
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -36,3 +37,22 @@ def test_dask_runner_output_equals_the_default_runner_output(seeds_dir, tmp_path
     for dataset in ("articles", "duplicates", "quarantine"):
         assert published(tmp_path / "dask", dataset).equals(published(tmp_path / "local", dataset)), dataset
     assert elapsed < 60, f"the Dask run took {elapsed:.1f} s: are the workers starting ephemeral servers?"
+
+
+def test_cleaning_in_chunks_equals_cleaning_the_whole_run(seeds_dir):
+    from prefect import flow
+
+    from flows.runners import clean_in_chunks
+    from tasks.clean import clean_documents
+    from tasks.parse import parse_text
+
+    documents = [doc for path in sorted(seeds_dir.iterdir()) for doc in parse_text(str(path), path.read_text(), 0)]
+    settings = Settings(ops={"clean_chunk_docs": 2})
+
+    @flow
+    def chunked():
+        return clean_in_chunks(documents, settings)
+
+    whole, parts = clean_documents(documents, settings.clean), chunked()
+    assert parts.records.equals(whole.records)
+    assert parts.rule_counts == whole.rule_counts and parts.rejections == whole.rejections
