@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import http.client
 import json
 import shutil
-import threading
 from datetime import UTC, date, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -22,6 +19,7 @@ from tasks.errors import PipelineError
 from tasks.publish import publish_task
 from tasks.read import list_inputs_task, read_inputs_task
 from tasks.validate import validate_batch_task, validate_records_task
+from tests.s3_faults import FaultyS3Proxy, on_requests
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 # After every seed's published date, so no seed is quarantined as published in the future.
@@ -175,78 +173,6 @@ def test_backfill_refuses_a_source_without_date_and_a_malformed_date(tmp_path, c
     assert "--start '2025-13-01' is not a date in YYYY-MM-DD form" in capsys.readouterr().err
 
 
-class FaultyS3Proxy:
-    """A loopback HTTP proxy in front of the S3 server that answers 503 SlowDown to chosen requests.
-
-    A real network fault as boto3 sees it (no patched methods): the client's retry policy must absorb it.
-    """
-
-    def __init__(self, upstream: str, failing_requests: set[int]):
-        self.upstream = upstream.removeprefix("http://")
-        self.failing_requests = failing_requests
-        self.seen = 0
-        self.failed = 0
-        self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address
-        return f"http://{host}:{port}"
-
-    def __enter__(self) -> FaultyS3Proxy:
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def _should_fail(self) -> bool:
-        with self._lock:
-            self.seen += 1
-            fail = self.seen in self.failing_requests
-            self.failed += fail
-            return fail
-
-    def _handler(self):
-        proxy = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args) -> None:
-                pass
-
-            def _relay(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                if proxy._should_fail():
-                    error = b"<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>"
-                    self.send_response(503)
-                    self.send_header("Content-Type", "application/xml")
-                    self.send_header("Content-Length", str(len(error)))
-                    self.end_headers()
-                    self.wfile.write(error)
-                    return
-                upstream = http.client.HTTPConnection(proxy.upstream, timeout=30)
-                upstream.request(self.command, self.path, body=body, headers=dict(self.headers))
-                response = upstream.getresponse()
-                payload = response.read()
-                self.send_response(response.status)
-                for name, value in response.getheaders():
-                    if name.lower() not in {"transfer-encoding", "content-length", "connection"}:
-                        self.send_header(name, value)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(payload)
-                upstream.close()
-
-            do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _relay
-
-        return Handler
-
-
 @pytest.mark.usefixtures("prefect_harness")
 def test_transient_s3_failures_are_retried_and_the_backfill_succeeds(s3_client, s3_endpoint, capsys):
     s3_client.create_bucket(Bucket="landing-faulty")
@@ -255,7 +181,7 @@ def test_transient_s3_failures_are_retried_and_the_backfill_succeeds(s3_client, 
         s3_client.upload_file(str(SEEDS / name), "landing-faulty", f"scrapes/{DAY_2}/{name}")
 
     # Three requests in a row fail (botocore retries each with backoff), then two more further on.
-    with FaultyS3Proxy(s3_endpoint, failing_requests={2, 3, 4, 9, 10}) as proxy:
+    with FaultyS3Proxy(s3_endpoint, on_requests({2, 3, 4, 9, 10})) as proxy:
         code = backfill(
             "s3://landing-faulty/scrapes/{date}", "s3://lake-faulty/cleanwire", DAY_2, DAY_2,
             "--set", f"s3.endpoint_url={proxy.url}",
