@@ -393,19 +393,21 @@ class _Sets:
         return np.searchsorted(self.keys, first), np.searchsorted(self.keys, first + np.uint64(1 << 32))
 
 
-def _feature_sets(bodies: pl.Series, rows: np.ndarray, tokeniser: _Tokeniser, config: DedupConfig) -> dict[str, _Sets]:
+def _feature_sets(
+    bodies: pl.Series, rows: np.ndarray, tokeniser: _Tokeniser, config: DedupConfig, tiers: tuple[str, ...] = TIERS
+) -> dict[str, _Sets]:
     """Feature sets per tier of the given batch rows (re-tokenised: the keys pass kept no features)."""
 
 
     def one_chunk(start: int) -> dict[str, np.ndarray]:
         chunk = rows[start : start + config.chunk_docs]
         feats = _features(bodies.gather(chunk), tokeniser, config)
-        return {tier: _Sets.of(np.repeat(chunk, feats.lens[tier]), feats.flat[tier]).keys for tier in TIERS}
+        return {tier: _Sets.of(np.repeat(chunk, feats.lens[tier]), feats.flat[tier]).keys for tier in tiers}
 
     # ``rows`` ascend, so each chunk's keys sort after the previous chunk's: no global sort needed.
     with ThreadPoolExecutor(max_workers=config.workers) as pool:
         parts = list(pool.map(one_chunk, range(0, len(rows), config.chunk_docs)))
-    return {tier: _Sets(np.concatenate([p[tier] for p in parts] or [np.empty(0, np.uint64)])) for tier in TIERS}
+    return {tier: _Sets(np.concatenate([p[tier] for p in parts] or [np.empty(0, np.uint64)])) for tier in tiers}
 
 
 def _similarities(pairs: pl.DataFrame, sets: _Sets) -> pl.DataFrame:
@@ -525,10 +527,10 @@ def _with_index_signatures(
     return out
 
 
-def _index_sets(index: pl.DataFrame, n_batch: int, rows: np.ndarray) -> dict[str, _Sets]:
+def _index_sets(index: pl.DataFrame, n_batch: int, rows: np.ndarray, tiers: tuple[str, ...]) -> dict[str, _Sets]:
     """Feature sets of the given universe rows that are index rows (offset by the batch size)."""
     out = {}
-    for tier in TIERS:
+    for tier in tiers:
         feats = index[f"{tier}_features"].gather(rows - n_batch)
         out[tier] = _Sets.of(np.repeat(rows, feats.list.len().to_numpy()), feats.explode().drop_nulls().to_numpy())
     return out
@@ -598,9 +600,13 @@ def find_duplicates(batch: pl.DataFrame, config: DedupConfig = DedupConfig(), in
                 signatures = _with_index_signatures(keys[t].signatures, index, candidates[t], t, lsh)
                 candidates[t] = _prefilter(candidates[t], signatures, config.rewrite_threshold, config)
 
-    involved = np.unique(np.concatenate([c[col].to_numpy() for c in candidates.values() for col in ("a", "b")]))
-    sets = _universe_sets(bodies, index, n, involved, tokeniser, config)
-    edges = _verified({t: _similarities(candidates[t], sets[t]) for t in config.tiers}, config)
+        del keys  # band keys and signatures are done with: free them before the feature sets
+    # One tier's sets at a time, only for the rows it has candidates for: memory stays ~ candidates.
+    sims = {}
+    for t in config.tiers:
+        involved = np.unique(np.concatenate([candidates[t]["a"].to_numpy(), candidates[t]["b"].to_numpy()]))
+        sims[t] = _similarities(candidates[t], _universe_sets(bodies, index, n, involved, tokeniser, config, (t,))[t])
+    edges = _verified(sims, config)
 
     universe = batch.select("article_id", "published_date", pl.col("word_count").cast(pl.Int64), from_index=pl.lit(False))
     if index is not None:
@@ -620,6 +626,8 @@ def find_duplicates(batch: pl.DataFrame, config: DedupConfig = DedupConfig(), in
     kept = row_of_rank[best[component[:n]]]
 
     dropped = np.flatnonzero(kept != np.arange(n))
+    in_clusters = np.unique(np.concatenate([dropped, kept[dropped]]))
+    sets = _universe_sets(bodies, index, n, in_clusters, tokeniser, config, config.tiers)
     similarity = _to_kept(dropped, kept[dropped], edges, sets, config)
     return (
         pl.DataFrame({"article_id": batch["article_id"], "cluster_id": universe["article_id"].gather(kept), "matched_index": kept >= n})
@@ -637,14 +645,21 @@ def find_duplicates(batch: pl.DataFrame, config: DedupConfig = DedupConfig(), in
 
 
 def _universe_sets(
-    bodies: pl.Series, index: pl.DataFrame | None, n: int, rows: np.ndarray, tokeniser: _Tokeniser, config: DedupConfig
+    bodies: pl.Series,
+    index: pl.DataFrame | None,
+    n: int,
+    rows: np.ndarray,
+    tokeniser: _Tokeniser,
+    config: DedupConfig,
+    tiers: tuple[str, ...],
 ) -> dict[str, _Sets]:
-    batch_sets = _feature_sets(bodies, rows[rows < n], tokeniser, config)
+    """Feature sets of batch and index rows (``rows`` ascending universe row numbers)."""
+    batch_sets = _feature_sets(bodies, rows[rows < n], tokeniser, config, tiers)
     if index is None:
         return batch_sets
-    index_sets = _index_sets(index, n, rows[rows >= n])
+    index_sets = _index_sets(index, n, rows[rows >= n], tiers)
     # Index rows are numbered after batch rows, so concatenating keeps the keys sorted.
-    return {t: _Sets(np.concatenate([batch_sets[t].keys, index_sets[t].keys])) for t in TIERS}
+    return {t: _Sets(np.concatenate([batch_sets[t].keys, index_sets[t].keys])) for t in tiers}
 
 
 def _to_kept(rows: np.ndarray, kept: np.ndarray, edges: pl.DataFrame, sets: dict[str, _Sets], config: DedupConfig) -> pl.DataFrame:

@@ -83,3 +83,15 @@ def test_the_installed_command_prints_no_traceback_when_a_run_fails(s3_endpoint,
     assert result.returncode == 1
     assert "cleanwire: S3 ListObjectsV2 on bucket 'no-such-bucket-cli' failed: NoSuchBucket" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_clean_and_dedup_do_not_pay_for_great_expectations(tmp_path):
+    seed = Path(__file__).resolve().parents[2] / "seeds" / "001_5677622f87daf84b.txt"
+    code = (
+        "import sys; from flows.cli import main\n"
+        f"assert main(['clean', {str(seed)!r}]) == 0\n"
+        f"main(['dedup', {str(tmp_path / 'missing.parquet')!r}, '--text-column', 't', '--id-column', 'i', '--output', 'o'])\n"
+        "assert 'great_expectations' not in sys.modules, 'GX was imported'\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
