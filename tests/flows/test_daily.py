@@ -184,3 +184,17 @@ def test_seeds_from_s3_to_s3(seeds_dir, s3_client, s3_endpoint, caplog):
         assert secret not in caplog.text
         assert secret not in manifest_text.decode()
         assert secret not in run_summary_markdown(manifest)
+
+
+def test_a_run_leaves_a_markdown_summary_artifact(seeds_dir, tmp_path):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    manifest = daily_flow(source=str(seeds_dir), dest=str(tmp_path / "lake"), date=DAY, run_id="artifact-1")
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["cleanwire-run-summary"])))
+    (artifact,) = [a for a in artifacts if a.description == "artifact-1"]
+    assert artifact.type == "markdown"
+    assert "| 5 | 4 | 1 | 0 |" in artifact.data
+    assert manifest["validation"]["data_docs"] in artifact.data
+    assert "| records | expect_column_values_to_be_between:word_count | yes | 0 |" in artifact.data
