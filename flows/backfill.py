@@ -19,14 +19,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
-from importlib.metadata import version
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.futures import as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.daily import daily_flow
+from flows.daily import current_pipeline_version, daily_flow
 from flows.runners import with_runner
 from tasks.config import S3Config, Settings
 from tasks.errors import CleanwireError, PipelineError
@@ -50,7 +49,7 @@ def current_versions(settings: Settings) -> dict:
     """The versions a partition published now records in its manifest (pipeline, schema, suites)."""
     suites = [load_suite(settings.validation.expectations_dir / name) for name in (RECORD_SUITE_FILE, BATCH_SUITE_FILE)]
     return {
-        "pipeline_version": version("cleanwire"),
+        "pipeline_version": current_pipeline_version(settings),
         "schema_version": SCHEMA_VERSION,
         "suites": {suite.name: suite.version for suite in suites},
     }

@@ -8,17 +8,27 @@ published; the batch suite runs last, on exactly what would be published, and ga
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 from collections import Counter
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
-from importlib.metadata import version
 from zoneinfo import ZoneInfo
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
+import tasks.clean
+import tasks.dedup
+import tasks.language
+import tasks.parse
+import tasks.publish
+import tasks.quarantine
+import tasks.read
+import tasks.records
+import tasks.schema
+import tasks.validate
 from flows.runners import clean_in_chunks, read_in_chunks
 from tasks.config import Settings
 from tasks.dedup import dedup_task
@@ -32,6 +42,7 @@ from tasks.publish import (
     publish_task,
 )
 from tasks.quarantine import record_rejections, rejections_frame
+from tasks.records import pipeline_version
 from tasks.read import list_inputs_task
 from tasks.schema import SCHEMA_VERSION
 from tasks.storage import open_storage
@@ -57,6 +68,20 @@ def default_date(timezone: str) -> date:
     if deployment.id is None:
         return datetime.now(UTC).date()
     return flow_run.scheduled_start_time.astimezone(ZoneInfo(timezone)).date()
+
+
+# The code that decides what a partition holds (a change to any of it makes published partitions stale).
+STEP_MODULES = [
+    tasks.read, tasks.parse, tasks.clean, tasks.dedup, tasks.validate,
+    tasks.publish, tasks.quarantine, tasks.records, tasks.schema, tasks.language,
+]  # fmt: skip
+
+
+def current_pipeline_version(settings: Settings) -> str:
+    """Package version + digest of the step code and of every setting that shapes the output."""
+    shaping = settings.model_dump(mode="json", include={"read", "parse", "clean", "dedup", "validation"})
+    shaping["validation"].pop("expectations_dir")  # where the suites are is not what they say (suite versions are)
+    return pipeline_version(STEP_MODULES, json.dumps(shaping, sort_keys=True))
 
 
 def new_run_id(ingest_date: date) -> str:
@@ -164,7 +189,7 @@ def process_partition(source_uri: str, dest: str, ingest_date: date, run_id: str
         "ingest_date": ingest_date.isoformat(),
         "source": source_uri,
         "schema_version": SCHEMA_VERSION,
-        "pipeline_version": version("cleanwire"),
+        "pipeline_version": current_pipeline_version(settings),
         "suites": {
             record_check.suite_name: record_check.suite_version,
             batch_check.suite_name: batch_check.suite_version,

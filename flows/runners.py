@@ -21,7 +21,6 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.metadata import version
-from pathlib import Path
 from typing import TypeVar
 
 from prefect import Flow, Task
@@ -35,14 +34,13 @@ from tasks.clean import CleanOutcome, clean_task, find_batch_boilerplate, merge_
 from tasks.config import OpsConfig, S3Config, Settings
 from tasks.parse import ParseOutcome, RawDocument
 from tasks.read import read_inputs_task
+from tasks.records import code_digest
 from tasks.storage import StoredObject
 
 T = TypeVar("T")
 
 # The code whose output a cached read result is; an edit to it must not be served stale results.
-_READ_CODE_DIGEST = hashlib.sha256(
-    b"".join(Path(module.__file__).read_bytes() for module in (tasks.read, tasks.parse))
-).hexdigest()
+_READ_CODE_DIGEST = code_digest([tasks.read, tasks.parse])
 
 
 def read_cache_key(_context, parameters: dict) -> str:

@@ -193,3 +193,12 @@ def test_transient_s3_failures_are_retried_and_the_backfill_succeeds(s3_client, 
         s3_client.get_object(Bucket="lake-faulty", Key=f"cleanwire/_manifests/ingest_date={DAY_2}.json")["Body"].read()
     )
     assert committed["counts"] == {"inputs": 2, "articles": 2, "duplicates": 0, "quarantine": 0}
+
+
+def test_a_changed_rule_or_threshold_makes_published_partitions_stale():
+    baseline = current_versions(Settings())
+    assert current_versions(Settings())["pipeline_version"] == baseline["pipeline_version"]  # deterministic
+    for changed in ({"dedup": {"rewrite_threshold": 0.3}}, {"clean": {"teaser_min_chars": 151}}):
+        assert current_versions(Settings(**changed))["pipeline_version"] != baseline["pipeline_version"]
+    # Settings that do not shape the output (S3 access, scheduling) do not.
+    assert current_versions(Settings(s3={"max_attempts": 3}, ops={"timezone": "Asia/Tokyo"})) == baseline
