@@ -347,7 +347,7 @@ class DedupConfig(BaseModel):
         description="In an LSH bucket sorted by row, each row is paired with the next this-many rows: all pairs in buckets "
         "up to window+1 rows, linear work in larger ones (mass copies stay connected through the chain).",
     )
-    chunk_docs: int = Field(8192, ge=1, description="Documents per signature work unit (bounds peak memory).")
+    chunk_docs: int = Field(4096, ge=1, description="Documents per work unit of the signature pass (small: cache-friendly, bounds memory).")
     workers: int = Field(2, ge=1, description="Threads computing signature chunks (numpy and polars release the GIL).")
     # Across runs.
     index_days: int = Field(

@@ -626,9 +626,20 @@ def find_duplicates(batch: pl.DataFrame, config: DedupConfig = DedupConfig(), in
     kept = row_of_rank[best[component[:n]]]
 
     dropped = np.flatnonzero(kept != np.arange(n))
-    in_clusters = np.unique(np.concatenate([dropped, kept[dropped]]))
-    sets = _universe_sets(bodies, index, n, in_clusters, tokeniser, config, config.tiers)
-    similarity = _to_kept(dropped, kept[dropped], edges, sets, config)
+    to_kept = pl.DataFrame(
+        {
+            "row": dropped.astype(np.uint32),
+            "a": np.minimum(dropped, kept[dropped]).astype(np.uint32),
+            "b": np.maximum(dropped, kept[dropped]).astype(np.uint32),
+        }
+    )
+    # Most dropped rows were verified against their kept article directly; only chained ones need sets.
+    similarity = to_kept.join(edges, on=["a", "b"]).select("row", "similarity", "tier")
+    chained = to_kept.join(edges, on=["a", "b"], how="anti")
+    if chained.height:
+        rows = np.unique(np.concatenate([chained["a"].to_numpy(), chained["b"].to_numpy()]))
+        sets = _universe_sets(bodies, index, n, rows, tokeniser, config, config.tiers)
+        similarity = pl.concat([similarity, _chained_similarity(chained, edges, sets, config)])
     return (
         pl.DataFrame({"article_id": batch["article_id"], "cluster_id": universe["article_id"].gather(kept), "matched_index": kept >= n})
         .with_row_index("row")
@@ -662,24 +673,22 @@ def _universe_sets(
     return {t: _Sets(np.concatenate([batch_sets[t].keys, index_sets[t].keys])) for t in tiers}
 
 
-def _to_kept(rows: np.ndarray, kept: np.ndarray, edges: pl.DataFrame, sets: dict[str, _Sets], config: DedupConfig) -> pl.DataFrame:
-    """(row, similarity, tier) of dropped rows against their kept article, measured directly.
+def _chained_similarity(pairs: pl.DataFrame, edges: pl.DataFrame, sets: dict[str, _Sets], config: DedupConfig) -> pl.DataFrame:
+    """(row, similarity, tier) of dropped rows joined to their kept article only through a chain.
 
-    The first tier whose test the direct pair passes names the match; a pair joined only through a
-    chain reports the tier (and Jaccard) of its best own edge's tier.
+    Measured directly: the first tier whose test the pair passes names the match; otherwise the
+    tier of the row's best own edge, with the pair's Jaccard in that tier (below its threshold).
     """
-    pairs = pl.DataFrame({"row": rows.astype(np.uint32), "a": np.minimum(rows, kept).astype(np.uint32), "b": np.maximum(rows, kept).astype(np.uint32)})
     sims = {t: _similarities(pairs.select("a", "b"), sets[t]) for t in config.tiers}
     direct = _verified(sims, config).rename({"similarity": "direct_similarity", "tier": "direct_tier"})
-    # Tier of each row's own edges, for rows whose pair with the kept article is not itself verified.
     own = pl.concat([edges.select(row="a", tier="tier"), edges.select(row="b", tier="tier")]).group_by("row").agg(pl.col("tier").min())
-    chained = pl.concat(
+    measured = pl.concat(
         [sims[t].select("a", "b", chain_similarity="jaccard", chain_tier=pl.lit(TIERS.index(t), pl.UInt8)) for t in sims]
     )
     return (
         pairs.join(direct, on=["a", "b"], how="left")
         .join(own, on="row", how="left")
-        .join(chained, left_on=["a", "b", "tier"], right_on=["a", "b", "chain_tier"], how="left")
+        .join(measured, left_on=["a", "b", "tier"], right_on=["a", "b", "chain_tier"], how="left")
         .select(
             "row",
             similarity=pl.coalesce("direct_similarity", "chain_similarity"),
