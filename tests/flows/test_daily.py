@@ -198,3 +198,21 @@ def test_a_run_leaves_a_markdown_summary_artifact(seeds_dir, tmp_path):
     assert "| 5 | 4 | 1 | 0 |" in artifact.data
     assert manifest["validation"]["data_docs"] in artifact.data
     assert "| records | expect_column_values_to_be_between:word_count | yes | 0 |" in artifact.data
+
+
+def test_dates_run_out_of_order_only_see_earlier_dates_and_a_rerun_in_order_restores_the_result(seeds_dir, tmp_path):
+    day2 = tmp_path / "day2"
+    day2.mkdir()
+    for name in (SEED_000, SEED_001):
+        (seeds_dir / name).rename(day2 / name)
+    dest = tmp_path / "lake"
+
+    late_first = daily_flow(source=str(day2), dest=str(dest), date="2025-08-25")
+    daily_flow(source=str(seeds_dir), dest=str(dest), date=DAY)
+    # Day 2 ran before day 1 existed: its copy was published, and day 1 does not look ahead.
+    assert late_first["counts"]["articles"] == 2
+    assert read_dataset(dest, "duplicates").height == 0
+
+    rerun = daily_flow(source=str(day2), dest=str(dest), date="2025-08-25")
+    assert rerun["counts"] == {"inputs": 2, "articles": 1, "duplicates": 1, "quarantine": 0}
+    assert read_dataset(dest, "articles").height == 4  # as if the days had run in order
