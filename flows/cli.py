@@ -42,19 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run the daily flow for one ingest date")
-    run.add_argument("--source", required=True, help="local folder or s3://bucket/prefix; {date} is filled from --date")
-    run.add_argument("--dest", required=True, help="local folder or s3://bucket/prefix to publish under")
+    add_source_and_dest(run, "local folder or s3://bucket/prefix; {date} is filled from --date")
     run.add_argument("--date", help="ingest date YYYY-MM-DD naming the partition (default: today, UTC)")
     run.add_argument("--run-id", help="run id recorded in every row and the manifest (default: generated)")
-    run.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="SECTION.FIELD=VALUE",
-        help="override one setting, e.g. --set dedup.rewrite_threshold=0.4 (repeatable)",
-    )
-
+    add_overrides_argument(run)
     add_runner_arguments(run)
     add_backfill_parser(sub)
     add_serve_parser(sub)
@@ -67,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     dedup.add_argument("--output", required=True, type=Path, help="Parquet file to write (every input row + verdict columns)")
     dedup.add_argument("--threshold", type=float, help="near-copy tier: verified shingle Jaccard (dedup.near_copy_threshold)")
     dedup.add_argument("--rewrite-threshold", type=float, help="rewrite tier: content-word Jaccard (dedup.rewrite_threshold)")
-    dedup.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.FIELD=VALUE")
+    add_overrides_argument(dedup)
 
     clean = sub.add_parser("clean", help="show what the noise cleaner keeps and removes, and why")
     clean.add_argument("files", nargs="+", type=Path, help="raw scrape files (read and decoded like the pipeline does)")
@@ -182,14 +173,18 @@ def add_runner_arguments(parser: argparse.ArgumentParser) -> None:
 def add_overrides_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--set", dest="overrides", action="append", default=[], metavar="SECTION.FIELD=VALUE",
-        help="override one setting (repeatable), as for `cleanwire run`",
+        help="override one setting, e.g. --set dedup.rewrite_threshold=0.3 (repeatable; see tasks/config.py)",
     )
+
+
+def add_source_and_dest(parser: argparse.ArgumentParser, source_help: str) -> None:
+    parser.add_argument("--source", required=True, help=source_help)
+    parser.add_argument("--dest", required=True, help="local folder or s3://bucket/prefix to publish under")
 
 
 def add_backfill_parser(sub) -> None:
     backfill = sub.add_parser("backfill", help="run the daily flow for every ingest date of a range")
-    backfill.add_argument("--source", required=True, help="local folder or s3://bucket/prefix containing {date}")
-    backfill.add_argument("--dest", required=True, help="local folder or s3://bucket/prefix to publish under")
+    add_source_and_dest(backfill, "local folder or s3://bucket/prefix containing {date}")
     backfill.add_argument("--start", required=True, help="first ingest date, YYYY-MM-DD")
     backfill.add_argument("--end", required=True, help="last ingest date, YYYY-MM-DD (inclusive)")
     backfill.add_argument(
@@ -209,8 +204,7 @@ def add_serve_parser(sub) -> None:
     serve = sub.add_parser(
         "serve", help="serve the scheduled daily deployment from this process (needs a Prefect server)"
     )
-    serve.add_argument("--source", required=True, help="local folder or s3://bucket/prefix containing {date}")
-    serve.add_argument("--dest", required=True, help="local folder or s3://bucket/prefix to publish under")
+    add_source_and_dest(serve, "local folder or s3://bucket/prefix containing {date}")
     serve.add_argument("--cron", default=DAILY_CRON, help=f"schedule (default {DAILY_CRON!r}, as in prefect.yaml)")
     serve.add_argument(
         "--timezone", help="IANA time zone of the schedule and of the default ingest date (default: ops.timezone)"
