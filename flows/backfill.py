@@ -14,9 +14,6 @@ picks it up once its scrapes land. A failed date does not stop the others.
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -26,7 +23,7 @@ from prefect.futures import as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.daily import current_pipeline_version, daily_flow
-from flows.runners import with_runner
+from flows.runners import progress_bar, with_runner
 from tasks.config import S3Config, Settings
 from tasks.errors import CleanwireError, PipelineError
 from tasks.publish import read_manifest
@@ -143,7 +140,7 @@ def backfill_flow(
     futures = [
         backfill_date_task.submit(source, dest, day, force, overrides or {}, runner, dask_address) for day in dates
     ]
-    with date_progress(len(dates)) as advance:
+    with progress_bar("dates", len(dates)) as advance:
         for done, future in enumerate(as_completed(futures), start=1):
             outcome = future.result()
             advance()
@@ -154,20 +151,6 @@ def backfill_flow(
     outcomes = sorted((future.result() for future in futures), key=lambda o: o.ingest_date)
     create_markdown_artifact(key="cleanwire-backfill", markdown=outcomes_markdown(outcomes), description=f"{start}..{end}")
     return outcomes
-
-
-@contextmanager
-def date_progress(total: int) -> Iterator[Callable[[], None]]:
-    """A progress bar on an interactive terminal (stderr is a TTY); elsewhere the log lines suffice."""
-    if not sys.stderr.isatty():
-        yield lambda: None
-        return
-    from rich.console import Console
-    from rich.progress import Progress
-
-    with Progress(console=Console(stderr=True), transient=True) as bar:
-        task_id = bar.add_task("backfill", total=total)
-        yield lambda: bar.advance(task_id)
 
 
 def run_backfill(max_parallel: int = 1, **parameters) -> list[DateOutcome]:

@@ -18,13 +18,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib.metadata import version
 from typing import TypeVar
 
 from prefect import Flow, Task
-from prefect.futures import PrefectFutureList
+from prefect.futures import PrefectFutureList, as_completed
 from prefect.utilities.annotations import unmapped
 from pydantic import BaseModel
 
@@ -78,12 +79,10 @@ def read_in_chunks(source_uri: str, objects: list[StoredObject], settings: Setti
     """The read step, one task per chunk on the flow's task runner; results in listing order."""
     merged = ParseOutcome()
     parts = chunks(objects, settings.ops.read_chunk_files)
-    if not parts:
-        return merged
-    futures: PrefectFutureList = read_task(settings.ops).map(
+    futures = read_task(settings.ops).map(
         unmapped(source_uri), parts, unmapped(settings.read), unmapped(settings.s3), unmapped(settings.parse)
     )
-    for outcome in futures.result():
+    for outcome in results_with_progress(futures, [len(part) for part in parts], "files read"):
         merged.extend(outcome)
     return merged
 
@@ -93,7 +92,33 @@ def clean_in_chunks(documents: list[RawDocument], settings: Settings) -> CleanOu
     boilerplate = find_batch_boilerplate([doc.text for doc in documents], settings.clean)
     parts = chunks(documents, settings.ops.clean_chunk_docs)
     futures = clean_task.map(parts, unmapped(settings.clean), unmapped(boilerplate))
-    return merge_outcomes(futures.result() if parts else [])
+    return merge_outcomes(results_with_progress(futures, [len(part) for part in parts], "documents cleaned"))
+
+
+def results_with_progress(futures: PrefectFutureList, sizes: list[int], unit: str) -> list:
+    """The futures' results in their order, advancing a progress bar by each one's size as it completes."""
+    position = {future.task_run_id: index for index, future in enumerate(futures)}
+    results: list = [None] * len(futures)
+    with progress_bar(unit, sum(sizes)) as advance:
+        for future in as_completed(futures):
+            index = position[future.task_run_id]
+            results[index] = future.result()
+            advance(sizes[index])
+    return results
+
+
+@contextmanager
+def progress_bar(description: str, total: int) -> Iterator[Callable[[int], None]]:
+    """A progress bar on an interactive terminal (stderr is a TTY); elsewhere the log lines suffice."""
+    if not sys.stderr.isatty() or not total:
+        yield lambda amount=1: None
+        return
+    from rich.console import Console
+    from rich.progress import Progress
+
+    with Progress(console=Console(stderr=True), transient=True) as bar:
+        task_id = bar.add_task(description, total=total)
+        yield lambda amount=1: bar.advance(task_id, amount)
 
 
 def prefect_api_url() -> str:
