@@ -35,15 +35,15 @@ from tasks.dedup import dedup_task
 from tasks.errors import PipelineError
 from tasks.publish import (
     INDEX_DATASET,
-    partition_lock,
     articles_and_duplicates,
     load_index_task,
+    partition_lock,
     publish_data_docs_task,
     publish_task,
 )
 from tasks.quarantine import record_rejections, rejections_frame
-from tasks.records import pipeline_version
 from tasks.read import list_inputs_task
+from tasks.records import pipeline_version
 from tasks.schema import SCHEMA_VERSION
 from tasks.storage import open_storage
 from tasks.validate import BatchFacts, preload_great_expectations, validate_batch_task, validate_records_task

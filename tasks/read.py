@@ -19,6 +19,7 @@ from charset_normalizer import from_bytes
 from prefect import task
 
 from tasks.config import ParseConfig, ReadConfig, S3Config
+from tasks.errors import StorageError
 from tasks.parse import (
     HTML,
     JSON,
@@ -33,7 +34,6 @@ from tasks.parse import (
     sniff_format,
 )
 from tasks.quarantine import Rejection
-from tasks.errors import StorageError
 from tasks.storage import STORAGE_RETRY, StoredObject, open_storage
 
 # Magic numbers of common binary formats a landing zone collects next to the text it should hold.
