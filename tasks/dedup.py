@@ -22,13 +22,16 @@ Keep policy (one article per cluster): an article of ``index`` (published by an 
 wins; otherwise the earliest ``published_date`` (nulls last), then the larger ``word_count`` (the
 more complete body), then the smallest ``article_id``.  Row order never matters.
 
-Memory grows linearly with the number of documents: the signature pass keeps only band keys (bands x
-8 bytes per doc and tier) and the rewrite signatures (num_perm x 4 bytes) for the prefilter; feature
-sets are rebuilt afterwards for the rows that have a candidate, and pairs are verified in chunks.
+Memory grows linearly with the number of documents: the signature pass keeps band keys (bands x
+8 bytes per doc and tier), the rewrite signatures (num_perm x 4 bytes) for the prefilter, and each
+chunk's features (about the text's size) up to ``_FEATURE_CACHE_BYTES``, so candidates need not be
+tokenised twice; rows of chunks beyond that budget are re-tokenised for verification, and pairs are
+verified in chunks.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -72,6 +75,10 @@ _NO_HASH = np.uint32(0xFFFFFFFF)  # datasketch's value for a MinHash that saw no
 # Features per block of the signature kernel: 128 perms x 4096 x 4 bytes = 2 MiB, the L2 size here.
 _BLOCK_FEATURES = 4096
 _VERIFY_PROBES = 4_000_000  # set lookups per verification chunk
+# Bytes of signature-pass features kept for verification (about the batch's text size: 100k articles
+# of 3 KB use 192 MiB for near_copy, 321 MiB for both tiers).  Beyond it, candidates are re-tokenised:
+# slower, but the extra memory of a huge batch stays bounded by this.
+_FEATURE_CACHE_BYTES = 512 << 20
 
 
 # ----------------------------------------------------------------------------------------- tokens
@@ -138,13 +145,16 @@ class _Tokeniser:
         self._config = config
         self._stop = stopwords(config).implode()
 
-    def tokenise(self, bodies: pl.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Token hashes (uint32), content flags and per-document token counts of ``bodies``."""
+    def tokenise(self, bodies: pl.Series, content: bool = True) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+        """Token hashes (uint32), content flags (None unless ``content``) and per-document token counts."""
         words = _word_lists(bodies)
         doc_lens = words.list.len().to_numpy().astype(np.int64)
         flat = words.explode(empty_as_null=False)
-        content = (flat.str.len_chars() >= self._config.min_content_word_chars) & ~flat.is_in(self._stop)
-        return _word_hashes(flat), content.to_numpy(), doc_lens
+        flags = None
+        if content:
+            # Only the rewrite tier needs these; the stopword lookup is a sizeable share of tokenising.
+            flags = ((flat.str.len_chars() >= self._config.min_content_word_chars) & ~flat.is_in(self._stop)).to_numpy()
+        return _word_hashes(flat), flags, doc_lens
 
 
 # --------------------------------------------------------------------------------------- features
@@ -192,11 +202,15 @@ class _Features:
     lens: dict[str, np.ndarray]
 
 
-def _features(bodies: pl.Series, tokeniser: _Tokeniser, config: DedupConfig) -> _Features:
-    tok, content, doc_lens = tokeniser.tokenise(bodies)
-    near, near_lens = _ngram_hashes(tok, doc_lens, config.near_copy_ngram)
-    rewrite, rewrite_lens = _content_hashes(tok, content, doc_lens)
-    return _Features({"near_copy": near, "rewrite": rewrite}, {"near_copy": near_lens, "rewrite": rewrite_lens})
+def _features(bodies: pl.Series, tokeniser: _Tokeniser, config: DedupConfig, tiers: tuple[str, ...] = TIERS) -> _Features:
+    """Features of the given tiers only (a tier not asked for costs nothing)."""
+    tok, content, doc_lens = tokeniser.tokenise(bodies, content="rewrite" in tiers)
+    out = _Features({}, {})
+    if "near_copy" in tiers:
+        out.flat["near_copy"], out.lens["near_copy"] = _ngram_hashes(tok, doc_lens, config.near_copy_ngram)
+    if "rewrite" in tiers:
+        out.flat["rewrite"], out.lens["rewrite"] = _content_hashes(tok, content, doc_lens)
+    return out
 
 
 # ------------------------------------------------------------------------------------- signatures
@@ -283,12 +297,18 @@ class _Keys:
 _PREFILTERED = ("rewrite",)
 
 
-def _batch_keys(bodies: pl.Series, tokeniser: _Tokeniser, lsh: _Lsh) -> dict[str, _Keys]:
-    """Band keys of the configured tiers, chunk by chunk on ``config.workers`` threads (numpy/polars free the GIL)."""
+def _batch_keys(bodies: pl.Series, tokeniser: _Tokeniser, lsh: _Lsh, cache: _FeatureCache | None = None) -> dict[str, _Keys]:
+    """Band keys of the configured tiers, chunk by chunk on ``config.workers`` threads (numpy/polars free the GIL).
+
+    With ``cache``, each chunk's features are kept there (within its byte budget) so verification
+    need not tokenise the same texts again.
+    """
     config = lsh.config
 
     def one_chunk(start: int) -> dict[str, _Keys]:
-        feats = _features(bodies.slice(start, config.chunk_docs), tokeniser, config)
+        feats = _features(bodies.slice(start, config.chunk_docs), tokeniser, config, config.tiers)
+        if cache is not None:
+            cache.offer(start, feats)
         out = {}
         for tier in config.tiers:
             sig = lsh.signatures(feats.flat[tier], feats.lens[tier])
@@ -307,6 +327,45 @@ def _batch_keys(bodies: pl.Series, tokeniser: _Tokeniser, lsh: _Lsh) -> dict[str
         )
         for tier in config.tiers
     }
+
+
+class _FeatureCache:
+    """Features of the signature pass's chunks, kept for verification up to ``budget`` bytes.
+
+    Tokenising is most of the cost, and LSH candidates would otherwise be tokenised twice.  Features
+    take about as many bytes as the text, so the budget caps the extra memory of huge batches: chunks
+    beyond it are re-tokenised at verification as before (same features either way).
+    """
+
+    def __init__(self, chunk_docs: int, budget: int) -> None:
+        self.chunk_docs = chunk_docs
+        self.budget = budget
+        self.chunks: dict[int, _Features] = {}  # chunk start row -> its features
+        self._used = 0
+        self._lock = threading.Lock()
+
+    def offer(self, start: int, feats: _Features) -> None:
+        size = sum(a.nbytes for a in feats.flat.values()) + sum(a.nbytes for a in feats.lens.values())
+        with self._lock:
+            if self._used + size <= self.budget:
+                self._used += size
+                self.chunks[start] = feats
+
+    def sets(self, start: int, rows: np.ndarray, tiers: tuple[str, ...]) -> dict[str, np.ndarray] | None:
+        """Set keys (as ``_Sets.of``) of ``rows`` (ascending, all in the chunk at ``start``), or None if not kept."""
+        feats = self.chunks.get(start)
+        if feats is None:
+            return None
+        local = rows - start
+        out = {}
+        for tier in tiers:
+            lens = feats.lens[tier]
+            first = np.cumsum(lens) - lens
+            picked = lens[local]
+            # Positions of the picked documents' features in the chunk's flat array, in row order.
+            pos = np.repeat(first[local] - (np.cumsum(picked) - picked), picked) + np.arange(int(picked.sum()))
+            out[tier] = _Sets.of(np.repeat(rows, picked), feats.flat[tier][pos]).keys
+        return out
 
 
 def _eligible(tier: str, lens: np.ndarray, config: DedupConfig) -> np.ndarray:
@@ -329,16 +388,17 @@ def _candidate_pairs(keys: _Keys, window: int, screen: Callable[[pl.DataFrame], 
     for band_keys in keys.keys:
         bucketed = pl.DataFrame({"key": band_keys[rows], "row": rows})
         shared = bucketed.filter(pl.len().over("key") > 1).sort("key", "row")
-        band = []
+        # The window steps in numpy: shared rows are few, and a polars query per step was mostly overhead.
+        key, row = shared["key"].to_numpy(), shared["row"].to_numpy()
+        a, b = [], []
         for step in range(1, window + 1):
-            pairs = shared.select(
-                a=pl.col("row"), b=pl.col("row").shift(-step), same=pl.col("key") == pl.col("key").shift(-step)
-            ).filter(pl.col("same"))
-            if pairs.height == 0:
+            same = np.flatnonzero(key[step:] == key[:-step])
+            if len(same) == 0:
                 break
-            band.append(pairs.drop("same"))
-        if band:
-            pairs = pl.concat(band)
+            a.append(row[same])
+            b.append(row[same + step])
+        if a:
+            pairs = pl.DataFrame({"a": np.concatenate(a), "b": np.concatenate(b)}, schema={"a": pl.UInt32, "b": pl.UInt32})
             found.append(screen(pairs) if screen else pairs)
     return pl.concat(found).unique()
 
@@ -394,19 +454,32 @@ class _Sets:
 
 
 def _feature_sets(
-    bodies: pl.Series, rows: np.ndarray, tokeniser: _Tokeniser, config: DedupConfig, tiers: tuple[str, ...] = TIERS
+    bodies: pl.Series,
+    rows: np.ndarray,
+    tokeniser: _Tokeniser,
+    config: DedupConfig,
+    tiers: tuple[str, ...] = TIERS,
+    cache: _FeatureCache | None = None,
 ) -> dict[str, _Sets]:
-    """Feature sets per tier of the given batch rows (re-tokenised: the keys pass kept no features)."""
+    """Feature sets per tier of the given batch rows: from ``cache`` where it kept them, else re-tokenised."""
 
-
-    def one_chunk(start: int) -> dict[str, np.ndarray]:
-        chunk = rows[start : start + config.chunk_docs]
-        feats = _features(bodies.gather(chunk), tokeniser, config)
+    def one_chunk(chunk: np.ndarray) -> dict[str, np.ndarray]:
+        if cache is not None:
+            kept = cache.sets(int(chunk[0]) // cache.chunk_docs * cache.chunk_docs, chunk, tiers)
+            if kept is not None:
+                return kept
+        feats = _features(bodies.gather(chunk), tokeniser, config, tiers)
         return {tier: _Sets.of(np.repeat(chunk, feats.lens[tier]), feats.flat[tier]).keys for tier in tiers}
 
+    if cache is None:
+        chunks = [rows[start : start + config.chunk_docs] for start in range(0, len(rows), config.chunk_docs)]
+    else:
+        # One work unit per signature chunk, so each unit is either all cached or all re-tokenised.
+        cuts = np.flatnonzero(np.diff(rows // cache.chunk_docs)) + 1
+        chunks = [c for c in np.split(rows, cuts) if len(c)]
     # ``rows`` ascend, so each chunk's keys sort after the previous chunk's: no global sort needed.
     with ThreadPoolExecutor(max_workers=config.workers) as pool:
-        parts = list(pool.map(one_chunk, range(0, len(rows), config.chunk_docs)))
+        parts = list(pool.map(one_chunk, chunks))
     return {tier: _Sets(np.concatenate([p[tier] for p in parts] or [np.empty(0, np.uint64)])) for tier in tiers}
 
 
@@ -579,10 +652,12 @@ def find_duplicates(batch: pl.DataFrame, config: DedupConfig = DedupConfig(), in
     lsh = _Lsh(config)
 
     exhaustive = n * (n - 1) // 2 + n * m <= config.exhaustive_max_pairs
+    cache = None
     if exhaustive:
         candidates = {tier: _all_pairs(n, m) for tier in config.tiers}
     else:
-        keys = _batch_keys(bodies, tokeniser, lsh)
+        cache = _FeatureCache(config.chunk_docs, _FEATURE_CACHE_BYTES)
+        keys = _batch_keys(bodies, tokeniser, lsh, cache)
         if index is not None:
             stored = _index_keys(index, lsh)
             keys = {
@@ -605,7 +680,7 @@ def find_duplicates(batch: pl.DataFrame, config: DedupConfig = DedupConfig(), in
     sims = {}
     for t in config.tiers:
         involved = np.unique(np.concatenate([candidates[t]["a"].to_numpy(), candidates[t]["b"].to_numpy()]))
-        sims[t] = _similarities(candidates[t], _universe_sets(bodies, index, n, involved, tokeniser, config, (t,))[t])
+        sims[t] = _similarities(candidates[t], _universe_sets(bodies, index, n, involved, tokeniser, config, (t,), cache)[t])
     edges = _verified(sims, config)
 
     universe = batch.select("article_id", "published_date", pl.col("word_count").cast(pl.Int64), from_index=pl.lit(False))
@@ -638,7 +713,7 @@ def find_duplicates(batch: pl.DataFrame, config: DedupConfig = DedupConfig(), in
     chained = to_kept.join(edges, on=["a", "b"], how="anti")
     if chained.height:
         rows = np.unique(np.concatenate([chained["a"].to_numpy(), chained["b"].to_numpy()]))
-        sets = _universe_sets(bodies, index, n, rows, tokeniser, config, config.tiers)
+        sets = _universe_sets(bodies, index, n, rows, tokeniser, config, config.tiers, cache)
         similarity = pl.concat([similarity, _chained_similarity(chained, edges, sets, config)])
     return (
         pl.DataFrame({"article_id": batch["article_id"], "cluster_id": universe["article_id"].gather(kept), "matched_index": kept >= n})
@@ -663,9 +738,10 @@ def _universe_sets(
     tokeniser: _Tokeniser,
     config: DedupConfig,
     tiers: tuple[str, ...],
+    cache: _FeatureCache | None = None,
 ) -> dict[str, _Sets]:
     """Feature sets of batch and index rows (``rows`` ascending universe row numbers)."""
-    batch_sets = _feature_sets(bodies, rows[rows < n], tokeniser, config, tiers)
+    batch_sets = _feature_sets(bodies, rows[rows < n], tokeniser, config, tiers, cache)
     if index is None:
         return batch_sets
     index_sets = _index_sets(index, n, rows[rows >= n], tiers)
