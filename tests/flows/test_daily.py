@@ -109,11 +109,17 @@ def test_rerun_is_idempotent_and_a_second_date_adds_a_partition(seeds_dir, tmp_p
     assert per_day["len"].to_list() == [4, 4]
 
 
-def test_a_copy_arriving_on_a_later_day_is_a_duplicate_of_the_published_article(seeds_dir, tmp_path):
-    day2 = tmp_path / "day2"
-    day2.mkdir()
+@pytest.fixture
+def day2(seeds_dir, tmp_path):
+    """Splits the seeds over two days: 000 and 001 (the rewrite of 004) land a day later than the rest."""
+    folder = tmp_path / "day2"
+    folder.mkdir()
     for name in (SEED_000, SEED_001):
-        (seeds_dir / name).rename(day2 / name)
+        (seeds_dir / name).rename(folder / name)
+    return folder
+
+
+def test_a_copy_arriving_on_a_later_day_is_a_duplicate_of_the_published_article(seeds_dir, day2, tmp_path):
     dest = tmp_path / "lake"
     daily_flow(source=str(seeds_dir), dest=str(dest), date=DAY)
     manifest = daily_flow(source=str(day2), dest=str(dest), date="2025-08-25")
@@ -200,11 +206,7 @@ def test_a_run_leaves_a_markdown_summary_artifact(seeds_dir, tmp_path):
     assert "| records | expect_column_values_to_be_between:word_count | yes | 0 |" in artifact.data
 
 
-def test_dates_run_out_of_order_only_see_earlier_dates_and_a_rerun_in_order_restores_the_result(seeds_dir, tmp_path):
-    day2 = tmp_path / "day2"
-    day2.mkdir()
-    for name in (SEED_000, SEED_001):
-        (seeds_dir / name).rename(day2 / name)
+def test_dates_run_out_of_order_only_see_earlier_dates_and_a_rerun_in_order_restores_the_result(seeds_dir, day2, tmp_path):
     dest = tmp_path / "lake"
 
     late_first = daily_flow(source=str(day2), dest=str(dest), date="2025-08-25")
