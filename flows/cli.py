@@ -108,52 +108,50 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_clean(args: argparse.Namespace) -> int:
     from tasks.clean import clean_text, find_batch_boilerplate
     from tasks.config import Settings
-    from tasks.read import Rejected, decode, maybe_gunzip, normalise_text
+    from tasks.parse import ParseOutcome
+    from tasks.read import read_objects
+    from tasks.storage import LocalStorage
 
     settings = Settings()
-    texts: dict[Path, str] = {}
-    failed = 0
+    read = ParseOutcome()
+    missing = 0
     for path in args.files:
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            print(f"cleanwire: cannot read {path}: {exc.strerror}", file=sys.stderr)
-            failed += 1
+        # The run's own read path: size limit, gunzip, format detection, decoding, HTML/JSON/WARC parsing.
+        listed = LocalStorage(path.parent).list(path.name) if path.is_file() else []
+        if not listed:
+            print(f"cleanwire: {path}: no such file", file=sys.stderr)
+            missing += 1
             continue
-        payload = maybe_gunzip(data, path.name, settings.read)
-        decoded = payload if isinstance(payload, Rejected) else decode(payload, settings.read)
-        if isinstance(decoded, Rejected):
-            print(f"cleanwire: {path}: {decoded.reason}: {decoded.detail}", file=sys.stderr)
-            failed += 1
-            continue
-        texts[path] = normalise_text(decoded.text)
+        read.extend(read_objects(str(path.parent), listed, settings.read, settings.s3, settings.parse))
+    for rejection in read.rejections:
+        print(f"cleanwire: {rejection.source_uri}: {'; '.join(rejection.reasons)}", file=sys.stderr)
     # The same batch-level boilerplate signal as a run over these files would use.
-    boilerplate = find_batch_boilerplate(list(texts.values()), settings.clean)
-    for path, text in texts.items():
-        cleaned = clean_text(text, settings.clean, boilerplate)
+    boilerplate = find_batch_boilerplate([doc.text for doc in read.documents], settings.clean)
+    for doc in read.documents:
+        cleaned = clean_text(doc.text, settings.clean, boilerplate, extracted=doc.extracted)
+        # What the source states wins over what the cleaner guesses, as in the published rows.
+        shown = {
+            "file": doc.source_uri,
+            "record_locator": doc.locator or None,
+            "title": doc.title or cleaned.title,
+            "published_date": doc.published_date or cleaned.published_date,
+            "byline": doc.byline or cleaned.byline,
+            "body": cleaned.body,
+            "removed": [{"line": r.line, "rule": r.rule, "text": r.text} for r in cleaned.removed],
+            "rule_counts": cleaned.rule_counts(),
+        }
         if args.json:
-            print(json.dumps({"file": str(path), **cleaned_as_dict(cleaned)}, ensure_ascii=False, default=str))
+            print(json.dumps(shown, ensure_ascii=False, default=str))
             continue
-        print(f"=== {path}")
-        print(f"title: {cleaned.title}\npublished_date: {cleaned.published_date}\nbyline: {cleaned.byline}")
+        print(f"=== {doc.source_uri}" + (f" [{doc.locator}]" if doc.locator else ""))
+        print(f"title: {shown['title']}\npublished_date: {shown['published_date']}\nbyline: {shown['byline']}")
         print(f"--- body ({len(cleaned.body.split())} words)\n{cleaned.body}")
         print(f"--- removed ({len(cleaned.removed)} spans)")
         for removal in cleaned.removed:
             first = removal.text.splitlines()[0] if removal.text else ""
             more = f" (+{removal.text.count(chr(10))} lines)" if "\n" in removal.text else ""
             print(f"  line {removal.line:>4} [{removal.rule}] {first[:100]}{more}")
-    return EXIT_FAILED if failed else 0
-
-
-def cleaned_as_dict(cleaned) -> dict:
-    return {
-        "title": cleaned.title,
-        "published_date": cleaned.published_date,
-        "byline": cleaned.byline,
-        "body": cleaned.body,
-        "removed": [{"line": r.line, "rule": r.rule, "text": r.text} for r in cleaned.removed],
-        "rule_counts": cleaned.rule_counts(),
-    }
+    return EXIT_FAILED if missing or read.rejections else 0
 
 
 def add_runner_arguments(parser: argparse.ArgumentParser) -> None:

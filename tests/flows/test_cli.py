@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -95,3 +96,19 @@ def test_clean_and_dedup_do_not_pay_for_great_expectations(tmp_path):
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
+
+
+def test_clean_shows_each_document_as_the_run_reads_it(tmp_path, capsys):
+    from tests.scrapes import LIBRARY, html_page
+
+    seed = Path(__file__).resolve().parents[2] / "seeds" / "001_5677622f87daf84b.txt"
+    (tmp_path / "page.html").write_text(html_page(LIBRARY), encoding="utf-8")
+    (tmp_path / "empty.txt").write_bytes(b"")
+
+    code = main(["clean", "--json", str(seed), str(tmp_path / "page.html"), str(tmp_path / "empty.txt")])
+    out, err = capsys.readouterr()
+    shown = {Path(row["file"]).name: row for row in map(json.loads, out.splitlines())}
+    assert code == 1 and "empty.txt: empty_file" in err  # a rejected file is reported, like a run quarantines it
+    assert {"line": 9, "rule": "hashtags", "text": "#PoliticsNews #WorldNews"} in shown[seed.name]["removed"]
+    assert shown["page.html"]["title"] == LIBRARY.title  # the page's own metadata, extracted by trafilatura
+    assert shown["page.html"]["body"] == LIBRARY.body
