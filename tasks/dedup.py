@@ -39,6 +39,7 @@ from functools import cached_property, partial
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 import stopwordsiso
 from datasketch import MinHash
 from datasketch.lsh import _optimal_param
@@ -47,6 +48,7 @@ from scipy.sparse import coo_matrix
 from prefect import task
 from scipy.sparse.csgraph import connected_components
 
+from tasks import dedup_kernels as kernels
 from tasks.config import DedupConfig
 from tasks.errors import PipelineError
 from tasks.records import WORD_PATTERN
@@ -65,16 +67,13 @@ RESULT_SCHEMA = pl.Schema(
 )
 
 # Bumped whenever tokens or feature hashes change: stored index rows of another version can't match.
-FEATURE_VERSION = "1"
+FEATURE_VERSION = "2"
 # Odd 64-bit constants for the multiplicative mixing of token hashes into n-gram and band keys.
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 _MIX_OUT = np.uint64(0xD6E8FEB86659FD93)
+_CONTENT_MIX = np.uint64((int(_MIX) * int(_MIX_OUT)) & ((1 << 64) - 1))  # a one-word feature: (0 ^ token) * _MIX * _MIX_OUT
 _MASK64 = (1 << 64) - 1
 _TOKEN_SEED = 0x636C6E77  # "clnw": fixed, so token hashes are reproducible across runs
-_NO_HASH = np.uint32(0xFFFFFFFF)  # datasketch's value for a MinHash that saw nothing
-# Features per block of the signature kernel: 128 perms x 4096 x 4 bytes = 2 MiB, the L2 size here.
-_BLOCK_FEATURES = 4096
-_VERIFY_PROBES = 4_000_000  # set lookups per verification chunk
 # Bytes of signature-pass features kept for verification (about the batch's text size: 100k articles
 # of 3 KB use 192 MiB for near_copy, 321 MiB for both tiers).  Beyond it, candidates are re-tokenised:
 # slower, but the extra memory of a huge batch stays bounded by this.
@@ -86,37 +85,47 @@ _FEATURE_CACHE_BYTES = 512 << 20
 # lower-casing; everything else separates words.
 _WORD = r"[^\W_]+"
 # Characters whose NFKC form is themselves or as wordless as themselves (ASCII, no-break space,
-# Latin-1 letters, dashes, quotes, ellipsis).  A text made only of these tokenises the same with or
-# without NFKC, which lets us skip the costly normalisation for most texts (see tests).
+# Latin-1 letters, dashes, quotes, ellipsis).  A text made only of these (most news in Latin scripts)
+# tokenises the same with or without NFKC, and the token kernel finds its words byte by byte; other
+# texts are normalised and split by the regex first (see tests: both paths give the same words).
 NFKC_NEUTRAL = "\x00-\x7f\u00a0\u00c0-\u00ff\u2010-\u2015\u2018-\u201f\u2026"
 _NEEDS_NFKC = f"[^{NFKC_NEUTRAL}]"
+# ASCII bytes as the token kernel folds them: letters and digits small, everything else a space.
+_ASCII_FOLD = np.arange(256, dtype=np.uint8)
+_ASCII_FOLD[[c for c in range(128) if not chr(c).isalnum()]] = ord(" ")
+_ASCII_FOLD[ord("A") : ord("Z") + 1] += ord("a") - ord("A")
 
 
-def _word_lists(bodies: pl.Series) -> pl.Series:
-    """List(String) of normalised words per text: NFKC (only where it can matter), lower case, words."""
-    bodies = bodies.fill_null("")
-    odd = bodies.str.contains(_NEEDS_NFKC).arg_true()
-    if len(odd):
-        bodies = bodies.scatter(odd, bodies.gather(odd).str.normalize("NFKC"))
-    return bodies.str.to_lowercase().str.extract_all(_WORD).fill_null([])
+def _regex_words(bodies: pl.Series) -> pl.Series:
+    """List(String) of the normalised words of each text: NFKC, lower case, regex.  The definition."""
+    return bodies.fill_null("").str.normalize("NFKC").str.to_lowercase().str.extract_all(_WORD).fill_null([])
 
 
 def tokens(text: str) -> list[str]:
-    """The normalised words of one text, exactly as the batch path sees them."""
-    return _word_lists(pl.Series([text], dtype=pl.String))[0].to_list()
+    """The normalised words of one text (the batch path hashes exactly these, see tests)."""
+    return _regex_words(pl.Series([text], dtype=pl.String))[0].to_list()
 
 
-def _fold(h: np.ndarray) -> np.ndarray:
-    return ((h >> np.uint64(32)) ^ h).astype(np.uint32)
-
-
-def _word_hashes(words: pl.Series) -> np.ndarray:
-    """32-bit token hash: polars' string hash (seeded, multi-threaded) folded to 32 bits.
-
-    polars only promises this hash within one version; a golden-value test pins it, and
-    FEATURE_VERSION must be bumped if an upgrade changes it (stored index rows depend on it).
-    """
-    return _fold(words.hash(seed=_TOKEN_SEED).to_numpy())
+def _token_hashes(
+    bodies: pl.Series, stop_tokens: np.ndarray | None = None, min_chars: int = 1
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """Per word of every text: token hash (uint32) and, given ``stop_tokens``, whether it is a content
+    word (``min_chars`` characters or more, not a stopword); and the number of words per text."""
+    bodies = bodies.fill_null("")
+    # Pure ASCII is neutral; only other texts need the regex check, and the non-neutral ones the regex.
+    maybe_odd = (bodies.str.len_bytes() != bodies.str.len_chars()).arg_true()
+    odd = maybe_odd.gather(bodies.gather(maybe_odd).str.contains(_NEEDS_NFKC).arg_true())
+    neutral = np.ones(len(bodies), dtype=np.bool_)
+    if len(odd):
+        neutral[odd.to_numpy()] = False
+        bodies = bodies.scatter(odd, _regex_words(bodies.gather(odd)).list.join(" "))
+    text = bodies.to_arrow(compat_level=pl.CompatLevel.oldest()).cast(pa.large_string())
+    _, offsets, data = text.buffers()
+    offsets = np.frombuffer(offsets, np.int64)[text.offset : text.offset + len(text) + 1]
+    data = np.frombuffer(data, np.uint8) if data is not None else np.empty(0, np.uint8)
+    with_flags = stop_tokens is not None
+    stop = stop_tokens if with_flags else np.empty(0, np.uint32)
+    return kernels.word_hashes(data, offsets, neutral, _ASCII_FOLD, _TOKEN_SEED, stop, min_chars, with_flags)
 
 
 def feature_hash(feature: bytes | str) -> int:
@@ -127,7 +136,7 @@ def feature_hash(feature: bytes | str) -> int:
     """
     text = feature.decode() if isinstance(feature, bytes) else feature
     mixed = 0
-    for h in _word_hashes(pl.Series(text.split(" "), dtype=pl.String)).tolist():
+    for h in _token_hashes(pl.Series([text], dtype=pl.String))[0].tolist():
         mixed = ((mixed ^ h) * int(_MIX)) & _MASK64
     return ((mixed * int(_MIX_OUT)) & _MASK64) >> 32
 
@@ -135,63 +144,33 @@ def feature_hash(feature: bytes | str) -> int:
 def stopwords(config: DedupConfig) -> pl.Series:
     """Non-content words of the rewrite tier: stopwordsiso's list, normalised like tokens."""
     listed = pl.Series(sorted(stopwordsiso.stopwords(config.stopword_language)), dtype=pl.String)
-    return _word_lists(listed).explode().drop_nulls().unique().sort()
+    return _regex_words(listed).explode().drop_nulls().unique().sort()
 
 
 class _Tokeniser:
-    """Token hashes and content-word flags of whole chunks of texts, all in polars/numpy."""
+    """Token hashes and content-word flags of whole chunks of texts."""
 
     def __init__(self, config: DedupConfig) -> None:
         self._config = config
-        self._stop = stopwords(config).implode()
+        self._stop_tokens = np.unique(_token_hashes(stopwords(config))[0])
 
     def tokenise(self, bodies: pl.Series, content: bool = True) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
-        """Token hashes (uint32), content flags (None unless ``content``) and per-document token counts."""
-        words = _word_lists(bodies)
-        doc_lens = words.list.len().to_numpy().astype(np.int64)
-        flat = words.explode(empty_as_null=False)
-        flags = None
-        if content:
-            # Only the rewrite tier needs these; the stopword lookup is a sizeable share of tokenising.
-            flags = ((flat.str.len_chars() >= self._config.min_content_word_chars) & ~flat.is_in(self._stop)).to_numpy()
-        return _word_hashes(flat), flags, doc_lens
+        """Token hashes (uint32), content flags (None unless ``content``) and per-document token counts.
+
+        A word is a stopword when its token hash is a stopword's: the features see only token
+        hashes, so a word with a stopword's hash is that stopword to every tier alike.
+        """
+        stop = self._stop_tokens if content else None
+        return _token_hashes(bodies, stop, self._config.min_content_word_chars)
 
 
 # --------------------------------------------------------------------------------------- features
-def _ngram_hashes(tok: np.ndarray, doc_lens: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """``feature_hash`` of every word n-gram per document; a document shorter than n is one feature."""
-    ends = np.cumsum(doc_lens)
-    lens = np.where(doc_lens > 0, np.maximum(doc_lens - n + 1, 1), 0)
-    if len(tok) == 0:
-        return np.empty(0, dtype=np.uint32), lens
-    wide = tok.astype(np.uint64)
-    # Mix n shifted views of the whole token array: one pass per word position, no gathers.
-    span = max(len(tok) - n + 1, 0)
-    mixed = np.zeros(span, dtype=np.uint64)
-    for k in range(n):
-        mixed ^= wide[k : k + span]
-        mixed *= _MIX
-    starts = np.arange(span)
-    within = starts + n <= np.repeat(ends, doc_lens)[:span]  # the n-gram ends inside its document
-    feats = mixed[within]
-    short = np.flatnonzero((doc_lens > 0) & (doc_lens < n))
-    if len(short):
-        # Rare: a document shorter than n is the n-gram of all its words; splice those in order.
-        whole = np.zeros(len(short), dtype=np.uint64)
-        for k in range(n - 1):
-            has = k < doc_lens[short]
-            idx = np.minimum(ends[short] - doc_lens[short] + k, len(tok) - 1)
-            whole = np.where(has, (whole ^ wide[idx]) * _MIX, whole)
-        doc_of_feature = np.repeat(np.arange(len(doc_lens)), np.where(doc_lens >= n, lens, 0))
-        order = np.argsort(np.concatenate([doc_of_feature, short]), kind="stable")
-        feats = np.concatenate([feats, whole])[order]
-    return ((feats * _MIX_OUT) >> np.uint64(32)).astype(np.uint32), lens
-
-
 def _content_hashes(tok: np.ndarray, content: np.ndarray, doc_lens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    doc = np.repeat(np.arange(len(doc_lens)), doc_lens)
-    feats = ((tok[content].astype(np.uint64) * _MIX * _MIX_OUT) >> np.uint64(32)).astype(np.uint32)
-    return feats, np.bincount(doc[content], minlength=len(doc_lens))
+    """``feature_hash`` of every content word, and content words per document."""
+    counted = np.concatenate(([0], np.cumsum(content, dtype=np.int64)))
+    ends = np.cumsum(doc_lens)
+    feats = ((tok[content].astype(np.uint64) * _CONTENT_MIX) >> np.uint64(32)).astype(np.uint32)
+    return feats, counted[ends] - counted[ends - doc_lens]
 
 
 @dataclass
@@ -207,23 +186,13 @@ def _features(bodies: pl.Series, tokeniser: _Tokeniser, config: DedupConfig, tie
     tok, content, doc_lens = tokeniser.tokenise(bodies, content="rewrite" in tiers)
     out = _Features({}, {})
     if "near_copy" in tiers:
-        out.flat["near_copy"], out.lens["near_copy"] = _ngram_hashes(tok, doc_lens, config.near_copy_ngram)
+        out.flat["near_copy"], out.lens["near_copy"] = kernels.ngram_hashes(tok, doc_lens, config.near_copy_ngram, _MIX, _MIX_OUT)
     if "rewrite" in tiers:
         out.flat["rewrite"], out.lens["rewrite"] = _content_hashes(tok, content, doc_lens)
     return out
 
 
 # ------------------------------------------------------------------------------------- signatures
-def _fmix32(h: np.ndarray) -> np.ndarray:
-    """datasketch's MurmurHash3 finaliser pre-mix of the "affine32" scheme."""
-    s1, m1, s2, m2, s3 = _FMIX_CONSTANTS[32]
-    h = h ^ (h >> np.uint32(s1))
-    h = h * np.uint32(m1)
-    h = h ^ (h >> np.uint32(s2))
-    h = h * np.uint32(m2)
-    return h ^ (h >> np.uint32(s3))
-
-
 class _Lsh:
     """Permutations and banding of both tiers, derived from the config the way datasketch does."""
 
@@ -233,8 +202,8 @@ class _Lsh:
             raise ValueError(f"unknown dedup tiers {sorted(unknown)}; known: {TIERS}")
         self.config = config
         a, b = MinHash(num_perm=config.num_perm, seed=config.seed).permutations  # datasketch is the reference
-        self.a = np.ascontiguousarray(a, dtype=np.uint32)[:, None]
-        self.b = np.ascontiguousarray(b, dtype=np.uint32)[:, None]
+        self.a = np.ascontiguousarray(a, dtype=np.uint32)
+        self.b = np.ascontiguousarray(b, dtype=np.uint32)
         weights = (config.lsh_false_positive_weight, config.lsh_false_negative_weight)
         self.bands = {
             "near_copy": _optimal_param(config.near_copy_lsh_threshold, config.num_perm, *weights),
@@ -252,26 +221,7 @@ class _Lsh:
 
     def signatures(self, feats: np.ndarray, lens: np.ndarray) -> np.ndarray:
         """MinHash signatures, (num_perm, docs) uint32; a document without features gets all-max."""
-        sig = np.full((len(self.a), len(lens)), _NO_HASH, dtype=np.uint32)
-        nonempty = np.flatnonzero(lens > 0)
-        if len(nonempty) == 0:
-            return sig
-        hv = _fmix32(feats.astype(np.uint32, copy=False))
-        offsets = np.concatenate(([0], np.cumsum(lens, dtype=np.int64)))
-        seg_start = offsets[nonempty]
-        seg_end = offsets[nonempty + 1]
-        buf = np.empty((len(self.a), _BLOCK_FEATURES), dtype=np.uint32)
-        first = 0
-        while first < len(nonempty):
-            # A block of whole documents of about _BLOCK_FEATURES features (one long doc may exceed it).
-            last = max(first + 1, int(np.searchsorted(seg_end, seg_start[first] + _BLOCK_FEATURES, "right")))
-            lo, hi = seg_start[first], seg_end[last - 1]
-            work = buf[:, : hi - lo] if hi - lo <= buf.shape[1] else np.empty((len(self.a), hi - lo), np.uint32)
-            np.multiply(self.a, hv[None, lo:hi], out=work)
-            work += self.b  # uint32 wraparound is the scheme's modulo 2^32
-            sig[:, nonempty[first:last]] = np.minimum.reduceat(work, seg_start[first:last] - lo, axis=1)
-            first = last
-        return sig
+        return kernels.signatures(feats.astype(np.uint32, copy=False), lens.astype(np.int64, copy=False), self.a, self.b, _FMIX_CONSTANTS[32])
 
     def band_keys(self, tier: str, sig: np.ndarray) -> np.ndarray:
         """(bands, docs) uint64: the rows of each band mixed into one key (a collision only costs a check)."""
@@ -484,33 +434,13 @@ def _feature_sets(
 
 
 def _similarities(pairs: pl.DataFrame, sets: _Sets) -> pl.DataFrame:
-    """Set sizes, exact Jaccard and containment of each (a, b) pair's feature sets (0 when a set is empty).
-
-    Each element of the smaller set is looked up in the other set's key range (binary search over
-    the sorted keys), chunk by chunk so the probes stay bounded however many pairs there are.
-    """
+    """Set sizes, exact Jaccard and containment of each (a, b) pair's feature sets (0 when a set is empty)."""
     a, b = pairs["a"].to_numpy(), pairs["b"].to_numpy()
     start_a, end_a = sets.bounds(a)
     start_b, end_b = sets.bounds(b)
+    common = kernels.intersections(sets.keys, start_a, end_a, start_b, end_b)
     na, nb = end_a - start_a, end_b - start_b
-    a_smaller = na <= nb
-    probe_start = np.where(a_smaller, start_a, start_b)
-    probe_n = np.minimum(na, nb)
-    other = np.where(a_smaller, b, a).astype(np.uint64) << np.uint64(32)
-    common = np.zeros(len(a), dtype=np.int64)
-    cum = np.cumsum(probe_n)
-    lo = 0
-    while lo < len(a):
-        hi = max(lo + 1, int(np.searchsorted(cum, (cum[lo - 1] if lo else 0) + _VERIFY_PROBES, "right")))
-        counts = probe_n[lo:hi]
-        ends = np.cumsum(counts)
-        pos = np.arange(ends[-1] if len(ends) else 0) + np.repeat(probe_start[lo:hi] - (ends - counts), counts)
-        probe = np.repeat(other[lo:hi], counts) | (sets.keys[pos] & np.uint64(0xFFFFFFFF))
-        at = np.minimum(np.searchsorted(sets.keys, probe), len(sets.keys) - 1)
-        found = sets.keys[at] == probe
-        common[lo:hi] = np.bincount(np.repeat(np.arange(hi - lo), counts), weights=found, minlength=hi - lo)
-        lo = hi
-    union = na + nb - common
+    union, smaller = na + nb - common, np.minimum(na, nb)
     return pl.DataFrame(
         {
             "a": a,
@@ -518,7 +448,7 @@ def _similarities(pairs: pl.DataFrame, sets: _Sets) -> pl.DataFrame:
             "na": na,
             "nb": nb,
             "jaccard": np.divide(common, union, out=np.zeros(len(a)), where=union > 0),
-            "containment": np.divide(common, probe_n, out=np.zeros(len(a)), where=probe_n > 0),
+            "containment": np.divide(common, smaller, out=np.zeros(len(a)), where=smaller > 0),
         },
         schema_overrides={"a": pl.UInt32, "b": pl.UInt32},
     )

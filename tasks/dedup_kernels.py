@@ -1,0 +1,177 @@
+"""The dedup engine's hot loops, compiled with numba (see tasks/dedup.py for what they compute and why).
+
+Each kernel is one pass over flat arrays, releases the GIL (``nogil``), so ``tasks.dedup`` runs
+chunks on several threads, and is cached on disk after its first compilation (``cache``).  As numpy
+array expressions these loops made several passes through memory with a temporary array each, and
+held the GIL in ``reduceat``; compiled, they stay in registers and cache.  Tests check every kernel
+against its definition: tokens against the regex tokeniser, signatures against ``datasketch.MinHash``,
+intersections against Python sets.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+# Token hash: a word's bytes in 64-bit blocks mixed by the FNV-1a 64 prime, then MurmurHash3's fmix64.
+_PRIME = np.uint64(0x100000001B3)
+_FMIX64 = (np.uint64(0xFF51AFD7ED558CCD), np.uint64(0xC4CEB9FE1A85EC53))
+_LOW32 = np.uint64(0xFFFFFFFF)
+
+
+@njit(nogil=True, cache=True)
+def _scan_words(data, offsets, neutral, ascii_fold, seed, stop_tokens, stop_index, min_chars, tokens, flags, per_text):
+    """Writes every word's token hash (and content flag, when ``flags`` is not empty), counts words per text.
+
+    ASCII goes through ``ascii_fold`` (separators to 0x20, capitals to small letters).  In a
+    ``neutral`` text (NFKC-neutral characters only) the non-ASCII characters are C2 A0 (no-break
+    space), C3 97 and C3 B7 (the signs × and ÷) and E2 80 xx (dashes, quotes, ellipsis), which
+    separate words, and C3 80-BF, Latin-1 letters, whose capitals (second byte up to 9E) fold to
+    small (+0x20).  In any other text every non-ASCII byte belongs to a word (those texts were reduced
+    to words and spaces beforehand).  A word's bytes are packed 8 at a time into 64-bit blocks (no
+    word contains a zero byte, so the padding is unambiguous), each block mixed in ``h = (h ^ block)
+    * prime``, and the result finished with fmix64 and folded to 32 bits.
+    """
+    k = 0
+    for t in range(len(offsets) - 1):
+        end = offsets[t + 1]
+        inside, count, chars, h, block, shift = False, 0, 0, np.uint64(0), np.uint64(0), np.uint64(0)
+        separator_bytes, fold_next = 0, False
+        for i in range(offsets[t], end + 1):
+            c = np.int64(0x20)  # the end of the text separates too
+            if i < end:
+                c = np.int64(data[i])
+                if c < 0x80:
+                    c = np.int64(ascii_fold[c])
+                elif neutral[t]:
+                    if c >= 0xC0:  # a lead byte
+                        second = data[i + 1] if i + 1 < end else 0
+                        if c == 0xC3 and second != 0x97 and second != 0xB7:
+                            fold_next = second <= 0x9E
+                        else:
+                            separator_bytes = 2 if c == 0xE2 else 1
+                            c = 0x20
+                    elif separator_bytes > 0:
+                        separator_bytes -= 1
+                        c = 0x20
+                    elif fold_next:
+                        c += 0x20
+                        fold_next = False
+            if c != 0x20:
+                if not inside:
+                    inside, count, chars, h, block, shift = True, count + 1, 0, np.uint64(seed), np.uint64(0), np.uint64(0)
+                block |= np.uint64(c) << shift
+                shift += np.uint64(8)
+                if shift == 64:
+                    h = (h ^ block) * _PRIME
+                    block, shift = np.uint64(0), np.uint64(0)
+                if c < 0x80 or c >= 0xC0:  # a character starts here (not a UTF-8 continuation byte)
+                    chars += 1
+            elif inside:
+                inside = False
+                if shift:
+                    h = (h ^ block) * _PRIME
+                h ^= h >> np.uint64(33)
+                h *= _FMIX64[0]
+                h ^= h >> np.uint64(33)
+                h *= _FMIX64[1]
+                h ^= h >> np.uint64(33)
+                token = np.uint32(((h >> np.uint64(32)) ^ h) & _LOW32)
+                tokens[k] = token
+                if len(flags):
+                    stop = False
+                    for j in range(stop_index[token >> 16], stop_index[(token >> 16) + 1]):
+                        stop |= stop_tokens[j] == token
+                    flags[k] = chars >= min_chars and not stop
+                k += 1
+        per_text[t] = count
+    return k
+
+
+def word_hashes(data, offsets, neutral, ascii_fold, seed, stop_tokens, min_chars, with_flags):
+    """Per word of every text: 32-bit token hash, and (``with_flags``) whether it is a content word.
+
+    ``data``/``offsets``: the texts' UTF-8 bytes and ``len(texts) + 1`` offsets.  A content word has
+    at least ``min_chars`` characters and its token hash is not in ``stop_tokens`` (sorted, unique).
+    Returns (tokens uint32, flags bool or None, words per text int64).
+    """
+    # A text of n bytes has at most (n + 1) // 2 words: room for all of them, trimmed after one pass.
+    room = int(((np.diff(offsets) + 1) // 2).sum())
+    tokens, flags = np.empty(room, np.uint32), np.empty(room if with_flags else 0, np.bool_)
+    # Where each 16-bit prefix's stopwords start in ``stop_tokens``: a lookup checks about one entry.
+    stop_index = np.searchsorted(stop_tokens, np.arange(2**16 + 1, dtype=np.uint64) << np.uint64(16))
+    per_text = np.zeros(len(offsets) - 1, dtype=np.int64)
+    found = _scan_words(data, offsets, neutral, ascii_fold, np.uint64(seed), stop_tokens, stop_index, min_chars, tokens, flags, per_text)
+    return tokens[:found].copy(), (flags[:found].copy() if with_flags else None), per_text
+
+
+@njit(nogil=True, cache=True)
+def ngram_hashes(tokens, per_text, n, mix, mix_out):
+    """Hash of every word n-gram per text (a text shorter than n: one n-gram of all its words).
+
+    The n-gram hash mixes its token hashes in order, ``h = (h ^ token) * mix``, then keeps the top
+    32 bits of ``h * mix_out``: exactly ``tasks.dedup.feature_hash`` of the words joined by spaces.
+    """
+    lens = np.where(per_text > 0, np.maximum(per_text - n + 1, 1), 0)
+    out = np.empty(lens.sum(), dtype=np.uint32)
+    start, k = 0, 0
+    for t in range(len(per_text)):
+        for j in range(lens[t]):
+            h = np.uint64(0)
+            for w in range(start + j, min(start + j + n, start + per_text[t])):
+                h = (h ^ np.uint64(tokens[w])) * mix
+            out[k] = np.uint32((h * mix_out) >> np.uint64(32))
+            k += 1
+        start += per_text[t]
+    return out, lens
+
+
+@njit(nogil=True, cache=True)
+def signatures(features, lens, a, b, fmix):
+    """MinHash signatures (len(a), texts) of datasketch's "affine32" scheme; all-max for no features.
+
+    Per feature: ``h = fmix32(feature)``; per permutation k: ``min(a_k * h + b_k mod 2^32)`` over the
+    text's features.  ``fmix`` holds the five fmix32 constants datasketch uses.  The loop over a
+    text's features is innermost, so it vectorises as a min-reduction.
+    """
+    sig = np.empty((len(a), len(lens)), dtype=np.uint32)
+    s1, m1, s2, m2, s3 = fmix
+    mixed = np.empty(int(lens.max()) if len(lens) else 0, dtype=np.uint32)
+    start = 0
+    for t in range(len(lens)):
+        n = lens[t]
+        for i in range(n):
+            h = np.uint32(features[start + i])
+            h = np.uint32(h ^ (h >> s1))
+            h = np.uint32(h * m1)
+            h = np.uint32(h ^ (h >> s2))
+            h = np.uint32(h * m2)
+            mixed[i] = np.uint32(h ^ (h >> s3))
+        for k in range(len(a)):
+            a_k, b_k, low = a[k], b[k], np.uint32(0xFFFFFFFF)
+            for i in range(n):
+                low = min(low, np.uint32(a_k * mixed[i] + b_k))
+            sig[k, t] = low
+        start += n
+    return sig
+
+
+@njit(nogil=True, cache=True)
+def intersections(keys, start_a, end_a, start_b, end_b):
+    """|A ∩ B| per pair, A and B given as ranges of ``keys`` (each range sorted, distinct, one row's
+    ``row << 32 | feature`` keys): a merge of the two ranges on their low 32 bits."""
+    common = np.zeros(len(start_a), dtype=np.int64)
+    for p in range(len(start_a)):
+        i, j, end_i, end_j, same = start_a[p], start_b[p], end_a[p], end_b[p], 0
+        while i < end_i and j < end_j:
+            x, y = keys[i] & _LOW32, keys[j] & _LOW32
+            if x == y:
+                same += 1
+                i += 1
+                j += 1
+            elif x < y:
+                i += 1
+            else:
+                j += 1
+        common[p] = same
+    return common
