@@ -201,27 +201,30 @@ class _Lsh:
         if unknown:
             raise ValueError(f"unknown dedup tiers {sorted(unknown)}; known: {TIERS}")
         self.config = config
-        a, b = MinHash(num_perm=config.num_perm, seed=config.seed).permutations  # datasketch is the reference
-        self.a = np.ascontiguousarray(a, dtype=np.uint32)
-        self.b = np.ascontiguousarray(b, dtype=np.uint32)
+        self.num_perm = {"near_copy": config.num_perm, "rewrite": config.rewrite_num_perm}
+        # datasketch is the reference: its permutations, its parameter optimiser.
+        self.permutations = {
+            tier: tuple(np.ascontiguousarray(p, dtype=np.uint32) for p in MinHash(num_perm=n, seed=config.seed).permutations)
+            for tier, n in self.num_perm.items()
+        }
         weights = (config.lsh_false_positive_weight, config.lsh_false_negative_weight)
         self.bands = {
             "near_copy": _optimal_param(config.near_copy_lsh_threshold, config.num_perm, *weights),
-            "rewrite": _optimal_param(config.rewrite_lsh_threshold, config.num_perm, *weights),
+            "rewrite": _optimal_param(config.rewrite_lsh_threshold, config.rewrite_num_perm, *weights),
         }
 
     @cached_property
     def fingerprint(self) -> str:
         """What stored band keys depend on; index rows with another fingerprint get theirs recomputed."""
-        return "affine32;perm=%d;seed=%d;%s" % (
-            self.config.num_perm,
+        return "affine32;seed=%d;%s" % (
             self.config.seed,
-            ";".join(f"{t}={b}x{r}" for t, (b, r) in self.bands.items()),
+            ";".join(f"{t}={self.num_perm[t]}perm,{b}x{r}" for t, (b, r) in self.bands.items()),
         )
 
-    def signatures(self, feats: np.ndarray, lens: np.ndarray) -> np.ndarray:
-        """MinHash signatures, (num_perm, docs) uint32; a document without features gets all-max."""
-        return kernels.signatures(feats.astype(np.uint32, copy=False), lens.astype(np.int64, copy=False), self.a, self.b, _FMIX_CONSTANTS[32])
+    def signatures(self, tier: str, feats: np.ndarray, lens: np.ndarray) -> np.ndarray:
+        """MinHash signatures of a tier, (num_perm, docs) uint32; a document without features gets all-max."""
+        a, b = self.permutations[tier]
+        return kernels.signatures(feats.astype(np.uint32, copy=False), lens.astype(np.int64, copy=False), a, b, _FMIX_CONSTANTS[32])
 
     def band_keys(self, tier: str, sig: np.ndarray) -> np.ndarray:
         """(bands, docs) uint64: the rows of each band mixed into one key (a collision only costs a check)."""
@@ -261,7 +264,7 @@ def _batch_keys(bodies: pl.Series, tokeniser: _Tokeniser, lsh: _Lsh, cache: _Fea
             cache.offer(start, feats)
         out = {}
         for tier in config.tiers:
-            sig = lsh.signatures(feats.flat[tier], feats.lens[tier])
+            sig = lsh.signatures(tier, feats.flat[tier], feats.lens[tier])
             kept = np.ascontiguousarray(sig.T) if tier in _PREFILTERED else None
             out[tier] = _Keys(lsh.band_keys(tier, sig), _eligible(tier, feats.lens[tier], config), kept)
         return out
@@ -330,27 +333,44 @@ def _candidate_pairs(keys: _Keys, window: int, screen: Callable[[pl.DataFrame], 
 
     Within a bucket sorted by row each row pairs with its next ``window`` rows: every pair of a
     bucket of up to window+1 rows, and a connected chain through bigger ones (mass copies), so the
-    work stays linear in the bucket size.  ``screen`` drops hopeless pairs as each band is done, so
-    memory holds one band's pairs plus the survivors, never all raw candidates.
+    work stays linear in the bucket size.  A pair met in an earlier band is skipped (true pairs
+    share most bands), and ``screen`` drops hopeless new pairs as each band is done, so memory
+    holds the distinct pairs (8 bytes each) and the survivors, never every band's raw candidates.
     """
     rows = np.flatnonzero(keys.eligible).astype(np.uint32)
     found = [pl.DataFrame(schema={"a": pl.UInt32, "b": pl.UInt32})]
-    for band_keys in keys.keys:
-        bucketed = pl.DataFrame({"key": band_keys[rows], "row": rows})
-        shared = bucketed.filter(pl.len().over("key") > 1).sort("key", "row")
-        # The window steps in numpy: shared rows are few, and a polars query per step was mostly overhead.
-        key, row = shared["key"].to_numpy(), shared["row"].to_numpy()
-        a, b = [], []
+    seen = np.empty(0, dtype=np.uint64)  # sorted a << 32 | b of every pair met so far
+    for band_keys in keys.keys if len(rows) > 1 else []:
+        key = band_keys[rows]
+        by_key = np.argsort(key)
+        # Rows whose key another row shares (few), then sorted by key and row.
+        same_as_next = key[by_key[1:]] == key[by_key[:-1]]
+        shared = by_key[np.concatenate(([False], same_as_next)) | np.concatenate((same_as_next, [False]))]
+        shared = shared[np.lexsort((rows[shared], key[shared]))]
+        key, row = key[shared], rows[shared].astype(np.uint64)
+        met = []
         for step in range(1, window + 1):
             same = np.flatnonzero(key[step:] == key[:-step])
             if len(same) == 0:
                 break
-            a.append(row[same])
-            b.append(row[same + step])
-        if a:
-            pairs = pl.DataFrame({"a": np.concatenate(a), "b": np.concatenate(b)}, schema={"a": pl.UInt32, "b": pl.UInt32})
-            found.append(screen(pairs) if screen else pairs)
-    return pl.concat(found).unique()
+            met.append((row[same] << np.uint64(32)) | row[same + step])
+        if not met:
+            continue
+        met = _sorted_unique(np.concatenate(met))
+        at = np.minimum(np.searchsorted(seen, met), max(len(seen) - 1, 0))
+        fresh = met[~(seen[at] == met)] if len(seen) else met
+        seen = np.sort(np.concatenate([seen, fresh]))
+        pairs = pl.DataFrame(
+            {"a": (fresh >> np.uint64(32)).astype(np.uint32), "b": (fresh & np.uint64(0xFFFFFFFF)).astype(np.uint32)}
+        )
+        found.append(screen(pairs) if screen else pairs)
+    return pl.concat(found)
+
+
+def _sorted_unique(values: np.ndarray) -> np.ndarray:
+    """``np.unique`` by sorting (numpy 2.4's hash-based unique is ~50x slower on these uint64 keys)."""
+    values = np.sort(values)
+    return values[np.concatenate(([True], values[1:] != values[:-1]))] if len(values) else values
 
 
 def _prefilter(pairs: pl.DataFrame, signatures: np.ndarray, threshold: float, config: DedupConfig) -> pl.DataFrame:
@@ -361,7 +381,8 @@ def _prefilter(pairs: pl.DataFrame, signatures: np.ndarray, threshold: float, co
     from 0.3 up) and ~99.9% of same-topic noise (Jaccard ~0.08).  Pairs
     with a row beyond ``signatures`` (index rows not signed yet) pass.
     """
-    floor = threshold - config.prefilter_sigmas * np.sqrt(threshold * (1 - threshold) / config.num_perm)
+    num_perm = signatures.shape[1]
+    floor = threshold - config.prefilter_sigmas * np.sqrt(threshold * (1 - threshold) / num_perm)
     keep = []
     for chunk in pairs.iter_slices(100_000):
         a, b = chunk["a"].to_numpy(), chunk["b"].to_numpy()
@@ -394,8 +415,7 @@ class _Sets:
 
     @classmethod
     def from_keys(cls, keys: np.ndarray) -> _Sets:
-        keys = np.sort(keys)
-        return cls(keys[np.concatenate(([True], keys[1:] != keys[:-1]))] if len(keys) else keys)
+        return cls(_sorted_unique(keys))
 
     def bounds(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Start and end (positions in ``keys``) of each row's set."""
@@ -508,7 +528,7 @@ def _index_keys(index: pl.DataFrame, lsh: _Lsh) -> dict[str, _Keys]:
         if len(other):
             feats = index[f"{tier}_features"].gather(other)
             lens = feats.list.len().to_numpy()
-            keys[:, other] = lsh.band_keys(tier, lsh.signatures(feats.explode().drop_nulls().to_numpy(), lens))
+            keys[:, other] = lsh.band_keys(tier, lsh.signatures(tier, feats.explode().drop_nulls().to_numpy(), lens))
             eligible[other] = _eligible(tier, lens, lsh.config)
         out[tier] = _Keys(keys, eligible)
     return out
@@ -521,12 +541,12 @@ def _with_index_signatures(
     if index is None:
         return batch_sigs
     n = len(batch_sigs)
-    rows = np.unique(pairs["b"].to_numpy())
+    rows = _sorted_unique(pairs["b"].to_numpy())
     rows = rows[rows >= n]
     out = np.zeros((n + index.height, batch_sigs.shape[1]), dtype=np.uint32)  # calloc: untouched rows cost nothing
     out[:n] = batch_sigs
     feats = index[f"{tier}_features"].gather(rows - n)
-    out[rows] = lsh.signatures(feats.explode().drop_nulls().to_numpy(), feats.list.len().to_numpy()).T
+    out[rows] = lsh.signatures(tier, feats.explode().drop_nulls().to_numpy(), feats.list.len().to_numpy()).T
     return out
 
 
@@ -609,7 +629,7 @@ def find_duplicates(batch: pl.DataFrame, config: DedupConfig = DedupConfig(), in
     # One tier's sets at a time, only for the rows it has candidates for: memory stays ~ candidates.
     sims = {}
     for t in config.tiers:
-        involved = np.unique(np.concatenate([candidates[t]["a"].to_numpy(), candidates[t]["b"].to_numpy()]))
+        involved = _sorted_unique(np.concatenate([candidates[t]["a"].to_numpy(), candidates[t]["b"].to_numpy()]))
         sims[t] = _similarities(candidates[t], _universe_sets(bodies, index, n, involved, tokeniser, config, (t,), cache)[t])
     edges = _verified(sims, config)
 
@@ -642,7 +662,7 @@ def find_duplicates(batch: pl.DataFrame, config: DedupConfig = DedupConfig(), in
     similarity = to_kept.join(edges, on=["a", "b"]).select("row", "similarity", "tier")
     chained = to_kept.join(edges, on=["a", "b"], how="anti")
     if chained.height:
-        rows = np.unique(np.concatenate([chained["a"].to_numpy(), chained["b"].to_numpy()]))
+        rows = _sorted_unique(np.concatenate([chained["a"].to_numpy(), chained["b"].to_numpy()]))
         sets = _universe_sets(bodies, index, n, rows, tokeniser, config, config.tiers, cache)
         similarity = pl.concat([similarity, _chained_similarity(chained, edges, sets, config)])
     return (
@@ -712,30 +732,43 @@ def index_rows(kept: pl.DataFrame, config: DedupConfig = DedupConfig()) -> pl.Da
     band keys belong to; rows of another setup are re-banded from their features) and
     ``feature_version``.
     """
-    lsh = _Lsh(config)
-    tokeniser = _Tokeniser(config)
-    columns: dict[str, list[pl.Series]] = {f"{t}_{kind}": [] for t in TIERS for kind in ("features", "bands")}
-    for start in range(0, kept.height, config.chunk_docs):
+    config = config.model_copy(update={"tiers": TIERS})  # a later run may match on either tier
+    lsh, tokeniser = _Lsh(config), _Tokeniser(config)
+
+    def one_chunk(start: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         feats = _features(kept["body"].slice(start, config.chunk_docs), tokeniser, config)
+        out = {}
         for tier in TIERS:
             lens = feats.lens[tier]
-            sets = pl.Series(feats.flat[tier]).to_frame("h").with_columns(
-                doc=np.repeat(np.arange(len(lens)), lens)
-            ).group_by("doc").agg(pl.col("h").unique().sort())
-            per_doc = pl.DataFrame({"doc": np.arange(len(lens))}).join(sets, on="doc", how="left", maintain_order="left")
-            columns[f"{tier}_features"].append(per_doc["h"].fill_null(pl.lit([], pl.List(pl.UInt32))))
-            keys = pl.Series(np.ascontiguousarray(lsh.band_keys(tier, lsh.signatures(feats.flat[tier], lens)).T))
-            eligible = pl.Series(_eligible(tier, lens, config))
-            columns[f"{tier}_bands"].append(
-                pl.select(pl.when(eligible).then(keys.cast(pl.List(pl.UInt64))).otherwise(pl.lit([], pl.List(pl.UInt64))))
-                .to_series()
+            distinct = _Sets.of(np.repeat(np.arange(len(lens)), lens), feats.flat[tier]).keys
+            out[f"{tier}_features"] = (distinct & np.uint64(0xFFFFFFFF)).astype(np.uint32), np.bincount(
+                (distinct >> np.uint64(32)).astype(np.int64), minlength=len(lens)
             )
-    empty = {name: pl.Series(name, [], dtype=pl.List(pl.UInt32 if name.endswith("features") else pl.UInt64)) for name in columns}
+            bands = lsh.band_keys(tier, lsh.signatures(tier, feats.flat[tier], lens)).T
+            eligible = _eligible(tier, lens, config)
+            out[f"{tier}_bands"] = bands[eligible].ravel(), np.where(eligible, bands.shape[1], 0)
+        return out
+
+    with ThreadPoolExecutor(max_workers=config.workers) as pool:
+        parts = list(pool.map(one_chunk, range(0, kept.height, config.chunk_docs)))
+    inner = {"features": np.uint32, "bands": np.uint64}
+    columns = {
+        f"{tier}_{kind}": _list_series(
+            np.concatenate([p[f"{tier}_{kind}"][0] for p in parts] or [np.empty(0, inner[kind])]),
+            np.concatenate([p[f"{tier}_{kind}"][1] for p in parts] or [np.empty(0, np.int64)]),
+        )
+        for tier in TIERS
+        for kind in inner
+    }
     return kept.select("article_id", "published_date", pl.col("word_count").cast(pl.Int32)).with_columns(
-        *[pl.concat(parts).alias(name) if parts else empty[name] for name, parts in columns.items()],
-        lsh_params=pl.lit(lsh.fingerprint),
-        feature_version=pl.lit(FEATURE_VERSION),
+        **columns, lsh_params=pl.lit(lsh.fingerprint), feature_version=pl.lit(FEATURE_VERSION)
     )
+
+
+def _list_series(values: np.ndarray, counts: np.ndarray) -> pl.Series:
+    """A List column from flat values and the number of values per row (no per-row Python work)."""
+    offsets = np.concatenate(([0], np.cumsum(counts, dtype=np.int64)))
+    return pl.Series(pa.LargeListArray.from_arrays(pa.array(offsets), pa.array(values)))
 
 
 def deduplicate_table(

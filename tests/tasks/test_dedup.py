@@ -73,7 +73,7 @@ def test_signatures_equal_datasketch(ngram):
     config = DedupConfig(near_copy_ngram=ngram)
     feats = _features(pl.Series(TEXTS), _Tokeniser(config), config)
     lsh = _Lsh(config)
-    sig = lsh.signatures(feats.flat["near_copy"], feats.lens["near_copy"])
+    sig = lsh.signatures("near_copy", feats.flat["near_copy"], feats.lens["near_copy"])
     for i, text in enumerate(TEXTS):
         words = tokens(text)
         reference = MinHash(num_perm=config.num_perm, seed=config.seed, hashfunc=feature_hash)
@@ -86,11 +86,11 @@ def test_signatures_equal_datasketch(ngram):
 def test_content_word_signatures_equal_datasketch():
     config = DedupConfig()
     feats = _features(pl.Series(TEXTS), _Tokeniser(config), config)
-    sig = _Lsh(config).signatures(feats.flat["rewrite"], feats.lens["rewrite"])
+    sig = _Lsh(config).signatures("rewrite", feats.flat["rewrite"], feats.lens["rewrite"])
     stop = set(stopwords(config).to_list())
     assert {"the", "and", "of"} <= stop
     for i, text in enumerate(TEXTS):
-        reference = MinHash(num_perm=config.num_perm, seed=config.seed, hashfunc=feature_hash)
+        reference = MinHash(num_perm=config.rewrite_num_perm, seed=config.seed, hashfunc=feature_hash)
         for word in tokens(text):
             if word not in stop and len(word) >= config.min_content_word_chars:
                 reference.update(word.encode())
@@ -178,11 +178,13 @@ def test_content_flags_drop_stopwords_and_short_words():
 
 
 # ----------------------------------------------------------------------------------- LSH recall
-@pytest.mark.parametrize("similarity", [0.4, 0.5, 0.6])
-def test_lsh_recall_follows_banding_curve(similarity):
+@pytest.mark.parametrize(
+    ("tier", "similarity"), [("near_copy", 0.4), ("near_copy", 0.5), ("near_copy", 0.6), ("rewrite", 0.2), ("rewrite", 0.31)]
+)
+def test_lsh_recall_follows_banding_curve(tier, similarity):
     """Pairs of feature sets of known Jaccard become candidates at the rate 1-(1-s^r)^b predicts."""
     lsh = _Lsh(DedupConfig())
-    bands, rows = lsh.bands["near_copy"]
+    bands, rows = lsh.bands[tier]
     rng = np.random.default_rng(7)
     pairs, size = 400, 200
     common = round(2 * size * similarity / (1 + similarity))  # |A∩B| for |A|=|B|=size and Jaccard s
@@ -191,13 +193,19 @@ def test_lsh_recall_follows_banding_curve(similarity):
         pool = rng.choice(2**32 - 1, 2 * size - common, replace=False).astype(np.uint32)
         feats += [pool[:size], pool[size - common :]]
         lens += [size, size]
-    sig = lsh.signatures(np.concatenate(feats), np.array(lens))
-    keys = _Keys(lsh.band_keys("near_copy", sig), np.ones(2 * pairs, dtype=bool))
+    sig = lsh.signatures(tier, np.concatenate(feats), np.array(lens))
+    keys = _Keys(lsh.band_keys(tier, sig), np.ones(2 * pairs, dtype=bool))
     found = _candidate_pairs(keys, window=32).filter((pl.col("a") % 2 == 0) & (pl.col("b") == pl.col("a") + 1))
     s = common / (2 * size - common)
     predicted = 1 - (1 - s**rows) ** bands
     # 400 Bernoulli draws: sd <= 0.025; 0.08 is > 3 sd.
     assert abs(found.height / pairs - predicted) < 0.08
+
+
+def test_rewrite_banding_finds_the_seed_rewrite_similarity_reliably():
+    """The seed rewrite pair's content-word Jaccard is 0.31-0.34: an LSH candidate 9 times in 10 or more."""
+    bands, rows = _Lsh(DedupConfig()).bands["rewrite"]
+    assert 1 - (1 - 0.31**rows) ** bands >= 0.9
 
 
 def test_prefilter_keeps_pairs_above_the_threshold():
@@ -211,7 +219,7 @@ def test_prefilter_keeps_pairs_above_the_threshold():
     for _ in range(pairs):
         pool = rng.choice(2**32 - 1, 2 * size - common, replace=False).astype(np.uint32)
         feats += [pool[:size], pool[size - common :]]
-    sig = np.ascontiguousarray(lsh.signatures(np.concatenate(feats), np.full(2 * pairs, size)).T)
+    sig = np.ascontiguousarray(lsh.signatures("rewrite", np.concatenate(feats), np.full(2 * pairs, size)).T)
     candidates = pl.DataFrame({"a": np.arange(0, 2 * pairs, 2), "b": np.arange(1, 2 * pairs, 2)}, schema={"a": pl.UInt32, "b": pl.UInt32})
     assert _prefilter(candidates, sig, config.rewrite_threshold, config).height == pairs
     unrelated = pl.DataFrame({"a": np.arange(0, 2 * pairs - 2, 2), "b": np.arange(3, 2 * pairs, 2)}, schema={"a": pl.UInt32, "b": pl.UInt32})
@@ -226,7 +234,7 @@ def test_lsh_false_candidates_are_dropped_by_verification():
     bodies = {f"a{i}": " ".join(rng.choice(WORDS[:600]) for _ in range(120)) for i in range(40)}  # Jaccard ~0.09
     lsh = _Lsh(config)
     feats = _features(pl.Series(bodies.values()), _Tokeniser(config), config)
-    keys = _Keys(lsh.band_keys("near_copy", lsh.signatures(feats.flat["near_copy"], feats.lens["near_copy"])), np.ones(40, bool))
+    keys = _Keys(lsh.band_keys("near_copy", lsh.signatures("near_copy", feats.flat["near_copy"], feats.lens["near_copy"])), np.ones(40, bool))
     assert _candidate_pairs(keys, 32).height > 0  # the case really has false candidates
     result = find_duplicates(_batch(bodies), config)
     assert result["duplicate_of"].null_count() == 40
