@@ -9,10 +9,11 @@ Features (both from the same normalised tokens: NFKC, lower case, runs of letter
   Jaccard reaches ``rewrite_threshold``.  A rewrite keeps the story's vocabulary, not its word order.
 
 Each feature is a 32-bit ``feature_hash``; signatures use datasketch's default "affine32" permutation
-scheme, computed for whole chunks of documents with numpy (chunks on ``workers`` threads), and equal
-``datasketch.MinHash(num_perm, seed, hashfunc=feature_hash)`` fed the same features.  Bands and rows
-come from ``datasketch.lsh._optimal_param``.  Rows sharing a band key (grouped in polars) are
-candidates; rewrite candidates whose MinHash estimate is far below the threshold are dropped first
+scheme (``num_perm`` permutations for near-copies, ``rewrite_num_perm`` for rewrites) and equal
+``datasketch.MinHash(num_perm, seed, hashfunc=feature_hash)`` fed the same features.  Tokens,
+shingles and signatures of whole chunks of documents come from the compiled loops of
+``tasks/dedup_kernels.py``, chunks on ``workers`` threads (the kernels release the GIL).  Bands and
+rows come from ``datasketch.lsh._optimal_param``.  Rows sharing a band key are candidates; rewrite candidates whose MinHash estimate is far below the threshold are dropped first
 (``prefilter_sigmas``); every remaining candidate is verified on its exact feature sets, so an LSH
 false positive never drops an article.  Verified pairs of both tiers form a graph; each connected
 component (scipy.sparse.csgraph) is one cluster.  Batches with at most ``exhaustive_max_pairs`` pairs
@@ -23,10 +24,10 @@ wins; otherwise the earliest ``published_date`` (nulls last), then the larger ``
 more complete body), then the smallest ``article_id``.  Row order never matters.
 
 Memory grows linearly with the number of documents: the signature pass keeps band keys (bands x
-8 bytes per doc and tier), the rewrite signatures (num_perm x 4 bytes) for the prefilter, and each
-chunk's features (about the text's size) up to ``_FEATURE_CACHE_BYTES``, so candidates need not be
-tokenised twice; rows of chunks beyond that budget are re-tokenised for verification, and pairs are
-verified in chunks.
+8 bytes per doc and tier: 880 bytes by default), the rewrite signatures (rewrite_num_perm x 4 bytes:
+1 KiB) for the prefilter, and each chunk's features (about the text's size) up to
+``_FEATURE_CACHE_BYTES``, so candidates need not be tokenised twice; rows of chunks beyond that
+budget are re-tokenised for verification.
 """
 
 from __future__ import annotations
@@ -251,35 +252,37 @@ _PREFILTERED = ("rewrite",)
 
 
 def _batch_keys(bodies: pl.Series, tokeniser: _Tokeniser, lsh: _Lsh, cache: _FeatureCache | None = None) -> dict[str, _Keys]:
-    """Band keys of the configured tiers, chunk by chunk on ``config.workers`` threads (numpy/polars free the GIL).
+    """Band keys of the configured tiers, chunk by chunk on ``config.workers`` threads (the kernels free the GIL).
 
+    Each chunk writes into its slice of the result arrays (no second copy of a million rows' keys).
     With ``cache``, each chunk's features are kept there (within its byte budget) so verification
     need not tokenise the same texts again.
     """
-    config = lsh.config
-
-    def one_chunk(start: int) -> dict[str, _Keys]:
-        feats = _features(bodies.slice(start, config.chunk_docs), tokeniser, config, config.tiers)
-        if cache is not None:
-            cache.offer(start, feats)
-        out = {}
-        for tier in config.tiers:
-            sig = lsh.signatures(tier, feats.flat[tier], feats.lens[tier])
-            kept = np.ascontiguousarray(sig.T) if tier in _PREFILTERED else None
-            out[tier] = _Keys(lsh.band_keys(tier, sig), _eligible(tier, feats.lens[tier], config), kept)
-        return out
-
-    starts = range(0, len(bodies), config.chunk_docs)
-    with ThreadPoolExecutor(max_workers=config.workers) as pool:
-        parts = list(pool.map(one_chunk, starts))
-    return {
+    config, n = lsh.config, len(bodies)
+    out = {
         tier: _Keys(
-            np.concatenate([p[tier].keys for p in parts], axis=1),
-            np.concatenate([p[tier].eligible for p in parts]),
-            np.concatenate([p[tier].signatures for p in parts]) if tier in _PREFILTERED else None,
+            np.empty((lsh.bands[tier][0], n), dtype=np.uint64),
+            np.empty(n, dtype=np.bool_),
+            np.empty((n, lsh.num_perm[tier]), dtype=np.uint32) if tier in _PREFILTERED else None,
         )
         for tier in config.tiers
     }
+
+    def one_chunk(start: int) -> None:
+        feats = _features(bodies.slice(start, config.chunk_docs), tokeniser, config, config.tiers)
+        if cache is not None:
+            cache.offer(start, feats)
+        rows = slice(start, start + len(feats.lens[config.tiers[0]]))
+        for tier in config.tiers:
+            sig = lsh.signatures(tier, feats.flat[tier], feats.lens[tier])
+            out[tier].keys[:, rows] = lsh.band_keys(tier, sig)
+            out[tier].eligible[rows] = _eligible(tier, feats.lens[tier], config)
+            if out[tier].signatures is not None:
+                out[tier].signatures[rows] = sig.T
+
+    with ThreadPoolExecutor(max_workers=config.workers) as pool:
+        list(pool.map(one_chunk, range(0, n, config.chunk_docs)))
+    return out
 
 
 class _FeatureCache:

@@ -67,6 +67,12 @@ def test_compose_runs_minio_a_postgres_backed_prefect_server_and_a_project_worke
     assert (ROOT / "infra" / services["deploy"]["build"]["context"] / "infra" / "Dockerfile").is_file()
 
 
+def test_worker_image_installs_the_locked_versions():
+    dockerfile = (ROOT / "infra" / "Dockerfile").read_text()
+    assert "COPY pyproject.toml README.md constraints.txt" in dockerfile
+    assert "pip install -c constraints.txt -e ." in dockerfile
+
+
 def test_compose_volumes_are_declared():
     declared = set(COMPOSE["volumes"])
     used = {
