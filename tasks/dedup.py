@@ -13,7 +13,8 @@ scheme (``num_perm`` permutations for near-copies, ``rewrite_num_perm`` for rewr
 ``datasketch.MinHash(num_perm, seed, hashfunc=feature_hash)`` fed the same features.  Tokens,
 shingles and signatures of whole chunks of documents come from the compiled loops of
 ``tasks/dedup_kernels.py``, chunks on ``workers`` threads (the kernels release the GIL).  Bands and
-rows come from ``datasketch.lsh._optimal_param``.  Rows sharing a band key are candidates; rewrite candidates whose MinHash estimate is far below the threshold are dropped first
+rows come from ``datasketch.lsh._optimal_param``.  Rows sharing a band key are candidates; rewrite
+candidates whose MinHash estimate is far below the threshold are dropped first
 (``prefilter_sigmas``); every remaining candidate is verified on its exact feature sets, so an LSH
 false positive never drops an article.  Verified pairs of both tiers form a graph; each connected
 component (scipy.sparse.csgraph) is one cluster.  Batches with at most ``exhaustive_max_pairs`` pairs
@@ -36,7 +37,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import cached_property, partial
+from functools import cache, cached_property, partial
 
 import numpy as np
 import polars as pl
@@ -194,6 +195,10 @@ def _features(bodies: pl.Series, tokeniser: _Tokeniser, config: DedupConfig, tie
 
 
 # ------------------------------------------------------------------------------------- signatures
+# datasketch's optimiser integrates the banding curve numerically (~0.15 s a call): once per setting.
+_lsh_params = cache(_optimal_param)
+
+
 class _Lsh:
     """Permutations and banding of both tiers, derived from the config the way datasketch does."""
 
@@ -210,8 +215,8 @@ class _Lsh:
         }
         weights = (config.lsh_false_positive_weight, config.lsh_false_negative_weight)
         self.bands = {
-            "near_copy": _optimal_param(config.near_copy_lsh_threshold, config.num_perm, *weights),
-            "rewrite": _optimal_param(config.rewrite_lsh_threshold, config.rewrite_num_perm, *weights),
+            "near_copy": _lsh_params(config.near_copy_lsh_threshold, config.num_perm, *weights),
+            "rewrite": _lsh_params(config.rewrite_lsh_threshold, config.rewrite_num_perm, *weights),
         }
 
     @cached_property
