@@ -151,7 +151,7 @@ def process_partition(source_uri: str, dest: str, ingest_date: date, run_id: str
     logger.info("validate records: %d passed, %d rejected", record_check.passed.height, record_check.rejected.height)
 
     with timer.step("dedup"):
-        index = load_index_task(dest, ingest_date, settings.dedup.index_days, settings.s3)
+        index = load_index_task(dest, ingest_date, settings.dedup, settings.s3)
         verdicts, published_index = dedup_task(record_check.passed, settings.dedup, index)
     logger.info("dedup index: %d articles from the previous %d days", 0 if index is None else index.height, settings.dedup.index_days)
     ingested_at = datetime.now(UTC)

@@ -4,10 +4,13 @@ from datetime import UTC, date, datetime, timedelta
 import polars as pl
 import pytest
 
-from tasks.config import S3Config
+from tasks.config import DedupConfig, S3Config
+from tasks.dedup import FEATURE_VERSION, index_rows
 from tasks.errors import PipelineError
 from tasks.publish import (
+    INDEX_DATASET,
     articles_and_duplicates,
+    load_index,
     lock_key,
     manifest_key,
     parquet_bytes,
@@ -98,3 +101,22 @@ def test_a_stale_lock_of_a_dead_run_is_broken(tmp_path):
     storage.write(lock_key(DAY), json.dumps({"run_id": "dead", "acquired_at": old}).encode())
     with partition_lock(storage, DAY, "alive", timedelta(hours=6)):
         assert json.loads(storage.read(lock_key(DAY)))["run_id"] == "alive"
+
+
+def test_index_rows_of_an_older_feature_version_are_rebuilt_from_the_published_articles(tmp_path):
+    storage = LocalStorage(tmp_path)
+    articles = frames(2)["articles"].with_columns(
+        body=pl.Series(["the tokyo summit ended with a joint statement on trade", "rain is expected across the region"]),
+        word_count=pl.Series([10, 6], dtype=ARTICLES["word_count"]),
+    )
+    current = index_rows(articles, DedupConfig())
+    old = current.with_columns(feature_version=pl.lit("0"), near_copy_features=pl.lit([1, 2, 3], pl.List(pl.UInt32)))
+    publish_partition(storage, DAY - timedelta(days=2), "r0", {"articles": articles, INDEX_DATASET: old}, {"run_id": "r0"})
+    publish_partition(storage, DAY - timedelta(days=1), "r1", {"articles": articles, INDEX_DATASET: current}, {"run_id": "r1"})
+
+    index, rebuilt = load_index(storage, DAY, 30, DedupConfig())
+
+    assert rebuilt == [DAY - timedelta(days=2)]
+    assert index.height == 4 and set(index["feature_version"]) == {FEATURE_VERSION}
+    assert index.head(2).equals(current) and index.tail(2).equals(current)
+    assert load_index(storage, DAY - timedelta(days=2), 30, DedupConfig()) == (None, [])  # nothing before it
