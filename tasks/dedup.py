@@ -600,8 +600,22 @@ def find_duplicates(batch: pl.DataFrame, config: DedupConfig = DedupConfig(), in
     when a chain of verified pairs joins them; a dropped article's ``similarity`` is measured against
     the kept article directly (it can fall below the threshold at the end of a long chain).
     """
+    return _deduplicate(batch, config, index, with_index_rows=False)[0]
+
+
+def deduplicate_with_index_rows(
+    batch: pl.DataFrame, config: DedupConfig = DedupConfig(), index: pl.DataFrame | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``find_duplicates``, and the ``index_rows`` of the articles it keeps, reusing the features
+    and band keys its signature pass computed instead of tokenising the kept articles again."""
+    return _deduplicate(batch, config, index, with_index_rows=True)
+
+
+def _deduplicate(
+    batch: pl.DataFrame, config: DedupConfig, index: pl.DataFrame | None, with_index_rows: bool
+) -> tuple[pl.DataFrame, pl.DataFrame | None]:
     if batch.height == 0:
-        return _empty_result()
+        return _empty_result(), (index_rows(batch, config) if with_index_rows else None)
     n = batch.height
     index = _index_for(batch, index)
     m = 0 if index is None else index.height
@@ -610,12 +624,14 @@ def find_duplicates(batch: pl.DataFrame, config: DedupConfig = DedupConfig(), in
     lsh = _Lsh(config)
 
     exhaustive = n * (n - 1) // 2 + n * m <= config.exhaustive_max_pairs
-    cache = None
+    cache, reusable = None, None
     if exhaustive:
         candidates = {tier: _all_pairs(n, m) for tier in config.tiers}
     else:
         cache = _FeatureCache(config.chunk_docs, _FEATURE_CACHE_BYTES)
         keys = _batch_keys(bodies, tokeniser, lsh, cache)
+        if with_index_rows and set(config.tiers) == set(TIERS):
+            reusable = {t: _Keys(keys[t].keys, keys[t].eligible) for t in TIERS}  # not the prefilter's signatures
         if index is not None:
             stored = _index_keys(index, lsh)
             keys = {
@@ -673,7 +689,7 @@ def find_duplicates(batch: pl.DataFrame, config: DedupConfig = DedupConfig(), in
         rows = _sorted_unique(np.concatenate([chained["a"].to_numpy(), chained["b"].to_numpy()]))
         sets = _universe_sets(bodies, index, n, rows, tokeniser, config, config.tiers, cache)
         similarity = pl.concat([similarity, _chained_similarity(chained, edges, sets, config)])
-    return (
+    verdicts = (
         pl.DataFrame({"article_id": batch["article_id"], "cluster_id": universe["article_id"].gather(kept), "matched_index": kept >= n})
         .with_row_index("row")
         .join(similarity, on="row", how="left", maintain_order="left")
@@ -686,6 +702,20 @@ def find_duplicates(batch: pl.DataFrame, config: DedupConfig = DedupConfig(), in
             matched_index="matched_index",
         )
     )
+    if not with_index_rows:
+        return verdicts, None
+    keep = kept == np.arange(n)
+    if reusable is None:  # small batch (no signature pass) or a subset of the tiers
+        return verdicts, index_rows(batch.filter(pl.Series(keep)), config)
+
+    def one_chunk(start: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        rows = slice(start, start + config.chunk_docs)
+        feats = cache.chunks.get(start) or _features(bodies[rows], tokeniser, config)  # beyond the cache's budget
+        return _index_chunk(feats, {t: _Keys(k.keys[:, rows], k.eligible[rows]) for t, k in reusable.items()}, keep[rows])
+
+    with ThreadPoolExecutor(max_workers=config.workers) as pool:
+        parts = list(pool.map(one_chunk, range(0, n, config.chunk_docs)))
+    return verdicts, _index_frame(batch.filter(pl.Series(keep)), parts, lsh)
 
 
 def _universe_sets(
@@ -745,20 +775,36 @@ def index_rows(kept: pl.DataFrame, config: DedupConfig = DedupConfig()) -> pl.Da
 
     def one_chunk(start: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         feats = _features(kept["body"].slice(start, config.chunk_docs), tokeniser, config)
-        out = {}
-        for tier in TIERS:
-            lens = feats.lens[tier]
-            distinct = _Sets.of(np.repeat(np.arange(len(lens)), lens), feats.flat[tier]).keys
-            out[f"{tier}_features"] = (distinct & np.uint64(0xFFFFFFFF)).astype(np.uint32), np.bincount(
-                (distinct >> np.uint64(32)).astype(np.int64), minlength=len(lens)
+        keys = {
+            tier: _Keys(
+                lsh.band_keys(tier, lsh.signatures(tier, feats.flat[tier], feats.lens[tier])),
+                _eligible(tier, feats.lens[tier], config),
             )
-            bands = lsh.band_keys(tier, lsh.signatures(tier, feats.flat[tier], lens)).T
-            eligible = _eligible(tier, lens, config)
-            out[f"{tier}_bands"] = bands[eligible].ravel(), np.where(eligible, bands.shape[1], 0)
-        return out
+            for tier in TIERS
+        }
+        return _index_chunk(feats, keys, np.ones(len(feats.lens[TIERS[0]]), dtype=np.bool_))
 
     with ThreadPoolExecutor(max_workers=config.workers) as pool:
         parts = list(pool.map(one_chunk, range(0, kept.height, config.chunk_docs)))
+    return _index_frame(kept, parts, lsh)
+
+
+def _index_chunk(feats: _Features, keys: dict[str, _Keys], keep: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Index-row columns of one chunk's ``keep`` rows, as (flat values, values per row) per column:
+    distinct sorted features and band keys (none for a row not eligible for the tier) per tier."""
+    out = {}
+    for tier in TIERS:
+        lens = feats.lens[tier]
+        distinct = _Sets.of(np.repeat(np.arange(len(lens)), lens), feats.flat[tier]).keys
+        row = (distinct >> np.uint64(32)).astype(np.int64)
+        out[f"{tier}_features"] = (distinct[keep[row]] & np.uint64(0xFFFFFFFF)).astype(np.uint32), np.bincount(row, minlength=len(lens))[keep]
+        bands, eligible = keys[tier].keys, keys[tier].eligible
+        out[f"{tier}_bands"] = np.ascontiguousarray(bands.T[keep & eligible]).ravel(), np.where(eligible, bands.shape[0], 0)[keep]
+    return out
+
+
+def _index_frame(kept: pl.DataFrame, parts: list[dict[str, tuple[np.ndarray, np.ndarray]]], lsh: _Lsh) -> pl.DataFrame:
+    """``index_rows``' frame from the chunks' columns (chunks in row order, ``kept``'s rows)."""
     inner = {"features": np.uint32, "bands": np.uint64}
     columns = {
         f"{tier}_{kind}": _list_series(
@@ -812,6 +858,4 @@ def dedup_task(
     batch: pl.DataFrame, config: DedupConfig, index: pl.DataFrame | None = None
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Verdicts for the batch, and the index rows of the articles it keeps (for later runs)."""
-    verdicts = find_duplicates(batch, config, index)
-    kept = batch.join(verdicts.filter(pl.col("duplicate_of").is_null()).select("article_id"), on="article_id")
-    return verdicts, index_rows(kept, config)
+    return deduplicate_with_index_rows(batch, config, index)

@@ -13,6 +13,7 @@ from datasketch import MinHash
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import tasks.dedup as dedup
 from tasks.clean import clean_text
 from tasks.config import DedupConfig
 from tasks.dedup import (
@@ -25,6 +26,7 @@ from tasks.dedup import (
     _prefilter,
     _Tokeniser,
     _token_hashes,
+    deduplicate_with_index_rows,
     feature_hash,
     find_duplicates,
     index_rows,
@@ -310,6 +312,21 @@ def test_cross_run_index():
     # A rerun of day 1 against its own index rows matches nothing.
     rerun = find_duplicates(day1, LSH_ONLY, index=index)
     assert rerun["duplicate_of"].null_count() == 2 and not rerun["matched_index"].any()
+
+
+@pytest.mark.parametrize("cache_bytes", [512 << 20, 0], ids=["cached", "re-tokenised"])
+def test_index_rows_from_the_signature_pass_equal_index_rows_of_the_kept(monkeypatch, cache_bytes):
+    """The pipeline's one-pass path gives the same verdicts and index rows as the two separate calls."""
+    monkeypatch.setattr(dedup, "_FEATURE_CACHE_BYTES", cache_bytes)
+    rng = random.Random(19)
+    bodies = {f"d{i:02d}": _text(rng, rng.randint(5, 200)) for i in range(30)}
+    bodies |= {"copy_a": bodies["d03"], "copy_b": bodies["d17"] + " appended words", "short": "tiny text"}
+    batch = _batch(bodies)
+    config = LSH_ONLY.model_copy(update={"chunk_docs": 7})  # several chunks, one of them partial
+    verdicts, rows = deduplicate_with_index_rows(batch, config)
+    assert verdicts.equals(find_duplicates(batch, config)) and verdicts["duplicate_of"].null_count() == 31
+    kept = batch.join(verdicts.filter(pl.col("duplicate_of").is_null()).select("article_id"), on="article_id", maintain_order="left")
+    assert rows.equals(index_rows(kept, config))
 
 
 def test_index_from_another_lsh_setup_is_rebanded():
