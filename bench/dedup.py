@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.dedup                      # 100k docs: speed ratios + quality
     .venv/bin/python -m bench.dedup --docs 1000000 --memory   # peak RSS of one 1M-doc run
+    .venv/bin/python -m bench.dedup --docs 1000000 --memory --with-index-rows   # the flow's dedup step
 
 Every baseline does the same job on the same documents: word 3-gram shingles, 128 permutations,
 LSH banding, a query per document.  Slow baselines run on the first ``--naive-docs`` /
@@ -161,8 +162,9 @@ def _rss_gib() -> float:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**30
 
 
-def memory_run(batch: pl.DataFrame, config: DedupConfig) -> None:
-    """Peak RSS while find_duplicates runs, sampled every 20 ms (ru_maxrss would include the generator)."""
+def memory_run(batch: pl.DataFrame, config: DedupConfig, with_index_rows: bool) -> None:
+    """Peak RSS while find_duplicates (or, ``with_index_rows``, the flow's deduplicate_with_index_rows)
+    runs, sampled every 20 ms (ru_maxrss would include the generator)."""
     gc.collect()
     before = _rss_gib()
     peak = [before]
@@ -174,12 +176,17 @@ def memory_run(batch: pl.DataFrame, config: DedupConfig) -> None:
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    rate, result = ours(batch, config)
+    start = time.perf_counter()
+    if with_index_rows:
+        name, (result, _) = "deduplicate_with_index_rows", dedup.deduplicate_with_index_rows(batch, config)
+    else:
+        name, result = "find_duplicates", dedup.find_duplicates(batch, config)
+    rate = batch.height / (time.perf_counter() - start)
     done.set()
     sampler.join()
     body_gib = batch["body"].str.len_bytes().sum() / 2**30
-    print(f"memory: {batch.height:,} docs ({body_gib:.2f} GiB of text): find_duplicates {rate:,.0f} docs/s; RSS before "
-          f"{before:.2f} GiB (corpus in memory), peak during find_duplicates {peak[0]:.2f} GiB, process max "
+    print(f"memory: {batch.height:,} docs ({body_gib:.2f} GiB of text): {name} {rate:,.0f} docs/s; RSS before "
+          f"{before:.2f} GiB (corpus in memory), peak during {name} {peak[0]:.2f} GiB, process max "
           f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB; dropped {result['duplicate_of'].is_not_null().sum():,}")
 
 
@@ -192,6 +199,7 @@ def main() -> None:
     parser.add_argument("--baseline-docs", type=int, default=20_000, help="subsample for datasketch bulk and rensa")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--memory", action="store_true", help="only run find_duplicates once and report peak RSS")
+    parser.add_argument("--with-index-rows", action="store_true", help="with --memory: the flow's step, verdicts and index rows")
     args = parser.parse_args()
 
     config = DedupConfig(workers=args.workers)
@@ -205,7 +213,7 @@ def main() -> None:
           f"(generated in {time.perf_counter() - start:.1f}s); cpus={os.cpu_count()} load={os.getloadavg()[0]:.2f}; "
           f"workers={config.workers} threads (+ polars' own pool)")
     if args.memory:
-        memory_run(batch, config)
+        memory_run(batch, config, args.with_index_rows)
         return
 
     bands, rows = dedup._Lsh(config).bands["near_copy"]

@@ -708,14 +708,14 @@ def _deduplicate(
     if reusable is None:  # small batch (no signature pass) or a subset of the tiers
         return verdicts, index_rows(batch.filter(pl.Series(keep)), config)
 
-    def one_chunk(start: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    def one_chunk(start: int) -> dict[str, pl.Series]:
         rows = slice(start, start + config.chunk_docs)
         feats = cache.chunks.get(start) or _features(bodies[rows], tokeniser, config)  # beyond the cache's budget
         return _index_chunk(feats, {t: _Keys(k.keys[:, rows], k.eligible[rows]) for t, k in reusable.items()}, keep[rows])
 
     with ThreadPoolExecutor(max_workers=config.workers) as pool:
         parts = list(pool.map(one_chunk, range(0, n, config.chunk_docs)))
-    return verdicts, _index_frame(batch.filter(pl.Series(keep)), parts, lsh)
+    return verdicts, _index_frame(batch.select("article_id", "published_date", "word_count").filter(pl.Series(keep)), parts, lsh)
 
 
 def _universe_sets(
@@ -773,7 +773,7 @@ def index_rows(kept: pl.DataFrame, config: DedupConfig = DedupConfig()) -> pl.Da
     config = config.model_copy(update={"tiers": TIERS})  # a later run may match on either tier
     lsh, tokeniser = _Lsh(config), _Tokeniser(config)
 
-    def one_chunk(start: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    def one_chunk(start: int) -> dict[str, pl.Series]:
         feats = _features(kept["body"].slice(start, config.chunk_docs), tokeniser, config)
         keys = {
             tier: _Keys(
@@ -789,30 +789,32 @@ def index_rows(kept: pl.DataFrame, config: DedupConfig = DedupConfig()) -> pl.Da
     return _index_frame(kept, parts, lsh)
 
 
-def _index_chunk(feats: _Features, keys: dict[str, _Keys], keep: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Index-row columns of one chunk's ``keep`` rows, as (flat values, values per row) per column:
-    distinct sorted features and band keys (none for a row not eligible for the tier) per tier."""
+def _index_chunk(feats: _Features, keys: dict[str, _Keys], keep: np.ndarray) -> dict[str, pl.Series]:
+    """Index-row columns of one chunk's ``keep`` rows: distinct sorted features and band keys (none
+    for a row not eligible for the tier) per tier.  Built per chunk, so the flat arrays of a
+    million rows never exist next to their list columns."""
     out = {}
     for tier in TIERS:
         lens = feats.lens[tier]
         distinct = _Sets.of(np.repeat(np.arange(len(lens)), lens), feats.flat[tier]).keys
         row = (distinct >> np.uint64(32)).astype(np.int64)
-        out[f"{tier}_features"] = (distinct[keep[row]] & np.uint64(0xFFFFFFFF)).astype(np.uint32), np.bincount(row, minlength=len(lens))[keep]
+        out[f"{tier}_features"] = _list_series(
+            (distinct[keep[row]] & np.uint64(0xFFFFFFFF)).astype(np.uint32), np.bincount(row, minlength=len(lens))[keep]
+        )
         bands, eligible = keys[tier].keys, keys[tier].eligible
-        out[f"{tier}_bands"] = np.ascontiguousarray(bands.T[keep & eligible]).ravel(), np.where(eligible, bands.shape[0], 0)[keep]
+        out[f"{tier}_bands"] = _list_series(
+            np.ascontiguousarray(bands.T[keep & eligible]).ravel(), np.where(eligible, bands.shape[0], 0)[keep]
+        )
     return out
 
 
-def _index_frame(kept: pl.DataFrame, parts: list[dict[str, tuple[np.ndarray, np.ndarray]]], lsh: _Lsh) -> pl.DataFrame:
+def _index_frame(kept: pl.DataFrame, parts: list[dict[str, pl.Series]], lsh: _Lsh) -> pl.DataFrame:
     """``index_rows``' frame from the chunks' columns (chunks in row order, ``kept``'s rows)."""
-    inner = {"features": np.uint32, "bands": np.uint64}
+    empty = {"features": pl.List(pl.UInt32), "bands": pl.List(pl.UInt64)}
     columns = {
-        f"{tier}_{kind}": _list_series(
-            np.concatenate([p[f"{tier}_{kind}"][0] for p in parts] or [np.empty(0, inner[kind])]),
-            np.concatenate([p[f"{tier}_{kind}"][1] for p in parts] or [np.empty(0, np.int64)]),
-        )
+        f"{tier}_{kind}": pl.concat([p[f"{tier}_{kind}"] for p in parts], rechunk=False) if parts else pl.Series([], dtype=dtype)
         for tier in TIERS
-        for kind in inner
+        for kind, dtype in empty.items()
     }
     return kept.select("article_id", "published_date", pl.col("word_count").cast(pl.Int32)).with_columns(
         **columns, lsh_params=pl.lit(lsh.fingerprint), feature_version=pl.lit(FEATURE_VERSION)

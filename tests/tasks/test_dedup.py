@@ -24,8 +24,10 @@ from tasks.dedup import (
     _Keys,
     _Lsh,
     _prefilter,
-    _Tokeniser,
+    _Sets,
+    _similarities,
     _token_hashes,
+    _Tokeniser,
     deduplicate_with_index_rows,
     feature_hash,
     find_duplicates,
@@ -229,6 +231,20 @@ def test_prefilter_keeps_pairs_above_the_threshold():
 
 
 # --------------------------------------------------------------------------------- verification
+def test_similarities_equal_python_set_arithmetic():
+    rng = np.random.default_rng(23)
+    sets = [set(rng.integers(0, 400, rng.integers(0, 120)).tolist()) for _ in range(12)]
+    rows = np.repeat(np.arange(len(sets)), [len(x) for x in sets])
+    keys = _Sets.of(rows, np.array([f for x in sets for f in sorted(x)], dtype=np.uint32))
+    a, b = np.triu_indices(len(sets), k=1)
+    pairs = pl.DataFrame({"a": a, "b": b}, schema={"a": pl.UInt32, "b": pl.UInt32})
+    got = _similarities(pairs, keys)
+    for i, j, jaccard, containment in got.select("a", "b", "jaccard", "containment").iter_rows():
+        common = len(sets[i] & sets[j])
+        assert jaccard == pytest.approx(common / len(sets[i] | sets[j]) if sets[i] | sets[j] else 0)
+        assert containment == pytest.approx(common / min(len(sets[i]), len(sets[j])) if sets[i] and sets[j] else 0)
+
+
 def test_lsh_false_candidates_are_dropped_by_verification():
     """With banding tuned for Jaccard 0.05 unrelated texts collide; exact verification rejects them."""
     config = DedupConfig(exhaustive_max_pairs=0, near_copy_ngram=1, near_copy_lsh_threshold=0.05, rewrite_lsh_threshold=0.05)
