@@ -167,14 +167,6 @@ class _Tokeniser:
 
 
 # --------------------------------------------------------------------------------------- features
-def _content_hashes(tok: np.ndarray, content: np.ndarray, doc_lens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``feature_hash`` of every content word, and content words per document."""
-    counted = np.concatenate(([0], np.cumsum(content, dtype=np.int64)))
-    ends = np.cumsum(doc_lens)
-    feats = ((tok[content].astype(np.uint64) * _CONTENT_MIX) >> np.uint64(32)).astype(np.uint32)
-    return feats, counted[ends] - counted[ends - doc_lens]
-
-
 @dataclass
 class _Features:
     """Per tier, flat feature hashes and per-document counts (multisets; sets only where verified)."""
@@ -190,7 +182,7 @@ def _features(bodies: pl.Series, tokeniser: _Tokeniser, config: DedupConfig, tie
     if "near_copy" in tiers:
         out.flat["near_copy"], out.lens["near_copy"] = kernels.ngram_hashes(tok, doc_lens, config.near_copy_ngram, _MIX, _MIX_OUT)
     if "rewrite" in tiers:
-        out.flat["rewrite"], out.lens["rewrite"] = _content_hashes(tok, content, doc_lens)
+        out.flat["rewrite"], out.lens["rewrite"] = kernels.content_hashes(tok, content, doc_lens, _CONTENT_MIX)
     return out
 
 

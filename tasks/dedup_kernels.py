@@ -4,8 +4,8 @@ Each kernel is one pass over flat arrays, releases the GIL (``nogil``), so ``tas
 chunks on several threads, and is cached on disk after its first compilation (``cache``).  As numpy
 array expressions these loops made several passes through memory with a temporary array each, and
 held the GIL in ``reduceat``; compiled, they stay in registers and cache.  Tests check every kernel
-against its definition: tokens against the regex tokeniser, signatures against ``datasketch.MinHash``,
-intersections against Python sets.
+against its definition: tokens against the regex tokeniser, shingle and content-word signatures
+against ``datasketch.MinHash`` fed ``feature_hash``, intersections against Python sets.
 """
 
 from __future__ import annotations
@@ -123,6 +123,23 @@ def ngram_hashes(tokens, per_text, n, mix, mix_out):
             out[k] = np.uint32((h * mix_out) >> np.uint64(32))
             k += 1
         start += per_text[t]
+    return out, lens
+
+
+@njit(nogil=True, cache=True)
+def content_hashes(tokens, content, per_text, mix):
+    """Hash of every content word (``content`` flags), and content words per text: the top 32 bits
+    of ``token * mix``, i.e. ``tasks.dedup.feature_hash`` of the word alone."""
+    out = np.empty(content.sum(), dtype=np.uint32)
+    lens = np.zeros(len(per_text), dtype=np.int64)
+    w, k = 0, 0
+    for t in range(len(per_text)):
+        for _ in range(per_text[t]):
+            if content[w]:
+                out[k] = np.uint32((np.uint64(tokens[w]) * mix) >> np.uint64(32))
+                k += 1
+                lens[t] += 1
+            w += 1
     return out, lens
 
 
