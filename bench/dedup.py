@@ -91,9 +91,13 @@ def rensa_loop(bodies: list[str], threshold: float) -> float:
     return len(bodies) / (time.perf_counter() - start)
 
 
-def ours(batch: pl.DataFrame, config: DedupConfig) -> tuple[float, pl.DataFrame]:
+def ours(batch: pl.DataFrame, config: DedupConfig, with_index_rows: bool = False) -> tuple[float, pl.DataFrame]:
+    """docs/s and verdicts of find_duplicates, or of the flow's deduplicate_with_index_rows."""
     start = time.perf_counter()
-    result = dedup.find_duplicates(batch, config)
+    if with_index_rows:
+        result, _ = dedup.deduplicate_with_index_rows(batch, config)
+    else:
+        result = dedup.find_duplicates(batch, config)
     return batch.height / (time.perf_counter() - start), result
 
 
@@ -176,15 +180,11 @@ def memory_run(batch: pl.DataFrame, config: DedupConfig, with_index_rows: bool) 
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    start = time.perf_counter()
-    if with_index_rows:
-        name, (result, _) = "deduplicate_with_index_rows", dedup.deduplicate_with_index_rows(batch, config)
-    else:
-        name, result = "find_duplicates", dedup.find_duplicates(batch, config)
-    rate = batch.height / (time.perf_counter() - start)
+    rate, result = ours(batch, config, with_index_rows)
     done.set()
     sampler.join()
     body_gib = batch["body"].str.len_bytes().sum() / 2**30
+    name = "deduplicate_with_index_rows" if with_index_rows else "find_duplicates"
     print(f"memory: {batch.height:,} docs ({body_gib:.2f} GiB of text): {name} {rate:,.0f} docs/s; RSS before "
           f"{before:.2f} GiB (corpus in memory), peak during {name} {peak[0]:.2f} GiB, process max "
           f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB; dropped {result['duplicate_of'].is_not_null().sum():,}")

@@ -109,10 +109,11 @@ def tokens(text: str) -> list[str]:
 
 
 def _token_hashes(
-    bodies: pl.Series, stop_tokens: np.ndarray | None = None, min_chars: int = 1
+    bodies: pl.Series, stopwords: tuple[np.ndarray, np.ndarray] | None = None, min_chars: int = 1
 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
-    """Per word of every text: token hash (uint32) and, given ``stop_tokens``, whether it is a content
-    word (``min_chars`` characters or more, not a stopword); and the number of words per text."""
+    """Per word of every text: token hash (uint32) and, given ``stopwords`` (stop tokens and their
+    ``kernels.stop_index``), whether it is a content word (``min_chars`` characters or more, not a
+    stopword); and the number of words per text."""
     bodies = bodies.fill_null("")
     # Pure ASCII is neutral; only other texts need the regex check, and the non-neutral ones the regex.
     maybe_odd = (bodies.str.len_bytes() != bodies.str.len_chars()).arg_true()
@@ -125,9 +126,7 @@ def _token_hashes(
     _, offsets, data = text.buffers()
     offsets = np.frombuffer(offsets, np.int64)[text.offset : text.offset + len(text) + 1]
     data = np.frombuffer(data, np.uint8) if data is not None else np.empty(0, np.uint8)
-    with_flags = stop_tokens is not None
-    stop = stop_tokens if with_flags else np.empty(0, np.uint32)
-    return kernels.word_hashes(data, offsets, neutral, _ASCII_FOLD, _TOKEN_SEED, stop, min_chars, with_flags)
+    return kernels.word_hashes(data, offsets, neutral, _ASCII_FOLD, _TOKEN_SEED, stopwords, min_chars)
 
 
 def feature_hash(feature: bytes | str) -> int:
@@ -154,7 +153,8 @@ class _Tokeniser:
 
     def __init__(self, config: DedupConfig) -> None:
         self._config = config
-        self._stop_tokens = np.unique(_token_hashes(stopwords(config))[0])
+        stop_tokens = np.unique(_token_hashes(stopwords(config))[0])
+        self._stopwords = (stop_tokens, kernels.stop_index(stop_tokens))
 
     def tokenise(self, bodies: pl.Series, content: bool = True) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
         """Token hashes (uint32), content flags (None unless ``content``) and per-document token counts.
@@ -162,8 +162,7 @@ class _Tokeniser:
         A word is a stopword when its token hash is a stopword's: the features see only token
         hashes, so a word with a stopword's hash is that stopword to every tier alike.
         """
-        stop = self._stop_tokens if content else None
-        return _token_hashes(bodies, stop, self._config.min_content_word_chars)
+        return _token_hashes(bodies, self._stopwords if content else None, self._config.min_content_word_chars)
 
 
 # --------------------------------------------------------------------------------------- features
@@ -271,15 +270,21 @@ def _batch_keys(bodies: pl.Series, tokeniser: _Tokeniser, lsh: _Lsh, cache: _Fea
             cache.offer(start, feats)
         rows = slice(start, start + len(feats.lens[config.tiers[0]]))
         for tier in config.tiers:
-            sig = lsh.signatures(tier, feats.flat[tier], feats.lens[tier])
-            out[tier].keys[:, rows] = lsh.band_keys(tier, sig)
-            out[tier].eligible[rows] = _eligible(tier, feats.lens[tier], config)
+            chunk = _chunk_keys(tier, feats, lsh)
+            out[tier].keys[:, rows] = chunk.keys
+            out[tier].eligible[rows] = chunk.eligible
             if out[tier].signatures is not None:
-                out[tier].signatures[rows] = sig.T
+                out[tier].signatures[rows] = chunk.signatures
 
     with ThreadPoolExecutor(max_workers=config.workers) as pool:
         list(pool.map(one_chunk, range(0, n, config.chunk_docs)))
     return out
+
+
+def _chunk_keys(tier: str, feats: _Features, lsh: _Lsh) -> _Keys:
+    """Band keys, eligibility and signatures (docs x num_perm, a view) of one chunk's documents in a tier."""
+    sig = lsh.signatures(tier, feats.flat[tier], feats.lens[tier])
+    return _Keys(lsh.band_keys(tier, sig), _eligible(tier, feats.lens[tier], lsh.config), sig.T)
 
 
 class _FeatureCache:
@@ -699,15 +704,7 @@ def _deduplicate(
     keep = kept == np.arange(n)
     if reusable is None:  # small batch (no signature pass) or a subset of the tiers
         return verdicts, index_rows(batch.filter(pl.Series(keep)), config)
-
-    def one_chunk(start: int) -> dict[str, pl.Series]:
-        rows = slice(start, start + config.chunk_docs)
-        feats = cache.chunks.get(start) or _features(bodies[rows], tokeniser, config)  # beyond the cache's budget
-        return _index_chunk(feats, {t: _Keys(k.keys[:, rows], k.eligible[rows]) for t, k in reusable.items()}, keep[rows])
-
-    with ThreadPoolExecutor(max_workers=config.workers) as pool:
-        parts = list(pool.map(one_chunk, range(0, n, config.chunk_docs)))
-    return verdicts, _index_frame(batch.select("article_id", "published_date", "word_count").filter(pl.Series(keep)), parts, lsh)
+    return verdicts, _index_rows(batch, keep, tokeniser, lsh, cache, reusable)
 
 
 def _universe_sets(
@@ -763,22 +760,48 @@ def index_rows(kept: pl.DataFrame, config: DedupConfig = DedupConfig()) -> pl.Da
     ``feature_version``.
     """
     config = config.model_copy(update={"tiers": TIERS})  # a later run may match on either tier
-    lsh, tokeniser = _Lsh(config), _Tokeniser(config)
+    return _index_rows(kept, np.ones(kept.height, dtype=np.bool_), _Tokeniser(config), _Lsh(config))
+
+
+def _index_rows(
+    batch: pl.DataFrame,
+    keep: np.ndarray,
+    tokeniser: _Tokeniser,
+    lsh: _Lsh,
+    cache: _FeatureCache | None = None,
+    keys: dict[str, _Keys] | None = None,
+) -> pl.DataFrame:
+    """``index_rows`` of the ``keep`` rows of ``batch``, chunk by chunk on worker threads.
+
+    ``cache`` and ``keys`` (every tier's band keys of the whole batch) are what a signature pass
+    over ``batch`` already computed; without them, features and keys are computed here.
+    """
+    config = lsh.config
 
     def one_chunk(start: int) -> dict[str, pl.Series]:
-        feats = _features(kept["body"].slice(start, config.chunk_docs), tokeniser, config)
-        keys = {
-            tier: _Keys(
-                lsh.band_keys(tier, lsh.signatures(tier, feats.flat[tier], feats.lens[tier])),
-                _eligible(tier, feats.lens[tier], config),
-            )
-            for tier in TIERS
-        }
-        return _index_chunk(feats, keys, np.ones(len(feats.lens[TIERS[0]]), dtype=np.bool_))
+        rows = slice(start, start + config.chunk_docs)
+        feats = cache.chunks.get(start) if cache is not None else None
+        if feats is None:  # no signature pass, or beyond the cache's budget
+            feats = _features(batch["body"][rows], tokeniser, config, TIERS)
+        if keys is None:
+            chunk_keys = {tier: _chunk_keys(tier, feats, lsh) for tier in TIERS}
+        else:
+            chunk_keys = {tier: _Keys(k.keys[:, rows], k.eligible[rows]) for tier, k in keys.items()}
+        return _index_chunk(feats, chunk_keys, keep[rows])
 
     with ThreadPoolExecutor(max_workers=config.workers) as pool:
-        parts = list(pool.map(one_chunk, range(0, kept.height, config.chunk_docs)))
-    return _index_frame(kept, parts, lsh)
+        parts = list(pool.map(one_chunk, range(0, batch.height, config.chunk_docs)))
+    empty = {"features": pl.List(pl.UInt32), "bands": pl.List(pl.UInt64)}
+    columns = {
+        f"{tier}_{kind}": pl.concat([p[f"{tier}_{kind}"] for p in parts], rechunk=False) if parts else pl.Series([], dtype=dtype)
+        for tier in TIERS
+        for kind, dtype in empty.items()
+    }
+    return (
+        batch.select("article_id", "published_date", pl.col("word_count").cast(pl.Int32))
+        .filter(pl.Series(keep))
+        .with_columns(**columns, lsh_params=pl.lit(lsh.fingerprint), feature_version=pl.lit(FEATURE_VERSION))
+    )
 
 
 def _index_chunk(feats: _Features, keys: dict[str, _Keys], keep: np.ndarray) -> dict[str, pl.Series]:
@@ -798,19 +821,6 @@ def _index_chunk(feats: _Features, keys: dict[str, _Keys], keep: np.ndarray) -> 
             np.ascontiguousarray(bands.T[keep & eligible]).ravel(), np.where(eligible, bands.shape[0], 0)[keep]
         )
     return out
-
-
-def _index_frame(kept: pl.DataFrame, parts: list[dict[str, pl.Series]], lsh: _Lsh) -> pl.DataFrame:
-    """``index_rows``' frame from the chunks' columns (chunks in row order, ``kept``'s rows)."""
-    empty = {"features": pl.List(pl.UInt32), "bands": pl.List(pl.UInt64)}
-    columns = {
-        f"{tier}_{kind}": pl.concat([p[f"{tier}_{kind}"] for p in parts], rechunk=False) if parts else pl.Series([], dtype=dtype)
-        for tier in TIERS
-        for kind, dtype in empty.items()
-    }
-    return kept.select("article_id", "published_date", pl.col("word_count").cast(pl.Int32)).with_columns(
-        **columns, lsh_params=pl.lit(lsh.fingerprint), feature_version=pl.lit(FEATURE_VERSION)
-    )
 
 
 def _list_series(values: np.ndarray, counts: np.ndarray) -> pl.Series:

@@ -20,7 +20,7 @@ _LOW32 = np.uint64(0xFFFFFFFF)
 
 
 @njit(nogil=True, cache=True)
-def _scan_words(data, offsets, neutral, ascii_fold, seed, stop_tokens, stop_index, min_chars, tokens, flags, per_text):
+def _scan_words(data, offsets, neutral, ascii_fold, seed, stop_tokens, stop_starts, min_chars, tokens, flags, per_text):
     """Writes every word's token hash (and content flag, when ``flags`` is not empty), counts words per text.
 
     ASCII goes through ``ascii_fold`` (separators to 0x20, capitals to small letters).  In a
@@ -80,7 +80,7 @@ def _scan_words(data, offsets, neutral, ascii_fold, seed, stop_tokens, stop_inde
                 tokens[k] = token
                 if len(flags):
                     stop = False
-                    for j in range(stop_index[token >> 16], stop_index[(token >> 16) + 1]):
+                    for j in range(stop_starts[token >> 16], stop_starts[(token >> 16) + 1]):
                         stop |= stop_tokens[j] == token
                     flags[k] = chars >= min_chars and not stop
                 k += 1
@@ -88,20 +88,30 @@ def _scan_words(data, offsets, neutral, ascii_fold, seed, stop_tokens, stop_inde
     return k
 
 
-def word_hashes(data, offsets, neutral, ascii_fold, seed, stop_tokens, min_chars, with_flags):
-    """Per word of every text: 32-bit token hash, and (``with_flags``) whether it is a content word.
+def stop_index(stop_tokens):
+    """Where each 16-bit prefix's entries start in ``stop_tokens`` (sorted): a lookup in
+    ``word_hashes`` then checks about one entry.  Built once per stopword list."""
+    return np.searchsorted(stop_tokens, np.arange(2**16 + 1, dtype=np.uint64) << np.uint64(16))
 
-    ``data``/``offsets``: the texts' UTF-8 bytes and ``len(texts) + 1`` offsets.  A content word has
-    at least ``min_chars`` characters and its token hash is not in ``stop_tokens`` (sorted, unique).
+
+_NO_STOPWORDS = (np.empty(0, np.uint32), stop_index(np.empty(0, np.uint32)))
+
+
+def word_hashes(data, offsets, neutral, ascii_fold, seed, stopwords=None, min_chars=1):
+    """Per word of every text: 32-bit token hash, and (given ``stopwords``) whether it is a content word.
+
+    ``data``/``offsets``: the texts' UTF-8 bytes and ``len(texts) + 1`` offsets.  ``stopwords`` is
+    (sorted unique stop tokens, their ``stop_index``); a content word has at least ``min_chars``
+    characters and its token hash is not a stop token.
     Returns (tokens uint32, flags bool or None, words per text int64).
     """
+    with_flags = stopwords is not None
+    stop_tokens, stop_starts = stopwords if with_flags else _NO_STOPWORDS
     # A text of n bytes has at most (n + 1) // 2 words: room for all of them, trimmed after one pass.
     room = int(((np.diff(offsets) + 1) // 2).sum())
     tokens, flags = np.empty(room, np.uint32), np.empty(room if with_flags else 0, np.bool_)
-    # Where each 16-bit prefix's stopwords start in ``stop_tokens``: a lookup checks about one entry.
-    stop_index = np.searchsorted(stop_tokens, np.arange(2**16 + 1, dtype=np.uint64) << np.uint64(16))
     per_text = np.zeros(len(offsets) - 1, dtype=np.int64)
-    found = _scan_words(data, offsets, neutral, ascii_fold, np.uint64(seed), stop_tokens, stop_index, min_chars, tokens, flags, per_text)
+    found = _scan_words(data, offsets, neutral, ascii_fold, np.uint64(seed), stop_tokens, stop_starts, min_chars, tokens, flags, per_text)
     return tokens[:found].copy(), (flags[:found].copy() if with_flags else None), per_text
 
 

@@ -117,7 +117,7 @@ def _nfkc_everywhere(texts: list[str]) -> list[list[str]]:
     return normalised.str.extract_all(r"[^\W_]+").fill_null([]).to_list()
 
 
-def _fnv_fmix(word: str) -> int:
+def _token_hash_model(word: str) -> int:
     """The token hash, written out in Python: the word's UTF-8 bytes in little-endian 64-bit blocks,
     each mixed by the FNV prime, then fmix64, folded to 32 bits."""
     h, data = 0x636C6E77, word.encode()
@@ -136,7 +136,7 @@ def _flat_words(texts: list[str]) -> tuple[list[int], list[int]]:
 
 def _reference(texts: list[str]) -> tuple[list[int], list[int]]:
     lists = _nfkc_everywhere(texts)
-    return [_fnv_fmix(w) for words in lists for w in words], [len(words) for words in lists]
+    return [_token_hash_model(w) for words in lists for w in words], [len(words) for words in lists]
 
 
 @settings(max_examples=200, deadline=None)
@@ -169,9 +169,9 @@ def test_nfkc_neutral_characters_are_neutral():
 
 
 def test_token_hashes_of_null_and_wordless_texts():
-    assert _flat_words(["", " .,- ", "Ünïcode!", "x"]) == ([_fnv_fmix("ünïcode"), _fnv_fmix("x")], [0, 0, 1, 1])
+    assert _flat_words(["", " .,- ", "Ünïcode!", "x"]) == ([_token_hash_model("ünïcode"), _token_hash_model("x")], [0, 0, 1, 1])
     hashes, _, per_text = _token_hashes(pl.Series([None, "A b"], dtype=pl.String))
-    assert hashes.tolist() == [_fnv_fmix("a"), _fnv_fmix("b")] and per_text.tolist() == [0, 2]
+    assert hashes.tolist() == [_token_hash_model("a"), _token_hash_model("b")] and per_text.tolist() == [0, 2]
 
 
 def test_content_flags_drop_stopwords_and_short_words():
