@@ -29,7 +29,7 @@ from tasks.errors import CleanwireError, PipelineError
 from tasks.publish import read_manifest
 from tasks.read import list_inputs_task
 from tasks.schema import SCHEMA_VERSION
-from tasks.storage import STORAGE_RETRY, open_storage
+from tasks.storage import STORAGE_TASK_OPTIONS, open_storage
 from tasks.validate import BATCH_SUITE_FILE, RECORD_SUITE_FILE, load_suite
 
 PUBLISHED, SKIPPED, FAILED, NO_INPUT = "published", "skipped", "failed", "no input"
@@ -80,7 +80,7 @@ def published_summary(manifest: dict) -> str:
     )
 
 
-@task(name="read-published-manifest", **STORAGE_RETRY)
+@task(name="read-published-manifest", **STORAGE_TASK_OPTIONS)
 def published_manifest_task(dest: str, ingest_date: date, s3: S3Config) -> dict | None:
     return read_manifest(open_storage(dest, s3), ingest_date)
 

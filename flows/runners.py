@@ -25,6 +25,7 @@ from importlib.metadata import version
 from typing import TypeVar
 
 from prefect import Flow, Task
+from prefect.cache_policies import CachePolicy
 from prefect.futures import PrefectFutureList, as_completed
 from prefect.utilities.annotations import unmapped
 from pydantic import BaseModel
@@ -65,7 +66,7 @@ def read_task(ops: OpsConfig) -> Task:
     if not ops.cache_reads:
         return read_inputs_task
     return read_inputs_task.with_options(
-        cache_key_fn=read_cache_key,
+        cache_policy=CachePolicy.from_cache_key_fn(read_cache_key),
         persist_result=True,
         result_storage=ops.cache_dir.expanduser(),
     )

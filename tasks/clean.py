@@ -35,6 +35,7 @@ from typing import NamedTuple
 import polars as pl
 import stopwordsiso
 from prefect import task
+from prefect.cache_policies import NO_CACHE
 
 from tasks.config import CleanConfig
 from tasks.language import detect_language
@@ -876,6 +877,6 @@ def merge_outcomes(parts: list[CleanOutcome]) -> CleanOutcome:
     )
 
 
-@task(name="clean")
+@task(name="clean", cache_policy=NO_CACHE)
 def clean_task(documents: list[RawDocument], config: CleanConfig, boilerplate: frozenset[str]) -> CleanOutcome:
     return clean_documents(documents, config, boilerplate)

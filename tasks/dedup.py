@@ -48,6 +48,7 @@ from datasketch.lsh import _optimal_param
 from datasketch.minhash import _FMIX_CONSTANTS
 from scipy.sparse import coo_matrix
 from prefect import task
+from prefect.cache_policies import NO_CACHE
 from scipy.sparse.csgraph import connected_components
 
 from tasks import dedup_kernels as kernels
@@ -857,7 +858,7 @@ def deduplicate_table(
     ).drop("__id")
 
 
-@task(name="dedup")
+@task(name="dedup", cache_policy=NO_CACHE)
 def dedup_task(
     batch: pl.DataFrame, config: DedupConfig, index: pl.DataFrame | None = None
 ) -> tuple[pl.DataFrame, pl.DataFrame]:

@@ -34,7 +34,7 @@ from tasks.config import DedupConfig, S3Config
 from tasks.dedup import FEATURE_VERSION, index_rows
 from tasks.errors import PipelineError, StorageError
 from tasks.schema import DATASETS, PARTITION_COLUMN
-from tasks.storage import STORAGE_RETRY, Storage, open_storage
+from tasks.storage import STORAGE_TASK_OPTIONS, Storage, open_storage
 from tasks.validate import BatchValidation, RecordValidation, build_data_docs
 
 MANIFEST_PREFIX = "_manifests"
@@ -126,7 +126,7 @@ def publish_partition(
     return committed
 
 
-@task(name="publish", **STORAGE_RETRY)
+@task(name="publish", **STORAGE_TASK_OPTIONS)
 def publish_task(dest: str, ingest_date: date, run_id: str, frames: dict[str, pl.DataFrame], manifest: dict, s3: S3Config) -> dict:
     return publish_partition(open_storage(dest, s3), ingest_date, run_id, frames, manifest)
 
@@ -198,7 +198,7 @@ def load_index(storage: Storage, ingest_date: date, days: int, config: DedupConf
     return (pl.concat(frames, how="diagonal_relaxed") if frames else None), rebuilt
 
 
-@task(name="load-dedup-index", **STORAGE_RETRY)
+@task(name="load-dedup-index", **STORAGE_TASK_OPTIONS)
 def load_index_task(dest: str, ingest_date: date, config: DedupConfig, s3: S3Config) -> pl.DataFrame | None:
     index, rebuilt = load_index(open_storage(dest, s3), ingest_date, config.index_days, config)
     if rebuilt:
@@ -223,6 +223,6 @@ def publish_data_docs(storage: Storage, run_id: str, record: RecordValidation, b
     return storage.uri(f"{prefix}/index.html")
 
 
-@task(name="publish-data-docs", **STORAGE_RETRY)
+@task(name="publish-data-docs", **STORAGE_TASK_OPTIONS)
 def publish_data_docs_task(dest: str, run_id: str, record: RecordValidation, batch: BatchValidation, s3: S3Config) -> str:
     return publish_data_docs(open_storage(dest, s3), run_id, record, batch)

@@ -34,7 +34,7 @@ from tasks.parse import (
     sniff_format,
 )
 from tasks.quarantine import Rejection
-from tasks.storage import STORAGE_RETRY, StoredObject, open_storage
+from tasks.storage import STORAGE_TASK_OPTIONS, StoredObject, open_storage
 
 # Magic numbers of common binary formats a landing zone collects next to the text it should hold.
 _BINARY_SIGNATURES = (
@@ -215,12 +215,12 @@ def read_objects(
     return outcome
 
 
-@task(name="list-inputs", **STORAGE_RETRY)
+@task(name="list-inputs", **STORAGE_TASK_OPTIONS)
 def list_inputs_task(source: str, s3: S3Config) -> list[StoredObject]:
     return open_storage(source, s3).list()
 
 
-@task(name="read-inputs", **STORAGE_RETRY)
+@task(name="read-inputs", **STORAGE_TASK_OPTIONS)
 def read_inputs_task(
     source: str, objects: list[StoredObject], config: ReadConfig, s3: S3Config, parse: ParseConfig
 ) -> ParseOutcome:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
+from prefect.cache_policies import NO_CACHE
 from prefect.tasks import exponential_backoff
 
 from tasks.config import S3Config
@@ -300,7 +301,12 @@ def retry_unless_permanent(task, task_run, state) -> bool:
     return True
 
 
-STORAGE_RETRY = dict(
+# Options of every task that moves data to or from storage. Prefect's default cache policy would hash
+# the task's inputs for a cache key on every call: for a task handed the day's frames that means
+# pickling all of them (and polars' serialise can deadlock against the GIL), so it is switched off;
+# a task that wants a cache (the read step's) names its own key.
+STORAGE_TASK_OPTIONS = dict(
+    cache_policy=NO_CACHE,
     retries=3,
     retry_delay_seconds=exponential_backoff(backoff_factor=2),
     retry_jitter_factor=0.5,

@@ -54,6 +54,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 from prefect import task
+from prefect.cache_policies import NO_CACHE
 
 from tasks.config import ValidationConfig
 from tasks.schema import ARTICLES
@@ -444,11 +445,11 @@ def preload_great_expectations() -> threading.Thread:
     return thread
 
 
-@task(name="validate-records")
+@task(name="validate-records", cache_policy=NO_CACHE)
 def validate_records_task(records: pl.DataFrame, config: ValidationConfig, today: dt.date) -> RecordValidation:
     return validate_records(records, config, today)
 
 
-@task(name="validate-batch")
+@task(name="validate-batch", cache_policy=NO_CACHE)
 def validate_batch_task(articles: pl.DataFrame, facts: BatchFacts, config: ValidationConfig) -> BatchValidation:
     return validate_batch(articles, facts, config)

@@ -218,3 +218,21 @@ def test_dates_run_out_of_order_only_see_earlier_dates_and_a_rerun_in_order_rest
     rerun = daily_flow(source=str(day2), dest=str(dest), date="2025-08-25")
     assert rerun["counts"] == {"inputs": 2, "articles": 1, "duplicates": 1, "quarantine": 0}
     assert read_dataset(dest, "articles").height == 4  # as if the days had run in order
+
+
+def test_no_task_of_a_run_hashes_its_inputs(seeds_dir, tmp_path, monkeypatch):
+    """Prefect's default cache policy pickles every input to hash it: for tasks handed the day's
+    frames that costs time growing with the day (and polars' serialise can deadlock), so no task of a
+    run may use it, whatever the size of what it is handed."""
+    import prefect.cache_policies
+
+    hashed: list[str] = []
+
+    def record(self, task_ctx, inputs, flow_parameters, **kwargs):
+        hashed.append(task_ctx.task.name)
+
+    monkeypatch.setattr(prefect.cache_policies.Inputs, "compute_key", record)
+    manifest = daily_flow(source=str(seeds_dir), dest=str(tmp_path / "lake"), date=DAY, run_id="no-hash")
+
+    assert manifest["counts"]["articles"] == 4
+    assert hashed == []
