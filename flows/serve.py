@@ -26,7 +26,7 @@ def serve_daily(source: str, dest: str, cron: str, timezone: str | None, overrid
     from prefect.settings import PREFECT_API_URL
 
     from flows.daily import daily_flow
-    from tasks.config import Settings
+    from tasks.config import load_settings
     from tasks.errors import PipelineError
 
     if not PREFECT_API_URL.value():
@@ -35,7 +35,7 @@ def serve_daily(source: str, dest: str, cron: str, timezone: str | None, overrid
             "PREFECT_API_URL=http://127.0.0.1:4200/api (the ephemeral server schedules nothing)"
         )
     ops = overrides.get("ops", {}) | ({"timezone": timezone} if timezone else {})
-    timezone = Settings(**{**overrides, "ops": ops}).ops.timezone  # validates the name
+    timezone = load_settings({**overrides, "ops": ops}).ops.timezone  # validates the name
     daily_flow.serve(
         name=DAILY_DEPLOYMENT,
         schedule=Cron(cron, timezone=timezone),
