@@ -176,7 +176,7 @@ class S3Storage:
                 f"S3 {what} on bucket {self.bucket!r} failed: {error.get('Code', '?')} ({error.get('Message', exc)})"
             )
             if _is_transient(exc):
-                raise TransientStorageError(f"{message}, still after {self._max_attempts} attempts") from None
+                raise TransientStorageError(f"{message}, still after {self._max_attempts} retries") from None
             raise StorageError(message + _permission_hint(error.get("Code"), what)) from None
         except NoCredentialsError:
             raise StorageError(
@@ -186,7 +186,7 @@ class S3Storage:
         except BotoCoreError as exc:
             message = f"S3 {what} on bucket {self.bucket!r} failed: {exc}"
             if _is_transient(exc):
-                raise TransientStorageError(f"{message}, still after {self._max_attempts} attempts") from None
+                raise TransientStorageError(f"{message}, still after {self._max_attempts} retries") from None
             raise StorageError(message) from None
 
     def _iter_pages(self, prefix: str) -> Iterator[dict]:
