@@ -16,9 +16,16 @@ DAILY_TAGS = ["cleanwire", "daily"]
 
 def daily_parameters(source: str, dest: str, timezone: str, overrides: dict) -> dict:
     """The deployment's parameters; the schedule's time zone goes to the run too, so its default date
-    is the scheduled day in that zone."""
+    is the scheduled day in that zone. A scheduled run never replaces a published partition with an
+    empty or a much smaller one (flows.daily.daily_flow)."""
     ops = {**overrides.get("ops", {}), "timezone": timezone}
-    return {"source": source, "dest": dest, "overrides": {**overrides, "ops": ops}}
+    return {
+        "source": source,
+        "dest": dest,
+        "overrides": {**overrides, "ops": ops},
+        "allow_empty": False,
+        "allow_shrink": False,
+    }
 
 
 def serve_daily(source: str, dest: str, cron: str, timezone: str | None, overrides: dict) -> None:
