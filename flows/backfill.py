@@ -24,12 +24,11 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.daily import daily_flow, require_source
 from flows.runners import progress_bar, with_runner
-from tasks.config import S3Config, Settings, load_settings
+from tasks.config import Settings, load_settings
 from tasks.errors import CleanwireError, PipelineError
-from tasks.publish import read_manifest
+from tasks.publish import read_manifest_task
 from tasks.read import list_inputs_task
 from tasks.schema import SCHEMA_VERSION
-from tasks.storage import STORAGE_TASK_OPTIONS, open_storage
 from tasks.validate import BATCH_SUITE_FILE, RECORD_SUITE_FILE, load_suite
 from tasks.versions import pipeline_version
 
@@ -81,11 +80,6 @@ def published_summary(manifest: dict) -> str:
     )
 
 
-@task(name="read-published-manifest", **STORAGE_TASK_OPTIONS)
-def published_manifest_task(dest: str, ingest_date: date, s3: S3Config) -> dict | None:
-    return read_manifest(open_storage(dest, s3), ingest_date)
-
-
 @task(name="backfill-date")
 def backfill_date_task(
     source: str,
@@ -100,7 +94,7 @@ def backfill_date_task(
     """Skip, report no input, or run the daily flow (a child flow run) for one date; never raises."""
     settings = load_settings(overrides)
     try:
-        manifest = None if force else published_manifest_task(dest, ingest_date, settings.s3)
+        manifest = None if force else read_manifest_task(dest, ingest_date, settings.s3)
         if is_up_to_date(manifest, current_versions(settings)):
             return DateOutcome(ingest_date, SKIPPED, "already published with the current versions: " + published_summary(manifest))
         source_uri = source.replace("{date}", ingest_date.isoformat())

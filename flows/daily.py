@@ -31,7 +31,7 @@ from tasks.publish import (
     partition_lock,
     publish_data_docs_task,
     publish_task,
-    read_manifest,
+    read_manifest_task,
 )
 from tasks.quarantine import record_rejections, rejections_frame
 from tasks.read import list_inputs_task
@@ -157,7 +157,7 @@ def process_partition(
     started_at = datetime.now(UTC)
     timer = StepTimer()
     logger.info("run %s: %s -> %s, ingest_date=%s", run_id, source_uri, dest, ingest_date)
-    published = read_manifest(open_storage(dest, settings.s3), ingest_date)
+    published = read_manifest_task(dest, ingest_date, settings.s3)
 
     with timer.step("list"):
         objects = list_inputs_task(source_uri, settings.s3)

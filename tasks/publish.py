@@ -85,6 +85,11 @@ def read_manifest(storage: Storage, ingest_date: date) -> dict | None:
     return json.loads(storage.read(key))
 
 
+@task(name="read-published-manifest", **STORAGE_TASK_OPTIONS)
+def read_manifest_task(dest: str, ingest_date: date, s3: S3Config) -> dict | None:
+    return read_manifest(open_storage(dest, s3), ingest_date)
+
+
 def publish_partition(
     storage: Storage,
     ingest_date: date,
