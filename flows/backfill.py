@@ -22,7 +22,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.futures import as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.daily import daily_flow, require_source
+from flows.daily import daily_flow, require_source, source_uri_of
 from flows.runners import progress_bar, with_runner
 from tasks.config import Settings, load_settings
 from tasks.errors import CleanwireError, PipelineError
@@ -97,7 +97,7 @@ def backfill_date_task(
         manifest = None if force else read_manifest_task(dest, ingest_date, settings.s3)
         if is_up_to_date(manifest, current_versions(settings)):
             return DateOutcome(ingest_date, SKIPPED, "already published with the current versions: " + published_summary(manifest))
-        source_uri = source.replace("{date}", ingest_date.isoformat())
+        source_uri = source_uri_of(source, ingest_date)
         if not list_inputs_task(source_uri, settings.s3):
             return DateOutcome(ingest_date, NO_INPUT, f"no objects under {source_uri}; nothing published")
     except Exception as exc:  # this date failed; the others go on

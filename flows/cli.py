@@ -98,11 +98,16 @@ def _quiet_prefect_tracebacks() -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from flows.daily import daily_flow
+    from flows.daily import daily_flow, require_source, resolve_date, source_uri_of
     from flows.runners import call_with_runner
+    from tasks.config import load_settings
     from tasks.history import NO_INPUT
     from tasks.validate import preload_great_expectations
 
+    overrides = parse_overrides(args.overrides)
+    # The flow checks this too (for deployments); here it fails before a Prefect server starts.
+    settings = load_settings(overrides)
+    require_source(source_uri_of(args.source, resolve_date(args.date, settings.ops.timezone)), settings.s3)
     preload_great_expectations()  # overlaps the embedded Prefect server's start-up
 
     manifest = call_with_runner(
@@ -113,7 +118,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         dest=args.dest,
         date=args.date,
         run_id=args.run_id,
-        overrides=parse_overrides(args.overrides),
+        overrides=overrides,
         allow_empty=args.allow_empty,
         allow_shrink=args.allow_shrink,
     )

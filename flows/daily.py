@@ -108,7 +108,7 @@ def daily_flow(
     settings = load_settings(overrides)
     ingest_date = resolve_date(date, settings.ops.timezone)
     run_id = run_id or new_run_id(ingest_date)
-    source_uri = source.replace("{date}", ingest_date.isoformat())
+    source_uri = source_uri_of(source, ingest_date)
     require_source(source_uri, settings.s3)
     record = {
         "run_id": run_id,
@@ -127,6 +127,11 @@ def daily_flow(
         raise
     save_run_record(dest, {"outcome": PUBLISHED, **result, "error": None}, settings)
     return result
+
+
+def source_uri_of(source: str, ingest_date: date) -> str:
+    """The source of one ingest date: ``{date}`` in ``source`` filled in."""
+    return source.replace("{date}", ingest_date.isoformat())
 
 
 def require_source(source_uri: str, s3: S3Config) -> None:
