@@ -13,11 +13,16 @@ document, one of:
   (content-word Jaccard ~0.3, like the seed pair 001/004; no shared shingles).
 
 ``make_corpus`` returns the batch (the columns ``find_duplicates`` reads) and the planted pairs.
+``real_articles`` loads the 800 distinct real articles of ../shared/benchmarks as a batch (gold
+bodies, or raw scrapes with or without the clean step); ``reviewed_pairs`` the pairs among them
+judged by hand (``same_story_pairs.json``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -137,3 +142,38 @@ def make_corpus(
         schema={"source": pl.String, "copy": pl.String, "kind": pl.String},
     )
     return batch, planted_df
+
+
+# --------------------------------------------------------------------------- real articles
+REAL_SETS = ("aeb-dev", "wcxb-dev")
+SAME_STORY_PAIRS = Path(__file__).with_name("same_story_pairs.json")
+
+
+def real_articles(bench_dir: Path, text: str = "gold") -> pl.DataFrame:
+    """The distinct articles of aeb-dev and wcxb-dev (800) as a dedup batch, undated.
+
+    ``text``: ``gold`` (the benchmarks' true article bodies), ``cleaned`` (each page's raw scrape
+    through the clean step, with the batch's recurring lines as site chrome, as a run does) or
+    ``raw`` (the raw scrapes as they are: menus, footers and all).
+    """
+    if text == "gold":
+        rows = [
+            (r["id"], r["body"]) for name in REAL_SETS for r in map(json.loads, (bench_dir / name / "gold.jsonl").open(encoding="utf-8"))
+        ]
+    else:
+        rows = [(p.stem, p.read_text(encoding="utf-8", errors="replace")) for name in REAL_SETS for p in sorted((bench_dir / name / "raw").glob("*.txt"))]
+        if text == "cleaned":
+            from tasks.clean import clean_text, find_batch_boilerplate
+
+            chrome = find_batch_boilerplate([body for _, body in rows])
+            rows = [(i, clean_text(body, boilerplate=chrome).body) for i, body in rows]
+    ids, bodies = zip(*rows)
+    return pl.DataFrame(
+        {"article_id": list(ids), "body": list(bodies), "published_date": pl.Series([None] * len(rows), dtype=pl.Date)}
+    ).with_columns(word_count=pl.col("body").str.count_matches(r"\w+").cast(pl.Int32))
+
+
+def reviewed_pairs() -> dict[str, set[frozenset[str]]]:
+    """The hand-reviewed pairs of ``same_story_pairs.json``: ``same_story`` and ``known_false_merges``."""
+    reviewed = json.loads(SAME_STORY_PAIRS.read_text(encoding="utf-8"))
+    return {kind: {frozenset((p["a"], p["b"])) for p in reviewed[kind]} for kind in ("same_story", "known_false_merges")}

@@ -3,6 +3,7 @@
     .venv/bin/python -m bench.dedup                      # 100k docs: speed ratios + quality
     .venv/bin/python -m bench.dedup --docs 1000000 --memory   # peak RSS of one 1M-doc run
     .venv/bin/python -m bench.dedup --docs 1000000 --memory --with-index-rows   # the flow's dedup step
+    .venv/bin/python -m bench.dedup --real               # only the real-article negatives (below)
 
 Every baseline does the same job on the same documents: word 3-gram shingles, 128 permutations,
 LSH banding, a query per document.  Slow baselines run on the first ``--naive-docs`` /
@@ -11,12 +12,18 @@ each method's cost is linear.  ``ours`` is ``find_duplicates`` (tokenising inclu
 ``workers`` threads; ``ours near_copy`` runs the shingle tier only (the baselines' job).  Ratios are
 against the naive loop with datasketch 2's default scheme; the same loop with the "legacy" scheme
 (the only one before datasketch 2.0) is printed beside it.
+Real articles (``--real``, and after the speed run when ../shared/benchmarks is there): the 800
+distinct articles of aeb-dev + wcxb-dev as gold bodies, as raw scrapes through the clean step, and as
+raw scrapes, each deduplicated as one batch; every merge is classed against the hand-reviewed pairs
+of bench/same_story_pairs.json (same story / known false merge / new false merge), and the seed
+rewrite pair 001/004 is deduplicated inside the gold batch.
 Not a timed test: numbers depend on the machine and its load (printed).
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import gc
 import os
 import re
@@ -32,7 +39,7 @@ import numpy as np
 import polars as pl
 
 import tasks.dedup as dedup
-from bench.corpus import make_corpus
+from bench.corpus import make_corpus, real_articles, reviewed_pairs
 from tasks.config import DedupConfig
 
 _WORD = re.compile(r"[^\W_]+")
@@ -125,7 +132,7 @@ def quality(batch: pl.DataFrame, planted: pl.DataFrame, result: pl.DataFrame, co
     ).with_columns(pl.min_horizontal("a", "b").alias("a"), pl.max_horizontal("a", "b").alias("b"))
     rows = np.unique(np.concatenate([pairs["a"].to_numpy(), pairs["b"].to_numpy()]))
     sets = dedup._feature_sets(batch["body"], rows, tokeniser, config)
-    keys = dedup._batch_keys(batch["body"], tokeniser, lsh)
+    keys, _ = dedup._batch_keys(batch["body"], tokeniser, lsh)
     print("quality (planted pairs; LSH candidates vs the banding curve at each pair's exact Jaccard):")
     for tier in config.tiers:
         bands, r = lsh.bands[tier]
@@ -159,6 +166,52 @@ def quality(batch: pl.DataFrame, planted: pl.DataFrame, result: pl.DataFrame, co
     ).group_by("kind").agg(pl.col("same").mean().round(4), pl.len()).sort("kind")
     print("  end-to-end recall (copy and source in one cluster):", ", ".join(f"{k} {v:.4f} (n={n})" for k, v, n in per_kind.iter_rows()))
     print("  matched tiers:", dict(result["matched_tier"].drop_nulls().value_counts().iter_rows()))
+
+
+DEFAULT_BENCH_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "benchmarks"
+
+
+def merged_pairs(result: pl.DataFrame) -> set[frozenset[str]]:
+    """Each dropped article with the article it was matched to."""
+    return {frozenset(p) for p in result.filter(pl.col("duplicate_of").is_not_null()).select("article_id", "duplicate_of").iter_rows()}
+
+
+def seed_batch() -> pl.DataFrame:
+    """The five seed scrapes through the clean step, 004 dated as in the seeds run."""
+    from tasks.clean import clean_text
+
+    seeds = Path(__file__).resolve().parents[1] / "seeds"
+    bodies = {f"seed{p.name[:3]}": clean_text(p.read_text(encoding="utf-8")).body for p in sorted(seeds.glob("*.txt"))}
+    return pl.DataFrame(
+        {
+            "article_id": list(bodies),
+            "body": list(bodies.values()),
+            "published_date": pl.Series([dt.date(2025, 8, 23) if k == "seed004" else None for k in bodies], dtype=pl.Date),
+        }
+    ).with_columns(word_count=pl.col("body").str.count_matches(r"\w+").cast(pl.Int32))
+
+
+def real_negatives(bench_dir: Path, config: DedupConfig) -> None:
+    """Merges among the 800 distinct real articles, classed against the reviewed pairs."""
+    reviewed = reviewed_pairs()
+    print(f"real articles ({bench_dir}): merges among the 800 distinct articles of aeb-dev + wcxb-dev")
+    for text in ("gold", "cleaned", "raw"):
+        batch = real_articles(bench_dir, text)
+        if text == "gold":
+            batch = pl.concat([batch, seed_batch()])
+        result = dedup.find_duplicates(batch, config)
+        merged = merged_pairs(result)
+        seeds = {p for p in merged if all(a.startswith("seed") for a in p)}
+        same, known = merged & reviewed["same_story"], merged & reviewed["known_false_merges"]
+        new = merged - same - known - seeds
+        tiers = dict(result["matched_tier"].drop_nulls().value_counts().iter_rows())
+        print(f"  {text:8s} {batch.height} docs: {len(merged)} merges = {len(same)} reviewed same-story + "
+              f"{len(known)} known false + {len(new)} new false{' + seed pair' if seeds else ''}; tiers {tiers}")
+        for pair in sorted(sorted(p) for p in known | new):
+            print(f"      false merge {'(known)' if frozenset(pair) in known else '(NEW)  '} {pair[0]} ~ {pair[1]}")
+        if text == "gold":
+            print(f"      seed rewrite 001/004 inside the gold batch: {'found' if frozenset(('seed001', 'seed004')) in seeds else 'MISSED'}"
+                  f"{'' if len(seeds) <= 1 else f'; other seed merges {len(seeds) - 1}'}")
 
 
 def _rss_gib() -> float:
@@ -200,9 +253,14 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--memory", action="store_true", help="only run find_duplicates once and report peak RSS")
     parser.add_argument("--with-index-rows", action="store_true", help="with --memory: the flow's step, verdicts and index rows")
+    parser.add_argument("--real", action="store_true", help="only the real-article negatives")
+    parser.add_argument("--bench-dir", type=Path, default=DEFAULT_BENCH_DIR, help="folder holding aeb-dev/ and wcxb-dev/")
     args = parser.parse_args()
 
     config = DedupConfig(workers=args.workers)
+    if args.real:
+        real_negatives(args.bench_dir, config)
+        return
     start = time.perf_counter()
     if args.memory:
         # Generated in a child process, so this process holds only the batch itself when measured.
@@ -237,6 +295,10 @@ def main() -> None:
     for name, rate in rates.items():
         print(f"  {name:48s} {rate:>10,.0f} docs/s   x{rate / naive:8.1f} naive   x{rate / rensa:5.2f} rensa")
     quality(batch, planted, result, config)
+    if args.bench_dir.is_dir():
+        real_negatives(args.bench_dir, config)
+    else:
+        print(f"real articles: skipped, no {args.bench_dir}")
 
 
 def _corpus_from_child(args: argparse.Namespace) -> pl.DataFrame:
