@@ -371,6 +371,11 @@ class DedupConfig(BaseModel):
         description="In an LSH bucket sorted by row, each row is paired with the next this-many rows: all pairs in buckets "
         "up to window+1 rows, linear work in larger ones (mass copies stay connected through the chain).",
     )
+    lsh_max_bucket_rows: int = Field(
+        48, ge=2,
+        description="An LSH bucket of more rows is a key many documents share (a template, the day's commonest words, "
+        "mass copies): near-copies chain its rows, rewrites ignore it, so candidates stay linear in the batch.",
+    )
     chunk_docs: int = Field(4096, ge=1, description="Documents per work unit of the signature pass (small: cache-friendly, bounds memory).")
     workers: int = Field(2, ge=1, description="Threads computing signature chunks (numpy and polars release the GIL).")
     # Across runs.

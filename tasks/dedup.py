@@ -275,6 +275,11 @@ class _Keys:
 # rewrite tier's low threshold makes many same-topic candidates; near-copy candidates are few, and
 # its containment test needs the exact sets (a short copy in a long page has a low Jaccard).
 _PREFILTERED = ("rewrite",)
+# What a tier makes of a band key shared by more than ``lsh_max_bucket_rows`` documents: near-copies
+# chain them (mass copies of one text must stay linked); for rewrites such a key is words the day's
+# articles share (a template, a topic's vocabulary), not evidence, and makes no candidates: copies
+# of one text are the near-copy tier's.
+_LARGE_BUCKETS = {"near_copy": "chain", "rewrite": "skip"}
 
 
 def _batch_keys(
@@ -372,14 +377,24 @@ def _eligible(tier: str, lens: np.ndarray, config: DedupConfig) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------------- candidates
-def _candidate_pairs(keys: _Keys, window: int, screen: Callable[[pl.DataFrame], pl.DataFrame] | None = None) -> pl.DataFrame:
+def _candidate_pairs(
+    keys: _Keys,
+    window: int,
+    max_bucket: int,
+    large: str = "chain",
+    screen: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
+) -> pl.DataFrame:
     """Distinct (a, b) row pairs, a < b, that share a band key, band by band.
 
     Within a bucket sorted by row each row pairs with its next ``window`` rows: every pair of a
-    bucket of up to window+1 rows, and a connected chain through bigger ones (mass copies), so the
-    work stays linear in the bucket size.  A pair met in an earlier band is skipped (true pairs
-    share most bands), and ``screen`` drops hopeless new pairs as each band is done, so memory
-    holds the distinct pairs (8 bytes each) and the survivors, never every band's raw candidates.
+    bucket of up to window+1 rows, a linear number in bigger ones.  A bucket of more than
+    ``max_bucket`` rows is a key that many documents share (a template, the day's commonest words,
+    or mass copies): with ``large="chain"`` each of its rows pairs with the next only (mass copies
+    stay connected through the chain), with ``large="skip"`` it is not evidence and makes no pair.
+    So each row meets at most ``window`` new rows per band, whatever the corpus.  A pair met in an
+    earlier band is skipped (true pairs share most bands), and ``screen`` drops hopeless new pairs
+    as each band is done, so memory holds the distinct pairs (8 bytes each) and the survivors,
+    never every band's raw candidates.
     """
     rows = np.flatnonzero(keys.eligible).astype(np.uint32)
     found = [pl.DataFrame(schema={"a": pl.UInt32, "b": pl.UInt32})]
@@ -392,9 +407,13 @@ def _candidate_pairs(keys: _Keys, window: int, screen: Callable[[pl.DataFrame], 
         shared = by_key[np.concatenate(([False], same_as_next)) | np.concatenate((same_as_next, [False]))]
         shared = shared[np.lexsort((rows[shared], key[shared]))]
         key, row = key[shared], rows[shared].astype(np.uint64)
+        starts = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
+        small = np.repeat(np.diff(np.append(starts, len(key))) <= max_bucket, np.diff(np.append(starts, len(key))))
+        if large == "skip":
+            key, row, small = key[small], row[small], small[small]
         met = []
         for step in range(1, window + 1):
-            same = np.flatnonzero(key[step:] == key[:-step])
+            same = np.flatnonzero((key[step:] == key[:-step]) & (small[:-step] | (step == 1)))
             if len(same) == 0:
                 break
             met.append((row[same] << np.uint64(32)) | row[same + step])
@@ -403,7 +422,7 @@ def _candidate_pairs(keys: _Keys, window: int, screen: Callable[[pl.DataFrame], 
         met = _sorted_unique(np.concatenate(met))
         at = np.minimum(np.searchsorted(seen, met), max(len(seen) - 1, 0))
         fresh = met[~(seen[at] == met)] if len(seen) else met
-        seen = np.sort(np.concatenate([seen, fresh]))
+        seen = np.sort(np.concatenate([seen, fresh]), kind="stable")  # two sorted runs: a linear merge
         pairs = pl.DataFrame(
             {"a": (fresh >> np.uint64(32)).astype(np.uint32), "b": (fresh & np.uint64(0xFFFFFFFF)).astype(np.uint32)}
         )
@@ -717,7 +736,9 @@ def _deduplicate(
         for t in config.tiers:
             screen = partial(_prefilter, signatures=keys[t].signatures, threshold=config.rewrite_threshold, config=config)
             # Pairs of two index rows were settled by an earlier run.
-            candidates[t] = _candidate_pairs(keys[t], config.lsh_bucket_window, screen if t in _PREFILTERED else None).filter(
+            candidates[t] = _candidate_pairs(
+                keys[t], config.lsh_bucket_window, config.lsh_max_bucket_rows, _LARGE_BUCKETS[t], screen if t in _PREFILTERED else None
+            ).filter(
                 pl.col("a") < n
             )
             if t in _PREFILTERED and index is not None:

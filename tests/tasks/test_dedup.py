@@ -203,7 +203,7 @@ def test_lsh_recall_follows_banding_curve(tier, similarity):
         lens += [size, size]
     sig = lsh.signatures(tier, np.concatenate(feats), np.array(lens))
     keys = _Keys(lsh.band_keys(tier, sig), np.ones(2 * pairs, dtype=bool))
-    found = _candidate_pairs(keys, window=32).filter((pl.col("a") % 2 == 0) & (pl.col("b") == pl.col("a") + 1))
+    found = _candidate_pairs(keys, window=32, max_bucket=48).filter((pl.col("a") % 2 == 0) & (pl.col("b") == pl.col("a") + 1))
     s = common / (2 * size - common)
     predicted = 1 - (1 - s**rows) ** bands
     # 400 Bernoulli draws: sd <= 0.025; 0.08 is > 3 sd.
@@ -297,7 +297,7 @@ def test_lsh_false_candidates_are_dropped_by_verification():
     lsh = _Lsh(config)
     feats = _features(pl.Series(bodies.values()), _Tokeniser(config), config)
     keys = _Keys(lsh.band_keys("near_copy", lsh.signatures("near_copy", feats.flat["near_copy"], feats.lens["near_copy"])), np.ones(40, bool))
-    assert _candidate_pairs(keys, 32).height > 0  # the case really has false candidates
+    assert _candidate_pairs(keys, 32, 48).height > 0  # the case really has false candidates
     result = find_duplicates(_batch(bodies), config)
     assert result["duplicate_of"].null_count() == 40
 
