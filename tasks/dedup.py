@@ -555,17 +555,23 @@ class _Evidence:
         prior = config.rewrite_idf_prior_docs
         return cls(np.log((n_docs + prior) / (frequencies.astype(np.float64) + 1.0)), dates)
 
-    def measure(self, tier: str, pairs: pl.DataFrame, sets: dict[str, _Sets]) -> pl.DataFrame:
+    def measure(self, tier: str, pairs: pl.DataFrame, sets: dict[str, _Sets], min_names: float = 0.0) -> pl.DataFrame:
         """A tier's similarities of ``pairs``, with ``score`` (the similarity a verdict reports: shingle
         Jaccard for near-copies, rarity-weighted content-word Jaccard for rewrites) and, for rewrites,
-        ``names`` (Jaccard of names and numbers) and ``days_apart`` (null when a date is unknown)."""
+        ``names`` (Jaccard of names and numbers) and ``days_apart`` (null when a date is unknown).
+
+        Rewrite pairs whose names Jaccard is below ``min_names`` are left out before their (larger)
+        content-word sets are compared: documents of one template share their words, not their names.
+        """
         if tier != "rewrite":
             return _similarities(pairs, sets[tier]).with_columns(score=pl.col("jaccard"))
+        names = _similarities(pairs, sets["names"])["jaccard"]
+        pairs = pairs.select("a", "b").with_columns(names=names).filter(pl.col("names") >= min_names)
         sims = _similarities(pairs, sets[tier], self.weights)
         a, b = pairs["a"].to_numpy(), pairs["b"].to_numpy()
         return sims.with_columns(
             score=pl.col("weighted"),
-            names=_similarities(pairs, sets["names"])["jaccard"],
+            names=pairs["names"],
             days_apart=(self.dates.gather(a) - self.dates.gather(b)).dt.total_days().abs(),
         )
 
@@ -761,7 +767,7 @@ def _deduplicate(
                 batch_keys = sets["rewrite"].keys[sets["rewrite"].keys < (np.uint64(n) << np.uint64(32))]
                 frequencies = np.bincount((batch_keys & np.uint64(_DF_SLOTS - 1)).astype(np.int64), minlength=_DF_SLOTS)
             evidence = _Evidence.of(frequencies, n, universe["published_date"], config)
-        sims[t] = evidence.measure(t, candidates[t], sets)
+        sims[t] = evidence.measure(t, candidates[t], sets, config.rewrite_name_threshold)
     edges = _verified(sims, config)
 
     total = n + m
