@@ -976,5 +976,7 @@ def deduplicate_table(
 def dedup_task(
     batch: pl.DataFrame, config: DedupConfig, index: pl.DataFrame | None = None
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Verdicts for the batch, and the index rows of the articles it keeps (for later runs)."""
-    return deduplicate_with_index_rows(batch, config, index)
+    """Verdicts for the batch (``matched_tier`` named ``tier``, as the duplicates dataset calls it), and
+    the index rows of the articles it keeps (for later runs)."""
+    verdicts, rows = deduplicate_with_index_rows(batch, config, index)
+    return verdicts.rename({"matched_tier": "tier"}), rows

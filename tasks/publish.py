@@ -55,7 +55,7 @@ def manifest_key(ingest_date: date) -> str:
 def articles_and_duplicates(
     records: pl.DataFrame, verdicts: pl.DataFrame, run_id: str, ingested_at: datetime
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Split validated records by the dedup verdicts (article_id, cluster_id, duplicate_of, similarity)."""
+    """Split validated records by the dedup verdicts (article_id, cluster_id, duplicate_of, similarity, tier)."""
     joined = records.join(verdicts, on="article_id", how="left").with_columns(
         pl.lit(run_id).alias("run_id"), pl.lit(ingested_at).cast(DATASETS["articles"]["ingested_at"]).alias("ingested_at")
     )
