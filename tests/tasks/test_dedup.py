@@ -374,6 +374,23 @@ def test_cross_run_index():
     assert rerun["duplicate_of"].null_count() == 2 and not rerun["matched_index"].any()
 
 
+def test_next_day_rewrite_is_matched_through_the_index_on_its_names_too():
+    rng = random.Random(37)
+    story = rng.sample(WORDS, 200)
+    names = [f"Name{i} Place{i}" for i in range(3)] + ["2025", "80,000"]
+    other_names = [f"Person{i} Town{i}" for i in range(3)] + ["1999", "17,500"]
+    index = index_rows(_batch({"day1": " ".join(story + names)}, {"day1": dt.date(2025, 8, 1)}))
+    day2 = _batch(
+        {"retold": _retold(rng, story, names, names), "same_topic": _retold(rng, story, names, other_names)},
+        {"retold": dt.date(2025, 8, 2), "same_topic": dt.date(2025, 8, 2)},
+    )
+    for config in (LSH_ONLY, DedupConfig()):
+        result = find_duplicates(day2, config, index=index)
+        row = result.filter(pl.col("article_id") == "retold").row(0, named=True)
+        assert row["duplicate_of"] == "day1" and row["matched_index"] and row["matched_tier"] == "rewrite"
+        assert result.filter(pl.col("article_id") == "same_topic")["duplicate_of"].item() is None
+
+
 @pytest.mark.parametrize("cache_bytes", [512 << 20, 0], ids=["cached", "re-tokenised"])
 def test_index_rows_from_the_signature_pass_equal_index_rows_of_the_kept(monkeypatch, cache_bytes):
     """The pipeline's one-pass path gives the same verdicts and index rows as the two separate calls."""
