@@ -85,6 +85,19 @@ def read_manifest(storage: Storage, ingest_date: date) -> dict | None:
     return json.loads(storage.read(key))
 
 
+def published_rows(storage: Storage, dataset: str, column: str, values: list[str]) -> pl.DataFrame:
+    """Rows of ``dataset`` whose ``column`` is one of ``values``, in every committed partition (the
+    files the manifests list, so a half-published partition is never read), with ``ingest_date``."""
+    frames = []
+    for obj in storage.list(f"{MANIFEST_PREFIX}/"):
+        manifest = json.loads(storage.read(obj.key))
+        key = manifest.get("keys", {}).get(dataset)
+        if key:
+            rows = pl.read_parquet(io.BytesIO(storage.read(key))).filter(pl.col(column).is_in(values))
+            frames.append(rows.with_columns(pl.lit(manifest["ingest_date"]).alias(PARTITION_COLUMN)))
+    return pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame()
+
+
 def publish_partition(
     storage: Storage,
     ingest_date: date,
