@@ -3,6 +3,8 @@
     .venv/bin/python -m bench.dedup                      # 100k docs: speed ratios + quality
     .venv/bin/python -m bench.dedup --docs 1000000 --memory   # peak RSS of one 1M-doc run
     .venv/bin/python -m bench.dedup --docs 1000000 --memory --with-index-rows   # the flow's dedup step
+    .venv/bin/python -m bench.dedup --real               # only the real-article negatives (below)
+    .venv/bin/python -m bench.dedup --scaling 50000,100000   # both tiers, realistic vs templated corpus
 
 Every baseline does the same job on the same documents: word 3-gram shingles, 128 permutations,
 LSH banding, a query per document.  Slow baselines run on the first ``--naive-docs`` /
@@ -11,12 +13,18 @@ each method's cost is linear.  ``ours`` is ``find_duplicates`` (tokenising inclu
 ``workers`` threads; ``ours near_copy`` runs the shingle tier only (the baselines' job).  Ratios are
 against the naive loop with datasketch 2's default scheme; the same loop with the "legacy" scheme
 (the only one before datasketch 2.0) is printed beside it.
+Real articles (``--real``, and after the speed run when ../shared/benchmarks is there): the 800
+distinct articles of aeb-dev + wcxb-dev as gold bodies, as raw scrapes through the clean step, and as
+raw scrapes, each deduplicated as one batch; every merge is classed against the hand-reviewed pairs
+of bench/same_story_pairs.json (same story / known false merge / new false merge), and the seed
+rewrite pair 001/004 is deduplicated inside the gold batch.
 Not a timed test: numbers depend on the machine and its load (printed).
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import gc
 import os
 import re
@@ -32,7 +40,7 @@ import numpy as np
 import polars as pl
 
 import tasks.dedup as dedup
-from bench.corpus import make_corpus
+from bench.corpus import make_corpus, real_articles, reviewed_pairs
 from tasks.config import DedupConfig
 
 _WORD = re.compile(r"[^\W_]+")
@@ -125,12 +133,12 @@ def quality(batch: pl.DataFrame, planted: pl.DataFrame, result: pl.DataFrame, co
     ).with_columns(pl.min_horizontal("a", "b").alias("a"), pl.max_horizontal("a", "b").alias("b"))
     rows = np.unique(np.concatenate([pairs["a"].to_numpy(), pairs["b"].to_numpy()]))
     sets = dedup._feature_sets(batch["body"], rows, tokeniser, config)
-    keys = dedup._batch_keys(batch["body"], tokeniser, lsh)
+    keys, _ = dedup._batch_keys(batch["body"], tokeniser, lsh)
     print("quality (planted pairs; LSH candidates vs the banding curve at each pair's exact Jaccard):")
     for tier in config.tiers:
         bands, r = lsh.bands[tier]
         sims = dedup._similarities(pairs.select("a", "b"), sets[tier])
-        cands = dedup._candidate_pairs(keys[tier], config.lsh_bucket_window).with_columns(found=pl.lit(True))
+        cands = dedup._candidate_pairs(keys[tier], config.lsh_bucket_window, config.lsh_max_bucket_rows, dedup._LARGE_BUCKETS[tier]).with_columns(found=pl.lit(True))
         eligible = pl.Series(keys[tier].eligible)
         judged = (
             sims.join(pairs, on=["a", "b"])
@@ -159,6 +167,94 @@ def quality(batch: pl.DataFrame, planted: pl.DataFrame, result: pl.DataFrame, co
     ).group_by("kind").agg(pl.col("same").mean().round(4), pl.len()).sort("kind")
     print("  end-to-end recall (copy and source in one cluster):", ", ".join(f"{k} {v:.4f} (n={n})" for k, v, n in per_kind.iter_rows()))
     print("  matched tiers:", dict(result["matched_tier"].drop_nulls().value_counts().iter_rows()))
+
+
+DEFAULT_BENCH_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "benchmarks"
+
+
+def merged_pairs(result: pl.DataFrame) -> set[frozenset[str]]:
+    """Each dropped article with the article it was matched to."""
+    return {frozenset(p) for p in result.filter(pl.col("duplicate_of").is_not_null()).select("article_id", "duplicate_of").iter_rows()}
+
+
+def seed_batch() -> pl.DataFrame:
+    """The five seed scrapes through the clean step, 004 dated as in the seeds run."""
+    from tasks.clean import clean_text
+
+    seeds = Path(__file__).resolve().parents[1] / "seeds"
+    bodies = {f"seed{p.name[:3]}": clean_text(p.read_text(encoding="utf-8")).body for p in sorted(seeds.glob("*.txt"))}
+    return pl.DataFrame(
+        {
+            "article_id": list(bodies),
+            "body": list(bodies.values()),
+            "published_date": pl.Series([dt.date(2025, 8, 23) if k == "seed004" else None for k in bodies], dtype=pl.Date),
+        }
+    ).with_columns(word_count=pl.col("body").str.count_matches(r"\w+").cast(pl.Int32))
+
+
+def real_negatives(bench_dir: Path, config: DedupConfig) -> None:
+    """Merges among the 800 distinct real articles, classed against the reviewed pairs."""
+    reviewed = reviewed_pairs()
+    print(f"real articles ({bench_dir}): merges among the 800 distinct articles of aeb-dev + wcxb-dev")
+    for text in ("gold", "cleaned", "raw"):
+        batch = real_articles(bench_dir, text)
+        if text == "gold":
+            batch = pl.concat([batch, seed_batch()])
+        result = dedup.find_duplicates(batch, config)
+        merged = merged_pairs(result)
+        seeds = {p for p in merged if all(a.startswith("seed") for a in p)}
+        same, known = merged & reviewed["same_story"], merged & reviewed["known_false_merges"]
+        new = merged - same - known - seeds
+        tiers = dict(result["matched_tier"].drop_nulls().value_counts().iter_rows())
+        print(f"  {text:8s} {batch.height} docs: {len(merged)} merges = {len(same)} reviewed same-story + "
+              f"{len(known)} known false + {len(new)} new false{' + seed pair' if seeds else ''}; tiers {tiers}")
+        for pair in sorted(sorted(p) for p in known | new):
+            print(f"      false merge {'(known)' if frozenset(pair) in known else '(NEW)  '} {pair[0]} ~ {pair[1]}")
+        if text == "gold":
+            print(f"      seed rewrite 001/004 inside the gold batch: {'found' if frozenset(('seed001', 'seed004')) in seeds else 'MISSED'}"
+                  f"{'' if len(seeds) <= 1 else f'; other seed merges {len(seeds) - 1}'}")
+
+
+def content_jaccard_percentiles(bodies: pl.Series, pairs: int = 20_000, seed: int = 0) -> np.ndarray:
+    """Median, p90 and p99 of the content-word Jaccard of random pairs of distinct documents."""
+    config = DedupConfig()
+    feats = dedup._features(bodies, dedup._Tokeniser(config), config, ("rewrite",))
+    sets = dedup._Sets.of(np.repeat(np.arange(len(bodies)), feats.lens["rewrite"]), feats.flat["rewrite"])
+    rng = np.random.default_rng(seed)
+    a, b = rng.integers(0, len(bodies), (2, pairs))
+    a, b = np.minimum(a, b)[a != b], np.maximum(a, b)[a != b]
+    sims = dedup._similarities(pl.DataFrame({"a": a, "b": b}, schema={"a": pl.UInt32, "b": pl.UInt32}), sets)["jaccard"]
+    return np.percentile(sims.to_numpy(), [50, 90, 99])
+
+
+def corpus_realism(bench_dir: Path, corpora: dict[str, pl.DataFrame]) -> None:
+    """Content-word Jaccard of random pairs: the real gold bodies beside the synthetic corpora."""
+    rows = {name: content_jaccard_percentiles(batch["body"].head(5_000)) for name, batch in corpora.items()}
+    if bench_dir.is_dir():
+        rows = {"real: aeb-dev + wcxb-dev gold bodies": content_jaccard_percentiles(real_articles(bench_dir, "gold")["body"])} | rows
+    print("content-word Jaccard of random pairs (20,000 pairs):        median      p90      p99")
+    for name, (median, p90, p99) in rows.items():
+        print(f"  {name:54s} {median:8.4f} {p90:8.4f} {p99:8.4f}")
+
+
+def scaling(sizes: list[int], config: DedupConfig, bench_dir: Path) -> None:
+    """Both tiers, whole find_duplicates, on the realistic and the templated corpus at each size."""
+    seconds = {}
+    for profile in ("realistic", "templated"):
+        for n in sizes:
+            batch, _ = make_corpus(n, 0.1, 0, profile=profile)
+            if n == sizes[0]:
+                corpus_realism(bench_dir, {f"synthetic {profile}": batch}) if profile == "realistic" else None
+            start = time.perf_counter()
+            result = dedup.find_duplicates(batch, config)
+            seconds[profile, n] = time.perf_counter() - start
+            print(f"  {profile:9s} {n:>9,} docs: {seconds[profile, n]:7.1f} s  {n / seconds[profile, n]:9,.0f} docs/s  "
+                  f"dropped {result['duplicate_of'].is_not_null().sum():,}", flush=True)
+    for profile in ("realistic", "templated"):
+        for small, big in zip(sizes, sizes[1:]):
+            print(f"  {profile}: time x{seconds[profile, big] / seconds[profile, small]:.2f} from {small:,} to {big:,} docs")
+    for n in sizes:
+        print(f"  {n:,} docs: templated / realistic time x{seconds['templated', n] / seconds['realistic', n]:.2f}")
 
 
 def _rss_gib() -> float:
@@ -200,15 +296,26 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--memory", action="store_true", help="only run find_duplicates once and report peak RSS")
     parser.add_argument("--with-index-rows", action="store_true", help="with --memory: the flow's step, verdicts and index rows")
+    parser.add_argument("--real", action="store_true", help="only the real-article negatives")
+    parser.add_argument("--scaling", help="comma-separated sizes: only the realistic vs templated timing")
+    parser.add_argument("--profile", default="realistic", choices=["realistic", "templated"], help="bench/corpus.py profile")
+    parser.add_argument("--bench-dir", type=Path, default=DEFAULT_BENCH_DIR, help="folder holding aeb-dev/ and wcxb-dev/")
     args = parser.parse_args()
 
     config = DedupConfig(workers=args.workers)
+    if args.real:
+        real_negatives(args.bench_dir, config)
+        return
+    if args.scaling:
+        dedup.find_duplicates(make_corpus(2_000, 0.1, 1)[0], config.model_copy(update={"exhaustive_max_pairs": 0}))  # compile
+        scaling([int(n) for n in args.scaling.split(",")], config, args.bench_dir)
+        return
     start = time.perf_counter()
     if args.memory:
         # Generated in a child process, so this process holds only the batch itself when measured.
         batch, planted = _corpus_from_child(args), pl.DataFrame()
     else:
-        batch, planted = make_corpus(args.docs, args.dup_fraction, args.seed)
+        batch, planted = make_corpus(args.docs, args.dup_fraction, args.seed, profile=args.profile)
     print(f"corpus: {batch.height} docs, mean {batch['body'].str.len_bytes().mean():,.0f} bytes, {args.docs * args.dup_fraction:,.0f} planted copies "
           f"(generated in {time.perf_counter() - start:.1f}s); cpus={os.cpu_count()} load={os.getloadavg()[0]:.2f}; "
           f"workers={config.workers} threads (+ polars' own pool)")
@@ -237,12 +344,17 @@ def main() -> None:
     for name, rate in rates.items():
         print(f"  {name:48s} {rate:>10,.0f} docs/s   x{rate / naive:8.1f} naive   x{rate / rensa:5.2f} rensa")
     quality(batch, planted, result, config)
+    corpus_realism(args.bench_dir, {f"synthetic {args.profile} (this run's corpus)": batch})
+    if args.bench_dir.is_dir():
+        real_negatives(args.bench_dir, config)
+    else:
+        print(f"real articles: skipped, no {args.bench_dir}")
 
 
 def _corpus_from_child(args: argparse.Namespace) -> pl.DataFrame:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "batch.parquet"
-        code = f"from bench.corpus import make_corpus; make_corpus({args.docs}, {args.dup_fraction}, {args.seed})[0].write_parquet({str(path)!r})"
+        code = f"from bench.corpus import make_corpus; make_corpus({args.docs}, {args.dup_fraction}, {args.seed}, profile={args.profile!r})[0].write_parquet({str(path)!r})"
         subprocess.run([sys.executable, "-c", code], check=True)
         return pl.read_parquet(path)
 

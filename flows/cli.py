@@ -78,6 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("--date", help="only the runs of this ingest date, YYYY-MM-DD")
     history.add_argument("--json", action="store_true", help="the run records as JSON lines")
 
+    explain = sub.add_parser("explain", help="show why a published duplicate was matched to its kept article")
+    explain.add_argument("dest", help="the dataset's DEST: local folder or s3://bucket/prefix")
+    explain.add_argument("--article", required=True, help="article_id of a row of the duplicates dataset")
+    explain.add_argument("--json", action="store_true", help="one JSON object instead of text")
+
     clean = sub.add_parser("clean", help="show what the noise cleaner keeps and removes, and why")
     clean.add_argument("files", nargs="+", type=Path, help="raw scrape files (read and decoded like the pipeline does)")
     clean.add_argument("--json", action="store_true", help="one JSON object per file instead of text")
@@ -318,10 +323,51 @@ def cmd_dedup(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_explain(args: argparse.Namespace) -> int:
+    from tasks.config import load_settings
+    from tasks.dedup import explain_match
+    from tasks.publish import published_rows
+    from tasks.storage import open_storage
+
+    settings = load_settings()
+    storage = open_storage(args.dest, settings.s3)
+    found = published_rows(storage, "duplicates", "article_id", [args.article])
+    if found.height == 0:
+        print(f"cleanwire: no duplicate with article_id {args.article!r} in {args.dest}", file=sys.stderr)
+        return EXIT_FAILED
+    dropped = found.row(0, named=True)
+    kept_rows = published_rows(storage, "articles", "article_id", [dropped["duplicate_of"]])
+    if kept_rows.height == 0:
+        print(f"cleanwire: the kept article {dropped['duplicate_of']} is no longer published in {args.dest}", file=sys.stderr)
+        return EXIT_FAILED
+    kept = kept_rows.row(0, named=True)
+    report = {
+        "article": {k: str(dropped[k]) for k in ("article_id", "title", "published_date", "ingest_date", "source_uri")},
+        "matched": {k: str(kept[k]) for k in ("article_id", "title", "published_date", "ingest_date", "source_uri")},
+        "tier": dropped.get("tier"),
+        "similarity": dropped["similarity"],
+        "evidence": explain_match(dropped["body"], kept["body"], settings.dedup),
+    }
+    if args.json:
+        print(json.dumps(report, default=str))
+        return 0
+    for role in ("article", "matched"):
+        row = report[role]
+        print(f"{role:8s} {row['article_id']}  {row['title']!r}  published {row['published_date']}  ingest {row['ingest_date']}  {row['source_uri']}")
+    evidence = report["evidence"]
+    print(f"tier     {report['tier']}  verified similarity {report['similarity']:.3f}")
+    print(f"near_copy: shingle Jaccard {evidence['near_copy']['jaccard']:.3f}, containment {evidence['near_copy']['containment']:.3f}; "
+          f"{evidence['shared_shingles']} shared shingles, e.g. {evidence['shingle_examples']}")
+    print(f"rewrite: content-word Jaccard {evidence['rewrite']['content_jaccard']:.3f} ({evidence['shared_content_words']} shared), "
+          f"names Jaccard {evidence['rewrite']['names_jaccard']:.3f}; shared names {', '.join(evidence['shared_names'])}")
+    return 0
+
+
 COMMANDS = {
     "run": cmd_run,
     "clean": cmd_clean,
     "dedup": cmd_dedup,
+    "explain": cmd_explain,
     "backfill": cmd_backfill,
     "serve": cmd_serve,
     "history": cmd_history,

@@ -345,6 +345,25 @@ class DedupConfig(Section):
         description="Verified content-word Jaccard at which two articles are rewrites. Seeds: the rewrite pair 001/004 "
         "scores 0.31-0.34 (raw / cleaned), the 9 unrelated same-topic pairs 0.13-0.22.",
     )
+    rewrite_weighted_threshold: float = Field(
+        0.27, gt=0, le=1,
+        description="Rarity-weighted content-word Jaccard a rewrite also needs: each word weighs log((N + "
+        "rewrite_idf_prior_docs) / (df + 1)), df = in how many of the batch's N articles it occurs, so the day's "
+        "common words (a topic's vocabulary, two long listicles' shared terms) count little.",
+    )
+    rewrite_idf_prior_docs: int = Field(
+        1000, ge=1, description="Documents assumed beside the batch when weighting words by rarity: a small batch "
+        "says little about which words are common, so its weights stay near uniform.",
+    )
+    rewrite_name_threshold: float = Field(
+        0.35, gt=0, le=1,
+        description="Jaccard of the names and numbers (content words written with a capital or a digit first) a "
+        "rewrite also needs: a retold story keeps its people, places and figures; two stories on one topic do not.",
+    )
+    rewrite_max_days_apart: int = Field(
+        7, ge=0, description="Two articles whose published dates are both known and further apart than this are "
+        "never rewrites of each other (a retelling follows its story within days).",
+    )
     rewrite_lsh_threshold: float = Field(
         0.22, gt=0, le=1, description="Jaccard the rewrite LSH banding is tuned for (b=85, r=3 at 256 perms)."
     )
@@ -371,6 +390,11 @@ class DedupConfig(Section):
         32, ge=1,
         description="In an LSH bucket sorted by row, each row is paired with the next this-many rows: all pairs in buckets "
         "up to window+1 rows, linear work in larger ones (mass copies stay connected through the chain).",
+    )
+    lsh_max_bucket_rows: int = Field(
+        48, ge=2,
+        description="An LSH bucket of more rows is a key many documents share (a template, the day's commonest words, "
+        "mass copies): near-copies chain its rows, rewrites ignore it, so candidates stay linear in the batch.",
     )
     chunk_docs: int = Field(4096, ge=1, description="Documents per work unit of the signature pass (small: cache-friendly, bounds memory).")
     workers: int = Field(2, ge=1, description="Threads computing signature chunks (numpy and polars release the GIL).")

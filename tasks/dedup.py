@@ -33,7 +33,9 @@ budget are re-tokenised for verification.
 
 from __future__ import annotations
 
+import re
 import threading
+import unicodedata
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -70,7 +72,7 @@ RESULT_SCHEMA = pl.Schema(
 )
 
 # Bumped whenever tokens or feature hashes change: stored index rows of another version can't match.
-FEATURE_VERSION = "2"
+FEATURE_VERSION = "3"
 # Odd 64-bit constants for the multiplicative mixing of token hashes into n-gram and band keys.
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 _MIX_OUT = np.uint64(0xD6E8FEB86659FD93)
@@ -104,6 +106,17 @@ def _regex_words(bodies: pl.Series) -> pl.Series:
     return bodies.fill_null("").str.normalize("NFKC").str.to_lowercase().str.extract_all(_WORD).fill_null([])
 
 
+def _regex_words_keeping_capitals(bodies: pl.Series) -> pl.Series:
+    """``_regex_words``, except that a word written with an ASCII capital first keeps that capital: the
+    token kernel folds it to small as it does any ASCII, and sees that the word is a name."""
+    words = bodies.fill_null("").str.normalize("NFKC").str.extract_all(_WORD).fill_null([])
+    return words.list.eval(
+        pl.when(pl.element().str.contains("^[A-Z]"))
+        .then(pl.element().str.slice(0, 1) + pl.element().str.to_lowercase().str.slice(1))
+        .otherwise(pl.element().str.to_lowercase())
+    )
+
+
 def tokens(text: str) -> list[str]:
     """The normalised words of one text (the batch path hashes exactly these, see tests)."""
     return _regex_words(pl.Series([text], dtype=pl.String))[0].to_list()
@@ -122,7 +135,7 @@ def _token_hashes(
     neutral = np.ones(len(bodies), dtype=np.bool_)
     if len(odd):
         neutral[odd.to_numpy()] = False
-        bodies = bodies.scatter(odd, _regex_words(bodies.gather(odd)).list.join(" "))
+        bodies = bodies.scatter(odd, _regex_words_keeping_capitals(bodies.gather(odd)).list.join(" "))
     text = bodies.to_arrow(compat_level=pl.CompatLevel.oldest()).cast(pa.large_string())
     _, offsets, data = text.buffers()
     offsets = np.frombuffer(offsets, np.int64)[text.offset : text.offset + len(text) + 1]
@@ -158,7 +171,8 @@ class _Tokeniser:
         self._stopwords = (stop_tokens, kernels.stop_index(stop_tokens))
 
     def tokenise(self, bodies: pl.Series, content: bool = True) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
-        """Token hashes (uint32), content flags (None unless ``content``) and per-document token counts.
+        """Token hashes (uint32), flags (``kernels.CONTENT``, ``kernels.NAME``; None unless ``content``)
+        and per-document token counts.
 
         A word is a stopword when its token hash is a stopword's: the features see only token
         hashes, so a word with a stopword's hash is that stopword to every tier alike.
@@ -169,7 +183,11 @@ class _Tokeniser:
 # --------------------------------------------------------------------------------------- features
 @dataclass
 class _Features:
-    """Per tier, flat feature hashes and per-document counts (multisets; sets only where verified)."""
+    """Per feature kind, flat feature hashes and per-document counts (multisets; sets only where verified).
+
+    Kinds: the tiers, and ``names`` (the content words written with a capital or a digit first) that
+    the rewrite tier verifies alongside its content words.
+    """
 
     flat: dict[str, np.ndarray]
     lens: dict[str, np.ndarray]
@@ -182,8 +200,21 @@ def _features(bodies: pl.Series, tokeniser: _Tokeniser, config: DedupConfig, tie
     if "near_copy" in tiers:
         out.flat["near_copy"], out.lens["near_copy"] = kernels.ngram_hashes(tok, doc_lens, config.near_copy_ngram, _MIX, _MIX_OUT)
     if "rewrite" in tiers:
-        out.flat["rewrite"], out.lens["rewrite"] = kernels.content_hashes(tok, content, doc_lens, _CONTENT_MIX)
+        out.flat["rewrite"], out.lens["rewrite"] = kernels.content_hashes(tok, content, doc_lens, _CONTENT_MIX, kernels.CONTENT)
+        out.flat["names"], out.lens["names"] = kernels.content_hashes(tok, content, doc_lens, _CONTENT_MIX, kernels.CONTENT | kernels.NAME)
     return out
+
+
+# Feature kinds each tier verifies on, and all of them (what index rows store).
+_VERIFIED_KINDS = {"near_copy": ("near_copy",), "rewrite": ("rewrite", "names")}
+_INDEXED_KINDS = ("near_copy", "rewrite", "names")
+# Counters of the rewrite tier's document-frequency table (4 MiB): enough that most words of a day's
+# batch have their own.
+_DF_SLOTS = 1 << 20
+
+
+def _document_frequencies(flat: np.ndarray, lens: np.ndarray) -> np.ndarray:
+    return kernels.document_frequencies(flat, lens.astype(np.int64, copy=False), _DF_SLOTS)
 
 
 # ------------------------------------------------------------------------------------- signatures
@@ -246,10 +277,18 @@ class _Keys:
 # rewrite tier's low threshold makes many same-topic candidates; near-copy candidates are few, and
 # its containment test needs the exact sets (a short copy in a long page has a low Jaccard).
 _PREFILTERED = ("rewrite",)
+# What a tier makes of a band key shared by more than ``lsh_max_bucket_rows`` documents: near-copies
+# chain them (mass copies of one text must stay linked); for rewrites such a key is words the day's
+# articles share (a template, a topic's vocabulary), not evidence, and makes no candidates: copies
+# of one text are the near-copy tier's.
+_LARGE_BUCKETS = {"near_copy": "chain", "rewrite": "skip"}
 
 
-def _batch_keys(bodies: pl.Series, tokeniser: _Tokeniser, lsh: _Lsh, cache: _FeatureCache | None = None) -> dict[str, _Keys]:
-    """Band keys of the configured tiers, chunk by chunk on ``config.workers`` threads (the kernels free the GIL).
+def _batch_keys(
+    bodies: pl.Series, tokeniser: _Tokeniser, lsh: _Lsh, cache: _FeatureCache | None = None
+) -> tuple[dict[str, _Keys], np.ndarray | None]:
+    """Band keys of the configured tiers, chunk by chunk on ``config.workers`` threads (the kernels free
+    the GIL), and the rewrite tier's document frequencies (None without that tier).
 
     Each chunk writes into its slice of the result arrays (no second copy of a million rows' keys).
     With ``cache``, each chunk's features are kept there (within its byte budget) so verification
@@ -264,11 +303,17 @@ def _batch_keys(bodies: pl.Series, tokeniser: _Tokeniser, lsh: _Lsh, cache: _Fea
         )
         for tier in config.tiers
     }
+    frequencies = np.zeros(_DF_SLOTS, dtype=np.uint32) if "rewrite" in config.tiers else None
+    lock = threading.Lock()
 
     def one_chunk(start: int) -> None:
         feats = _features(bodies.slice(start, config.chunk_docs), tokeniser, config, config.tiers)
         if cache is not None:
             cache.offer(start, feats)
+        if frequencies is not None:
+            counted = _document_frequencies(feats.flat["rewrite"], feats.lens["rewrite"])
+            with lock:
+                frequencies[:] += counted
         rows = slice(start, start + len(feats.lens[config.tiers[0]]))
         for tier in config.tiers:
             chunk = _chunk_keys(tier, feats, lsh)
@@ -279,7 +324,7 @@ def _batch_keys(bodies: pl.Series, tokeniser: _Tokeniser, lsh: _Lsh, cache: _Fea
 
     with ThreadPoolExecutor(max_workers=config.workers) as pool:
         list(pool.map(one_chunk, range(0, n, config.chunk_docs)))
-    return out
+    return out, frequencies
 
 
 def _chunk_keys(tier: str, feats: _Features, lsh: _Lsh) -> _Keys:
@@ -334,14 +379,24 @@ def _eligible(tier: str, lens: np.ndarray, config: DedupConfig) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------------- candidates
-def _candidate_pairs(keys: _Keys, window: int, screen: Callable[[pl.DataFrame], pl.DataFrame] | None = None) -> pl.DataFrame:
+def _candidate_pairs(
+    keys: _Keys,
+    window: int,
+    max_bucket: int,
+    large: str = "chain",
+    screen: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
+) -> pl.DataFrame:
     """Distinct (a, b) row pairs, a < b, that share a band key, band by band.
 
     Within a bucket sorted by row each row pairs with its next ``window`` rows: every pair of a
-    bucket of up to window+1 rows, and a connected chain through bigger ones (mass copies), so the
-    work stays linear in the bucket size.  A pair met in an earlier band is skipped (true pairs
-    share most bands), and ``screen`` drops hopeless new pairs as each band is done, so memory
-    holds the distinct pairs (8 bytes each) and the survivors, never every band's raw candidates.
+    bucket of up to window+1 rows, a linear number in bigger ones.  A bucket of more than
+    ``max_bucket`` rows is a key that many documents share (a template, the day's commonest words,
+    or mass copies): with ``large="chain"`` each of its rows pairs with the next only (mass copies
+    stay connected through the chain), with ``large="skip"`` it is not evidence and makes no pair.
+    So each row meets at most ``window`` new rows per band, whatever the corpus.  A pair met in an
+    earlier band is skipped (true pairs share most bands), and ``screen`` drops hopeless new pairs
+    as each band is done, so memory holds the distinct pairs (8 bytes each) and the survivors,
+    never every band's raw candidates.
     """
     rows = np.flatnonzero(keys.eligible).astype(np.uint32)
     found = [pl.DataFrame(schema={"a": pl.UInt32, "b": pl.UInt32})]
@@ -354,9 +409,13 @@ def _candidate_pairs(keys: _Keys, window: int, screen: Callable[[pl.DataFrame], 
         shared = by_key[np.concatenate(([False], same_as_next)) | np.concatenate((same_as_next, [False]))]
         shared = shared[np.lexsort((rows[shared], key[shared]))]
         key, row = key[shared], rows[shared].astype(np.uint64)
+        starts = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
+        small = np.repeat(np.diff(np.append(starts, len(key))) <= max_bucket, np.diff(np.append(starts, len(key))))
+        if large == "skip":
+            key, row, small = key[small], row[small], small[small]
         met = []
         for step in range(1, window + 1):
-            same = np.flatnonzero(key[step:] == key[:-step])
+            same = np.flatnonzero((key[step:] == key[:-step]) & (small[:-step] | (step == 1)))
             if len(same) == 0:
                 break
             met.append((row[same] << np.uint64(32)) | row[same + step])
@@ -365,7 +424,7 @@ def _candidate_pairs(keys: _Keys, window: int, screen: Callable[[pl.DataFrame], 
         met = _sorted_unique(np.concatenate(met))
         at = np.minimum(np.searchsorted(seen, met), max(len(seen) - 1, 0))
         fresh = met[~(seen[at] == met)] if len(seen) else met
-        seen = np.sort(np.concatenate([seen, fresh]))
+        seen = np.sort(np.concatenate([seen, fresh]), kind="stable")  # two sorted runs: a linear merge
         pairs = pl.DataFrame(
             {"a": (fresh >> np.uint64(32)).astype(np.uint32), "b": (fresh & np.uint64(0xFFFFFFFF)).astype(np.uint32)}
         )
@@ -459,41 +518,86 @@ def _feature_sets(
     return {tier: _Sets(np.concatenate([p[tier] for p in parts] or [np.empty(0, np.uint64)])) for tier in tiers}
 
 
-def _similarities(pairs: pl.DataFrame, sets: _Sets) -> pl.DataFrame:
-    """Set sizes, exact Jaccard and containment of each (a, b) pair's feature sets (0 when a set is empty)."""
+def _similarities(pairs: pl.DataFrame, sets: _Sets, weights: np.ndarray | None = None) -> pl.DataFrame:
+    """Set sizes, exact Jaccard and containment of each (a, b) pair's feature sets (0 when a set is
+    empty); given ``weights`` (per document-frequency slot), also the weighted Jaccard."""
     a, b = pairs["a"].to_numpy(), pairs["b"].to_numpy()
     start_a, end_a = sets.bounds(a)
     start_b, end_b = sets.bounds(b)
-    common = kernels.intersections(sets.keys, start_a, end_a, start_b, end_b)
+    key_weights = np.empty(0) if weights is None else weights[(sets.keys & np.uint64(_DF_SLOTS - 1)).astype(np.int64)]
+    common, shared = kernels.intersections(sets.keys, key_weights, start_a, end_a, start_b, end_b)
     na, nb = end_a - start_a, end_b - start_b
     union, smaller = na + nb - common, np.minimum(na, nb)
-    return pl.DataFrame(
-        {
-            "a": a,
-            "b": b,
-            "na": na,
-            "nb": nb,
-            "jaccard": np.divide(common, union, out=np.zeros(len(a)), where=union > 0),
-            "containment": np.divide(common, smaller, out=np.zeros(len(a)), where=smaller > 0),
-        },
-        schema_overrides={"a": pl.UInt32, "b": pl.UInt32},
-    )
+    columns = {
+        "a": a,
+        "b": b,
+        "na": na,
+        "nb": nb,
+        "jaccard": np.divide(common, union, out=np.zeros(len(a)), where=union > 0),
+        "containment": np.divide(common, smaller, out=np.zeros(len(a)), where=smaller > 0),
+    }
+    if weights is not None:
+        total = np.concatenate(([0.0], np.cumsum(key_weights)))
+        weighted_union = total[end_a] - total[start_a] + total[end_b] - total[start_b] - shared
+        columns["weighted"] = np.divide(shared, weighted_union, out=np.zeros(len(a)), where=weighted_union > 0)
+    return pl.DataFrame(columns, schema_overrides={"a": pl.UInt32, "b": pl.UInt32})
+
+
+@dataclass
+class _Evidence:
+    """What verification weighs beside the feature sets: word rarity and publication dates."""
+
+    weights: np.ndarray | None  # per document-frequency slot: log((N + prior) / (df + 1))
+    dates: pl.Series  # published_date of every universe row
+
+    @classmethod
+    def of(cls, frequencies: np.ndarray | None, n_docs: int, dates: pl.Series, config: DedupConfig) -> _Evidence:
+        if frequencies is None:
+            return cls(None, dates)
+        prior = config.rewrite_idf_prior_docs
+        return cls(np.log((n_docs + prior) / (frequencies.astype(np.float64) + 1.0)), dates)
+
+    def measure(self, tier: str, pairs: pl.DataFrame, sets: dict[str, _Sets], min_names: float = 0.0) -> pl.DataFrame:
+        """A tier's similarities of ``pairs``, with ``score`` (the similarity a verdict reports: shingle
+        Jaccard for near-copies, rarity-weighted content-word Jaccard for rewrites) and, for rewrites,
+        ``names`` (Jaccard of names and numbers) and ``days_apart`` (null when a date is unknown).
+
+        Rewrite pairs whose names Jaccard is below ``min_names`` are left out before their (larger)
+        content-word sets are compared: documents of one template share their words, not their names.
+        """
+        if tier != "rewrite":
+            return _similarities(pairs, sets[tier]).with_columns(score=pl.col("jaccard"))
+        names = _similarities(pairs, sets["names"])["jaccard"]
+        pairs = pairs.select("a", "b").with_columns(names=names).filter(pl.col("names") >= min_names)
+        sims = _similarities(pairs, sets[tier], self.weights)
+        a, b = pairs["a"].to_numpy(), pairs["b"].to_numpy()
+        return sims.with_columns(
+            score=pl.col("weighted"),
+            names=pairs["names"],
+            days_apart=(self.dates.gather(a) - self.dates.gather(b)).dt.total_days().abs(),
+        )
 
 
 def _verified(sims: dict[str, pl.DataFrame], config: DedupConfig) -> pl.DataFrame:
-    """Pairs whose similarity passes a tier's test; near_copy wins when both do.
+    """Pairs whose similarity passes a tier's test (``_Evidence.measure`` columns); near_copy wins when both do.
 
-    The rewrite tier also needs ``rewrite_min_words`` distinct content words on both sides: a low
-    threshold on a handful of words is noise.
+    A rewrite needs all of: content-word Jaccard, its rarity-weighted form, the Jaccard of names and
+    numbers, published dates (when both known) at most ``rewrite_max_days_apart`` apart, and
+    ``rewrite_min_words`` distinct content words on both sides (a low threshold on a handful of words
+    is noise).  Each alone lets same-topic stories through (docs/scaling.md has the measured margins).
     """
     passes = {
         "near_copy": (pl.col("jaccard") >= config.near_copy_threshold) | (pl.col("containment") >= config.near_copy_containment),
-        "rewrite": (pl.col("jaccard") >= config.rewrite_threshold) & (pl.min_horizontal("na", "nb") >= config.rewrite_min_words),
+        "rewrite": (pl.col("jaccard") >= config.rewrite_threshold)
+        & (pl.col("weighted") >= config.rewrite_weighted_threshold)
+        & (pl.col("names") >= config.rewrite_name_threshold)
+        & (pl.min_horizontal("na", "nb") >= config.rewrite_min_words)
+        & pl.col("days_apart").fill_null(0).le(config.rewrite_max_days_apart),
     }
     return (
         pl.concat(
             [
-                sims[t].filter(passes[t]).select("a", "b", similarity=pl.col("jaccard"), tier=pl.lit(TIERS.index(t), pl.UInt8))
+                sims[t].filter(passes[t]).select("a", "b", similarity=pl.col("score"), tier=pl.lit(TIERS.index(t), pl.UInt8))
                 for t in config.tiers
             ]
         )
@@ -622,12 +726,12 @@ def _deduplicate(
     lsh = _Lsh(config)
 
     exhaustive = n * (n - 1) // 2 + n * m <= config.exhaustive_max_pairs
-    cache, reusable = None, None
+    cache, reusable, frequencies = None, None, None
     if exhaustive:
         candidates = {tier: _all_pairs(n, m) for tier in config.tiers}
     else:
         cache = _FeatureCache(config.chunk_docs, _FEATURE_CACHE_BYTES)
-        keys = _batch_keys(bodies, tokeniser, lsh, cache)
+        keys, frequencies = _batch_keys(bodies, tokeniser, lsh, cache)
         if with_index_rows and set(config.tiers) == set(TIERS):
             reusable = {t: _Keys(keys[t].keys, keys[t].eligible) for t in TIERS}  # not the prefilter's signatures
         if index is not None:
@@ -640,7 +744,9 @@ def _deduplicate(
         for t in config.tiers:
             screen = partial(_prefilter, signatures=keys[t].signatures, threshold=config.rewrite_threshold, config=config)
             # Pairs of two index rows were settled by an earlier run.
-            candidates[t] = _candidate_pairs(keys[t], config.lsh_bucket_window, screen if t in _PREFILTERED else None).filter(
+            candidates[t] = _candidate_pairs(
+                keys[t], config.lsh_bucket_window, config.lsh_max_bucket_rows, _LARGE_BUCKETS[t], screen if t in _PREFILTERED else None
+            ).filter(
                 pl.col("a") < n
             )
             if t in _PREFILTERED and index is not None:
@@ -648,18 +754,24 @@ def _deduplicate(
                 candidates[t] = _prefilter(candidates[t], signatures, config.rewrite_threshold, config)
 
         del keys  # band keys and signatures are done with: free them before the feature sets
-    # One tier's sets at a time, only for the rows it has candidates for: memory stays ~ candidates.
-    sims = {}
-    for t in config.tiers:
-        involved = _sorted_unique(np.concatenate([candidates[t]["a"].to_numpy(), candidates[t]["b"].to_numpy()]))
-        sims[t] = _similarities(candidates[t], _universe_sets(bodies, index, n, involved, tokeniser, config, (t,), cache)[t])
-    edges = _verified(sims, config)
-
     universe = batch.select("article_id", "published_date", pl.col("word_count").cast(pl.Int64), from_index=pl.lit(False))
     if index is not None:
         universe = pl.concat(
             [universe, index.select("article_id", "published_date", pl.col("word_count").cast(pl.Int64), from_index=pl.lit(True))]
         )
+    # One tier's sets at a time, only for the rows it has candidates for: memory stays ~ candidates.
+    sims, evidence = {}, _Evidence(None, universe["published_date"])
+    for t in config.tiers:
+        involved = _sorted_unique(np.concatenate([candidates[t]["a"].to_numpy(), candidates[t]["b"].to_numpy()]))
+        sets = _universe_sets(bodies, index, n, involved, tokeniser, config, _VERIFIED_KINDS[t], cache)
+        if t == "rewrite":
+            if frequencies is None:  # exhaustive: every batch row is involved (or there is nothing to verify)
+                batch_keys = sets["rewrite"].keys[sets["rewrite"].keys < (np.uint64(n) << np.uint64(32))]
+                frequencies = np.bincount((batch_keys & np.uint64(_DF_SLOTS - 1)).astype(np.int64), minlength=_DF_SLOTS)
+            evidence = _Evidence.of(frequencies, n, universe["published_date"], config)
+        sims[t] = evidence.measure(t, candidates[t], sets, config.rewrite_name_threshold)
+    edges = _verified(sims, config)
+
     total = n + m
     graph = coo_matrix(
         (np.ones(edges.height, dtype=np.int8), (edges["a"].to_numpy(), edges["b"].to_numpy())), shape=(total, total)
@@ -685,8 +797,9 @@ def _deduplicate(
     chained = to_kept.join(edges, on=["a", "b"], how="anti")
     if chained.height:
         rows = _sorted_unique(np.concatenate([chained["a"].to_numpy(), chained["b"].to_numpy()]))
-        sets = _universe_sets(bodies, index, n, rows, tokeniser, config, config.tiers, cache)
-        similarity = pl.concat([similarity, _chained_similarity(chained, edges, sets, config)])
+        kinds = tuple(k for t in config.tiers for k in _VERIFIED_KINDS[t])
+        sets = _universe_sets(bodies, index, n, rows, tokeniser, config, kinds, cache)
+        similarity = pl.concat([similarity, _chained_similarity(chained, edges, sets, evidence, config)])
     verdicts = (
         pl.DataFrame({"article_id": batch["article_id"], "cluster_id": universe["article_id"].gather(kept), "matched_index": kept >= n})
         .with_row_index("row")
@@ -727,17 +840,19 @@ def _universe_sets(
     return {t: _Sets(np.concatenate([batch_sets[t].keys, index_sets[t].keys])) for t in tiers}
 
 
-def _chained_similarity(pairs: pl.DataFrame, edges: pl.DataFrame, sets: dict[str, _Sets], config: DedupConfig) -> pl.DataFrame:
+def _chained_similarity(
+    pairs: pl.DataFrame, edges: pl.DataFrame, sets: dict[str, _Sets], evidence: _Evidence, config: DedupConfig
+) -> pl.DataFrame:
     """(row, similarity, tier) of dropped rows joined to their kept article only through a chain.
 
     Measured directly: the first tier whose test the pair passes names the match; otherwise the
-    tier of the row's best own edge, with the pair's Jaccard in that tier (below its threshold).
+    tier of the row's best own edge, with the pair's score in that tier (below its threshold).
     """
-    sims = {t: _similarities(pairs.select("a", "b"), sets[t]) for t in config.tiers}
+    sims = {t: evidence.measure(t, pairs.select("a", "b"), sets) for t in config.tiers}
     direct = _verified(sims, config).rename({"similarity": "direct_similarity", "tier": "direct_tier"})
     own = pl.concat([edges.select(row="a", tier="tier"), edges.select(row="b", tier="tier")]).group_by("row").agg(pl.col("tier").min())
     measured = pl.concat(
-        [sims[t].select("a", "b", chain_similarity="jaccard", chain_tier=pl.lit(TIERS.index(t), pl.UInt8)) for t in sims]
+        [sims[t].select("a", "b", chain_similarity="score", chain_tier=pl.lit(TIERS.index(t), pl.UInt8)) for t in sims]
     )
     return (
         pairs.join(direct, on=["a", "b"], how="left")
@@ -754,8 +869,9 @@ def _chained_similarity(pairs: pl.DataFrame, edges: pl.DataFrame, sets: dict[str
 def index_rows(kept: pl.DataFrame, config: DedupConfig = DedupConfig()) -> pl.DataFrame:
     """What a later run needs to match against published articles, without their bodies.
 
-    Columns: ``article_id``, ``published_date``, ``word_count``, per tier ``{tier}_features``
-    (distinct feature hashes, List(UInt32), for exact verification) and ``{tier}_bands`` (band keys,
+    Columns: ``article_id``, ``published_date``, ``word_count``, per feature kind ``{kind}_features``
+    (distinct feature hashes, List(UInt32), for exact verification: ``near_copy``, ``rewrite``,
+    ``names``), per tier ``{tier}_bands`` (band keys,
     List(UInt64); empty when the article is not eligible for the tier), ``lsh_params`` (the setup the
     band keys belong to; rows of another setup are re-banded from their features) and
     ``feature_version``.
@@ -792,11 +908,10 @@ def _index_rows(
 
     with ThreadPoolExecutor(max_workers=config.workers) as pool:
         parts = list(pool.map(one_chunk, range(0, batch.height, config.chunk_docs)))
-    empty = {"features": pl.List(pl.UInt32), "bands": pl.List(pl.UInt64)}
+    dtypes = {f"{kind}_features": pl.List(pl.UInt32) for kind in _INDEXED_KINDS} | {f"{t}_bands": pl.List(pl.UInt64) for t in TIERS}
     columns = {
-        f"{tier}_{kind}": pl.concat([p[f"{tier}_{kind}"] for p in parts], rechunk=False) if parts else pl.Series([], dtype=dtype)
-        for tier in TIERS
-        for kind, dtype in empty.items()
+        name: pl.concat([p[name] for p in parts], rechunk=False) if parts else pl.Series([], dtype=dtype)
+        for name, dtype in dtypes.items()
     }
     return (
         batch.select("article_id", "published_date", pl.col("word_count").cast(pl.Int32))
@@ -810,13 +925,14 @@ def _index_chunk(feats: _Features, keys: dict[str, _Keys], keep: np.ndarray) -> 
     for a row not eligible for the tier) per tier.  Built per chunk, so the flat arrays of a
     million rows never exist next to their list columns."""
     out = {}
-    for tier in TIERS:
-        lens = feats.lens[tier]
-        distinct = _Sets.of(np.repeat(np.arange(len(lens)), lens), feats.flat[tier]).keys
+    for kind in _INDEXED_KINDS:
+        lens = feats.lens[kind]
+        distinct = _Sets.of(np.repeat(np.arange(len(lens)), lens), feats.flat[kind]).keys
         row = (distinct >> np.uint64(32)).astype(np.int64)
-        out[f"{tier}_features"] = _list_series(
+        out[f"{kind}_features"] = _list_series(
             (distinct[keep[row]] & np.uint64(0xFFFFFFFF)).astype(np.uint32), np.bincount(row, minlength=len(lens))[keep]
         )
+    for tier in TIERS:
         bands, eligible = keys[tier].keys, keys[tier].eligible
         out[f"{tier}_bands"] = _list_series(
             np.ascontiguousarray(bands.T[keep & eligible]).ravel(), np.where(eligible, bands.shape[0], 0)[keep]
@@ -828,6 +944,40 @@ def _list_series(values: np.ndarray, counts: np.ndarray) -> pl.Series:
     """A List column from flat values and the number of values per row (no per-row Python work)."""
     offsets = np.concatenate(([0], np.cumsum(counts, dtype=np.int64)))
     return pl.Series(pa.LargeListArray.from_arrays(pa.array(offsets), pa.array(values)))
+
+
+def explain_match(dropped: str, kept: str, config: DedupConfig = DedupConfig(), examples: int = 3) -> dict:
+    """Why two texts are duplicates, measured again on the two texts alone: per tier what it verifies
+    (shingle Jaccard and containment; content-word and names Jaccard: the rarity weights of the run
+    that decided need its whole batch, so the verified score is the one stored with the duplicate),
+    and the evidence: shared names and numbers, shared content words, shared shingles."""
+    bodies = pl.Series([dropped, kept], dtype=pl.String)
+    feats = _features(bodies, _Tokeniser(config), config, TIERS)
+    pair = pl.DataFrame({"a": [0], "b": [1]}, schema={"a": pl.UInt32, "b": pl.UInt32})
+    measured = {}
+    for kind in _INDEXED_KINDS:
+        sets = _Sets.of(np.repeat(np.arange(2), feats.lens[kind]), feats.flat[kind])
+        measured[kind] = _similarities(pair, sets).row(0, named=True)
+    stop = set(stopwords(config).to_list())
+
+    def words(text: str) -> tuple[set[str], set[str], set[tuple[str, ...]]]:
+        raw = re.findall(_WORD, unicodedata.normalize("NFKC", text))
+        lower = [w.lower() for w in raw]
+        content = {w for w in lower if w not in stop and len(w) >= config.min_content_word_chars}
+        names = {w.lower() for w in raw if (w[0].isupper() or w[0].isdigit()) and w.lower() in content}
+        n = config.near_copy_ngram
+        return content, names, {tuple(lower[i : i + n]) for i in range(len(lower) - n + 1)}
+
+    (content_a, names_a, shingles_a), (content_b, names_b, shingles_b) = words(dropped), words(kept)
+    shared_shingles = sorted(shingles_a & shingles_b)
+    return {
+        "near_copy": {k: measured["near_copy"][k] for k in ("jaccard", "containment")},
+        "rewrite": {"content_jaccard": measured["rewrite"]["jaccard"], "names_jaccard": measured["names"]["jaccard"]},
+        "shared_names": sorted(names_a & names_b),
+        "shared_content_words": len(content_a & content_b),
+        "shared_shingles": len(shared_shingles),
+        "shingle_examples": [" ".join(s) for s in shared_shingles[:examples]],
+    }
 
 
 def deduplicate_table(
@@ -862,5 +1012,7 @@ def deduplicate_table(
 def dedup_task(
     batch: pl.DataFrame, config: DedupConfig, index: pl.DataFrame | None = None
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Verdicts for the batch, and the index rows of the articles it keeps (for later runs)."""
-    return deduplicate_with_index_rows(batch, config, index)
+    """Verdicts for the batch (``matched_tier`` named ``tier``, as the duplicates dataset calls it), and
+    the index rows of the articles it keeps (for later runs)."""
+    verdicts, rows = deduplicate_with_index_rows(batch, config, index)
+    return verdicts.rename({"matched_tier": "tier"}), rows

@@ -17,11 +17,18 @@ from numba import njit
 _PRIME = np.uint64(0x100000001B3)
 _FMIX64 = (np.uint64(0xFF51AFD7ED558CCD), np.uint64(0xC4CEB9FE1A85EC53))
 _LOW32 = np.uint64(0xFFFFFFFF)
+# Bits of a word's flags (``word_hashes``).
+CONTENT = 1
+NAME = 2
 
 
 @njit(nogil=True, cache=True)
 def _scan_words(data, offsets, neutral, ascii_fold, seed, stop_tokens, stop_starts, min_chars, tokens, flags, per_text):
-    """Writes every word's token hash (and content flag, when ``flags`` is not empty), counts words per text.
+    """Writes every word's token hash (and flags, when ``flags`` is not empty), counts words per text.
+
+    Flags: ``CONTENT`` for a content word, plus ``NAME`` when it is written with a capital or a digit
+    first (a name or a number: "Tokyo", "2025"; only seen in ASCII and neutral Latin-1 text, as the
+    other texts are lower-cased by NFKC beforehand).
 
     ASCII goes through ``ascii_fold`` (separators to 0x20, capitals to small letters).  In a
     ``neutral`` text (NFKC-neutral characters only) the non-ASCII characters are C2 A0 (no-break
@@ -60,6 +67,8 @@ def _scan_words(data, offsets, neutral, ascii_fold, seed, stop_tokens, stop_star
             if c != 0x20:
                 if not inside:
                     inside, count, chars, h, block, shift = True, count + 1, 0, np.uint64(seed), np.uint64(0), np.uint64(0)
+                    raw = data[i] if i < end else 0
+                    named = (0x41 <= raw <= 0x5A) or (0x30 <= raw <= 0x39) or fold_next
                 block |= np.uint64(c) << shift
                 shift += np.uint64(8)
                 if shift == 64:
@@ -82,7 +91,7 @@ def _scan_words(data, offsets, neutral, ascii_fold, seed, stop_tokens, stop_star
                     stop = False
                     for j in range(stop_starts[token >> 16], stop_starts[(token >> 16) + 1]):
                         stop |= stop_tokens[j] == token
-                    flags[k] = chars >= min_chars and not stop
+                    flags[k] = (CONTENT | (NAME if named else 0)) if chars >= min_chars and not stop else 0
                 k += 1
         per_text[t] = count
     return k
@@ -98,18 +107,18 @@ _NO_STOPWORDS = (np.empty(0, np.uint32), stop_index(np.empty(0, np.uint32)))
 
 
 def word_hashes(data, offsets, neutral, ascii_fold, seed, stopwords=None, min_chars=1):
-    """Per word of every text: 32-bit token hash, and (given ``stopwords``) whether it is a content word.
+    """Per word of every text: 32-bit token hash, and (given ``stopwords``) its flags (``CONTENT``, ``NAME``).
 
     ``data``/``offsets``: the texts' UTF-8 bytes and ``len(texts) + 1`` offsets.  ``stopwords`` is
     (sorted unique stop tokens, their ``stop_index``); a content word has at least ``min_chars``
     characters and its token hash is not a stop token.
-    Returns (tokens uint32, flags bool or None, words per text int64).
+    Returns (tokens uint32, flags uint8 or None, words per text int64).
     """
     with_flags = stopwords is not None
     stop_tokens, stop_starts = stopwords if with_flags else _NO_STOPWORDS
     # A text of n bytes has at most (n + 1) // 2 words: room for all of them, trimmed after one pass.
     room = int(((np.diff(offsets) + 1) // 2).sum())
-    tokens, flags = np.empty(room, np.uint32), np.empty(room if with_flags else 0, np.bool_)
+    tokens, flags = np.empty(room, np.uint32), np.empty(room if with_flags else 0, np.uint8)
     per_text = np.zeros(len(offsets) - 1, dtype=np.int64)
     found = _scan_words(data, offsets, neutral, ascii_fold, np.uint64(seed), stop_tokens, stop_starts, min_chars, tokens, flags, per_text)
     return tokens[:found].copy(), (flags[:found].copy() if with_flags else None), per_text
@@ -137,20 +146,21 @@ def ngram_hashes(tokens, per_text, n, mix, mix_out):
 
 
 @njit(nogil=True, cache=True)
-def content_hashes(tokens, content, per_text, mix):
-    """Hash of every content word (``content`` flags), and content words per text: the top 32 bits
-    of ``token * mix``, i.e. ``tasks.dedup.feature_hash`` of the word alone."""
-    out = np.empty(content.sum(), dtype=np.uint32)
+def content_hashes(tokens, flags, per_text, mix, wanted):
+    """Hash of every word whose flags include all of ``wanted`` (``CONTENT``: content words;
+    ``CONTENT | NAME``: names and numbers), and their number per text: the top 32 bits of
+    ``token * mix``, i.e. ``tasks.dedup.feature_hash`` of the word alone."""
+    out = np.empty(len(flags), dtype=np.uint32)
     lens = np.zeros(len(per_text), dtype=np.int64)
     w, k = 0, 0
     for t in range(len(per_text)):
         for _ in range(per_text[t]):
-            if content[w]:
+            if flags[w] & wanted == wanted:
                 out[k] = np.uint32((np.uint64(tokens[w]) * mix) >> np.uint64(32))
                 k += 1
                 lens[t] += 1
             w += 1
-    return out, lens
+    return out[:k].copy(), lens
 
 
 @njit(nogil=True, cache=True)
@@ -184,16 +194,21 @@ def signatures(features, lens, a, b, fmix):
 
 
 @njit(nogil=True, cache=True)
-def intersections(keys, start_a, end_a, start_b, end_b):
-    """|A ∩ B| per pair, A and B given as ranges of ``keys`` (each range sorted, distinct, one row's
-    ``row << 32 | feature`` keys): a merge of the two ranges on their low 32 bits."""
+def intersections(keys, weights, start_a, end_a, start_b, end_b):
+    """|A ∩ B| per pair, and the sum of ``weights`` (one per key, or none: sums stay 0) over A ∩ B;
+    A and B given as ranges of ``keys`` (each range sorted, distinct, one row's ``row << 32 | feature``
+    keys): a merge of the two ranges on their low 32 bits."""
     common = np.zeros(len(start_a), dtype=np.int64)
+    weighted = np.zeros(len(start_a), dtype=np.float64)
+    with_weights = len(weights) > 0
     for p in range(len(start_a)):
-        i, j, end_i, end_j, same = start_a[p], start_b[p], end_a[p], end_b[p], 0
+        i, j, end_i, end_j, same, mass = start_a[p], start_b[p], end_a[p], end_b[p], 0, 0.0
         while i < end_i and j < end_j:
             x, y = keys[i] & _LOW32, keys[j] & _LOW32
             if x == y:
                 same += 1
+                if with_weights:
+                    mass += weights[i]
                 i += 1
                 j += 1
             elif x < y:
@@ -201,4 +216,21 @@ def intersections(keys, start_a, end_a, start_b, end_b):
             else:
                 j += 1
         common[p] = same
-    return common
+        weighted[p] = mass
+    return common, weighted
+
+
+@njit(nogil=True, cache=True)
+def document_frequencies(features, lens, slots):
+    """In how many texts each feature occurs: a table of ``slots`` counters (a power of two) indexed
+    by the feature's low bits; features sharing a counter add up (a rare word that collides with a
+    common one looks common, which only ever lowers a pair's weighted similarity)."""
+    table = np.zeros(slots, dtype=np.uint32)
+    start = 0
+    for t in range(len(lens)):
+        seen = np.sort(features[start : start + lens[t]])
+        for i in range(len(seen)):
+            if i == 0 or seen[i] != seen[i - 1]:
+                table[seen[i] & (slots - 1)] += 1
+        start += lens[t]
+    return table

@@ -55,7 +55,7 @@ def manifest_key(ingest_date: date) -> str:
 def articles_and_duplicates(
     records: pl.DataFrame, verdicts: pl.DataFrame, run_id: str, ingested_at: datetime
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Split validated records by the dedup verdicts (article_id, cluster_id, duplicate_of, similarity)."""
+    """Split validated records by the dedup verdicts (article_id, cluster_id, duplicate_of, similarity, tier)."""
     joined = records.join(verdicts, on="article_id", how="left").with_columns(
         pl.lit(run_id).alias("run_id"), pl.lit(ingested_at).cast(DATASETS["articles"]["ingested_at"]).alias("ingested_at")
     )
@@ -88,6 +88,19 @@ def read_manifest(storage: Storage, ingest_date: date) -> dict | None:
 @task(name="read-published-manifest", **STORAGE_TASK_OPTIONS)
 def read_manifest_task(dest: str, ingest_date: date, s3: S3Config) -> dict | None:
     return read_manifest(open_storage(dest, s3), ingest_date)
+
+
+def published_rows(storage: Storage, dataset: str, column: str, values: list[str]) -> pl.DataFrame:
+    """Rows of ``dataset`` whose ``column`` is one of ``values``, in every committed partition (the
+    files the manifests list, so a half-published partition is never read), with ``ingest_date``."""
+    frames = []
+    for obj in storage.list(f"{MANIFEST_PREFIX}/"):
+        manifest = json.loads(storage.read(obj.key))
+        key = manifest.get("keys", {}).get(dataset)
+        if key:
+            rows = pl.read_parquet(io.BytesIO(storage.read(key))).filter(pl.col(column).is_in(values))
+            frames.append(rows.with_columns(pl.lit(manifest["ingest_date"]).alias(PARTITION_COLUMN)))
+    return pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame()
 
 
 def publish_partition(

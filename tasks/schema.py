@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import polars as pl
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"  # 2 added record_locator, url, fetched_at; 3 added duplicates.tier
 
 PARTITION_COLUMN = "ingest_date"
 
@@ -48,6 +48,7 @@ DUPLICATES = pl.Schema(
         "content_hash": pl.String,
         "duplicate_of": pl.String,
         "similarity": pl.Float64,
+        "tier": pl.String,  # the dedup tier that verified the match: "near_copy" or "rewrite"
         "cluster_id": pl.String,
         "run_id": pl.String,
         "ingested_at": TIMESTAMP,

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from flows.cli import main, parse_overrides
@@ -21,6 +22,18 @@ def test_run_prints_a_summary_and_exits_zero(seeds_dir, tmp_path, capsys):
     out = capsys.readouterr().out
     assert code == 0
     assert "5 inputs -> 4 articles, 1 duplicates, 0 quarantined" in out
+
+    # explain: the seed rewrite, its kept article, the tier and the names they share.
+    (dropped,) = pl.read_parquet(tmp_path / "lake" / "duplicates", hive_partitioning=True).iter_rows(named=True)
+    assert main(["explain", str(tmp_path / "lake"), "--article", dropped["article_id"], "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["matched"]["article_id"] == dropped["duplicate_of"] and report["tier"] == "rewrite"
+    assert report["similarity"] == dropped["similarity"] and {"ishiba", "tokyo"} <= set(report["evidence"]["shared_names"])
+    assert report["evidence"]["rewrite"]["names_jaccard"] >= 0.35
+    assert main(["explain", str(tmp_path / "lake"), "--article", dropped["article_id"]]) == 0
+    assert "tier     rewrite" in capsys.readouterr().out
+    assert main(["explain", str(tmp_path / "lake"), "--article", "no-such-id"]) == 1
+    assert "no duplicate with article_id 'no-such-id'" in capsys.readouterr().err
 
 
 def test_a_bad_date_is_a_clear_error(seeds_dir, tmp_path, capsys):

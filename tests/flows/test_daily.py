@@ -82,7 +82,7 @@ def test_seeds_end_to_end_to_a_local_folder(seeds_dir, tmp_path):
     (dropped,) = duplicates.iter_rows(named=True)
     assert dropped["source_uri"].endswith(SEED_001)
     assert dropped["duplicate_of"] == kept[SEED_004]["article_id"] == dropped["cluster_id"]
-    assert 0 < dropped["similarity"] <= 1
+    assert 0 < dropped["similarity"] <= 1 and dropped["tier"] == "rewrite"
     assert "#PoliticsNews" not in dropped["body"]
 
     on_disk = json.loads((dest / "_manifests" / f"ingest_date={DAY}.json").read_text())

@@ -11,7 +11,7 @@ import pytest
 from flows.daily import daily_flow
 from tasks.config import ParseConfig, ReadConfig, S3Config
 from tasks.read import read_objects
-from tasks.schema import ARTICLES, DUPLICATES
+from tasks.schema import ARTICLES, DUPLICATES, SCHEMA_VERSION
 from tests.flows.test_daily import read_dataset
 from tests.scrapes import FERRY, LIBRARY, ORCHARD, Response, html_page, text_scrape, warc_archive
 
@@ -63,7 +63,7 @@ def test_mixed_formats_in_one_source(landing, tmp_path):
 
     # Inputs are records: 1 text + 1 page + 3 JSON lines + 3 WARC responses (not warcinfo or requests).
     assert manifest["counts"] == {"inputs": 8, "articles": 3, "duplicates": 2, "quarantine": 3}
-    assert manifest["schema_version"] == "2"
+    assert manifest["schema_version"] == SCHEMA_VERSION == "3"
     assert manifest["quarantine_reasons"] == {
         "bad_json": 1, "warc_http_error": 1, "warc_not_html": 1,
     }

@@ -56,7 +56,7 @@ def test_articles_and_duplicates_split_on_verdicts():
         {"article_id": ["a", "b"], "body": ["x", "y"], "word_count": [1, 1]}, schema_overrides={"word_count": pl.Int32}
     ).with_columns([pl.lit(None).cast(t).alias(c) for c, t in RECORDS.items() if c not in {"article_id", "body", "word_count"}])
     verdicts = pl.DataFrame(
-        {"article_id": ["a", "b"], "cluster_id": ["a", "a"], "duplicate_of": [None, "a"], "similarity": [None, 0.9]}
+        {"article_id": ["a", "b"], "cluster_id": ["a", "a"], "duplicate_of": [None, "a"], "similarity": [None, 0.9], "tier": [None, "near_copy"]}
     )
     articles, duplicates = articles_and_duplicates(records, verdicts, "run", datetime(2025, 1, 1, tzinfo=UTC))
     assert articles.schema == ARTICLES and articles["article_id"].to_list() == ["a"]
