@@ -8,13 +8,17 @@ plain ``SectionConfig()``.
 
 from __future__ import annotations
 
+from importlib.resources import files
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+def packaged_suites_dir() -> Path:
+    """The GX suites shipped in the ``expectations`` package (the source tree's folder in a checkout)."""
+    return Path(str(files("expectations")))
 
 
 class ReadConfig(BaseModel):
@@ -367,7 +371,7 @@ class ValidationConfig(BaseModel):
     to these fields by name as ``{"$PARAMETER": "<field>"}`` and validate.py fills them in.
     """
 
-    expectations_dir: Path = Field(PROJECT_ROOT / "expectations", description="Where the reviewed GX suites live.")
+    expectations_dir: Path = Field(default_factory=packaged_suites_dir, description="Where the reviewed GX suites live.")
 
     # Record suite (expectations/records.json): a failing row is quarantined.
     min_word_count: int = Field(30, description="Shorter bodies are teasers, captions or failed extractions.")
