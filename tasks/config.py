@@ -11,6 +11,7 @@ plain ``SectionConfig()``.
 from __future__ import annotations
 
 import os
+from importlib.resources import files
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -26,9 +27,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tasks.errors import UsageError
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 ENV_PREFIX = "CLEANWIRE_"
 ENV_NESTED_DELIMITER = "__"
+
+
+def packaged_suites_dir() -> Path:
+    """The GX suites shipped in the ``expectations`` package (the source tree's folder in a checkout)."""
+    return Path(str(files("expectations")))
 
 
 class Section(BaseModel):
@@ -411,7 +416,7 @@ class ValidationConfig(Section):
     to these fields by name as ``{"$PARAMETER": "<field>"}`` and validate.py fills them in.
     """
 
-    expectations_dir: Path = Field(PROJECT_ROOT / "expectations", description="Where the reviewed GX suites live.")
+    expectations_dir: Path = Field(default_factory=packaged_suites_dir, description="Where the reviewed GX suites live.")
 
     # Record suite (expectations/records.json): a failing row is quarantined.
     min_word_count: int = Field(30, description="Shorter bodies are teasers, captions or failed extractions.")

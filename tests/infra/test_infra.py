@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import re
+import tomllib
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -47,10 +48,11 @@ def deployment(name: str) -> dict:
 
 
 def load_entrypoint(entrypoint: str) -> Flow:
-    """The flow a worker would load for this entrypoint (path relative to the project root)."""
+    """The flow a worker would load for this entrypoint (a module path into the installed package)."""
     from prefect.flows import load_flow_from_entrypoint
 
-    return load_flow_from_entrypoint(str(ROOT / entrypoint), use_placeholder_flow=False)
+    assert ":" not in entrypoint, "a module path (package.module.flow), not a file of the source tree"
+    return load_flow_from_entrypoint(entrypoint, use_placeholder_flow=False)
 
 
 # --- docker compose --------------------------------------------------------------------------------
@@ -67,10 +69,15 @@ def test_compose_runs_minio_a_postgres_backed_prefect_server_and_a_project_worke
     assert (ROOT / "infra" / services["deploy"]["build"]["context"] / "infra" / "Dockerfile").is_file()
 
 
-def test_worker_image_installs_the_locked_versions():
+def test_worker_image_installs_the_wheel_with_the_locked_versions():
     dockerfile = (ROOT / "infra" / "Dockerfile").read_text()
-    assert "COPY pyproject.toml README.md constraints.txt" in dockerfile
-    assert "pip install -c constraints.txt -e ." in dockerfile
+    assert "python -m build --wheel" in dockerfile
+    assert "pip install -c constraints.txt -r requirements.txt" in dockerfile
+    assert "pip install --no-deps /dist/cleanwire-*.whl" in dockerfile
+    assert " -e " not in dockerfile, "the worker runs the installed package, not an editable checkout"
+    # Every import package of the wheel is copied into the build stage.
+    found = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]["include"]
+    assert {f"COPY {name} {name}" for name in found if "*" not in name} <= set(dockerfile.splitlines())
 
 
 def test_compose_volumes_are_declared():
@@ -158,3 +165,24 @@ def test_serve_declares_the_same_parameters_as_the_yaml_deployment():
     assert served == daily["parameters"]
     with_override = daily_parameters("src/{date}", "dest", timezone, {"ops": {"read_chunk_files": 8}})
     assert with_override["overrides"]["ops"] == {"read_chunk_files": 8, "timezone": timezone}
+
+
+# --- infra/local-stack.sh and docs/operations.md -------------------------------------------------
+
+
+def test_operations_doc_prints_the_commands_local_stack_runs():
+    """One source: the operator commands docs/operations.md shows are lines of the script the deploy test runs."""
+    doc = (ROOT / "docs" / "operations.md").read_text()
+    script = (ROOT / "infra" / "local-stack.sh").read_text()
+    intro = "`up` runs exactly the operator commands above:"
+    block = doc.split(intro, 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    commands = block.strip().splitlines()
+    assert commands == [
+        "prefect work-pool create cleanwire-process --type process --overwrite",
+        "prefect --no-prompt deploy --all",
+        "prefect worker start --pool cleanwire-process",
+    ]
+    for command in commands:
+        assert command in script, command
+    # The compose stack's deploy service runs the same two registration commands.
+    assert " && ".join(commands[:2]) in COMPOSE["services"]["deploy"]["command"]

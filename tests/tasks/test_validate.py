@@ -21,9 +21,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tasks import validate
-from tasks.config import PROJECT_ROOT, Settings, ValidationConfig
+from tasks.config import Settings, ValidationConfig
 from tasks.schema import ARTICLES, RECORDS
 from tasks.validate import BatchFacts, build_data_docs, validate_batch, validate_records
+from tests.conftest import REPO_ROOT
 
 TODAY = dt.date(2026, 11, 23)
 CONFIG = ValidationConfig()
@@ -355,4 +356,4 @@ def test_gx_does_not_fingerprint_batches(gx) -> None:
 
 def test_importing_the_module_does_not_import_great_expectations() -> None:
     code = "import sys, tasks.validate; assert 'great_expectations' not in sys.modules"
-    subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, check=True)
+    subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, check=True)
