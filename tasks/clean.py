@@ -26,13 +26,14 @@ import re
 import unicodedata
 from bisect import bisect
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from functools import lru_cache
 from typing import NamedTuple
 
 import polars as pl
+import sentencex
 import stopwordsiso
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -144,7 +145,17 @@ def _stopword_index(languages: tuple[str, ...]) -> tuple[dict[str, tuple[str, ..
     return {w: tuple(ls) for w, ls in index.items()}, lists
 
 
-def _page_stopwords(token_lists: Sequence[Sequence[str]], config: CleanConfig) -> frozenset[str]:
+class PageLanguage(NamedTuple):
+    code: str  # ISO 639-1 code of the stop-word list that covers most of the page's tokens ("" if none)
+    stopwords: frozenset[str]
+
+
+def page_language(lines: Sequence[str], config: CleanConfig) -> PageLanguage:
+    """The page's language, from the stop words of its first lines (see ``_page_stopwords``)."""
+    return _page_stopwords((_TOKEN.findall(line.casefold()) for line in lines), config)
+
+
+def _page_stopwords(token_lists: Iterable[Sequence[str]], config: CleanConfig) -> PageLanguage:
     index, lists = _stopword_index(tuple(config.stopword_languages))
     hits: Counter[str] = Counter()
     sampled = 0
@@ -161,8 +172,9 @@ def _page_stopwords(token_lists: Sequence[Sequence[str]], config: CleanConfig) -
         for lang in index[word]:
             votes[lang] += n
     if not votes:
-        return frozenset()
-    return lists[votes.most_common(1)[0][0]]
+        return PageLanguage("", frozenset())
+    code = votes.most_common(1)[0][0]
+    return PageLanguage(code, lists[code])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -211,8 +223,65 @@ class Kind(Enum):
     TRAILER = "trailer"  # opens a comment section or a copyright notice: the article is above it
 
 
-class Line(NamedTuple):  # a tuple: built for every line of every page, twice
+class Unit(NamedTuple):
+    """What is judged as one line: an input line, or a run of sentences of a long input line."""
+
     index: int  # position in the list of input lines
+    seq: int  # position among the units of that input line (0 for a line judged whole)
+    start: int  # where the stripped text starts in the input line
+    end: int  # and where it ends
+    text: str  # stripped
+
+
+def segment_lines(lines: Sequence[str], config: CleanConfig, language: str) -> list[Unit]:
+    """The non-blank lines as units; a line longer than `segment_line_chars` is cut into runs of
+    whole sentences (sentencex, in the page's language) of at least `segment_chars` characters, so
+    that a one-line article is judged like paragraphs. A line with no sentence ends (a menu dumped
+    on one line) stays one unit."""
+    units: list[Unit] = []
+    for i, line in enumerate(lines):
+        text = line.strip()
+        if not text:
+            continue
+        start = len(line) - len(line.lstrip())
+        if len(text) <= config.segment_line_chars:
+            units.append(Unit(i, 0, start, start + len(text), text))
+            continue
+        seq = 0
+        run_start = pos = start
+        sentences = sentencex.segment(language or "en", text)
+        for n, sentence in enumerate(sentences):
+            pos += len(sentence)
+            if pos - run_start >= config.segment_chars or n == len(sentences) - 1:
+                piece = line[run_start:pos]
+                lead = len(piece) - len(piece.lstrip())
+                stripped = piece.strip()
+                if stripped:
+                    units.append(Unit(i, seq, run_start + lead, run_start + lead + len(stripped), stripped))
+                    seq += 1
+                run_start = pos
+    return units
+
+
+def join_units(units: Sequence[Line | Unit], lines: Sequence[str]) -> list[str]:
+    """Body lines of kept units: adjacent units of one segmented input line are joined back into one
+    line with the input text between them; every other unit is a line of its own."""
+    out: list[str] = []
+    prev: Line | Unit | None = None
+    for unit in units:
+        if prev is not None and unit.index == prev.index and unit.seq == prev.seq + 1:
+            out[-1] += lines[unit.index][prev.end : unit.start] + unit.text
+        else:
+            out.append(unit.text)
+        prev = unit
+    return out
+
+
+class Line(NamedTuple):  # a tuple: built for every unit of every page, twice
+    index: int  # position in the list of input lines
+    seq: int  # Unit.seq
+    start: int  # Unit.start
+    end: int  # Unit.end
     text: str  # stripped
     key: str  # normalised, for comparing lines
     kind: Kind
@@ -404,19 +473,20 @@ def _typed_rule(text: str, words: int, ends_sentence: bool, rules: _Rules, confi
 _END_OF_ARTICLE = frozenset({"comments", "copyright"})
 
 
-def classify(lines: Sequence[str], config: CleanConfig, rules: _Rules, boilerplate: frozenset[str]) -> list[Line]:
-    """Every non-blank input line with its kind; blank lines carry no signal and are left out."""
-    stripped = [(i, line.strip()) for i, line in enumerate(lines)]
-    stripped = [(i, s) for i, s in stripped if s]
+def classify(
+    units: Sequence[Unit], config: CleanConfig, rules: _Rules, boilerplate: frozenset[str], stopwords: frozenset[str]
+) -> list[Line]:
+    """Every unit (non-blank line or run of sentences) with its kind; blank lines carry no signal."""
+    stripped = [(u.index, u.text) for u in units]
     tokens = [_TOKEN.findall(s.casefold()) for _, s in stripped]
-    stopwords = _page_stopwords(tokens, config)
     densities = [_stop_density(text, toks, stopwords, config) for (_, text), toks in zip(stripped, tokens, strict=True)]
     authors = _comment_author_lines(stripped, tokens, rules, config)
     good_density, bad_density = _density_thresholds(stripped, densities, config)
     keys = [normalise(text) for _, text in stripped]
     repeats = Counter(keys)
     out = []
-    for (i, text), toks, density, key in zip(stripped, tokens, densities, keys, strict=True):
+    for unit, toks, density, key in zip(units, tokens, densities, keys, strict=True):
+        i, text = unit.index, unit.text
         weight = _effective_length(text, config)
         ends = _ends_sentence(text) or _is_unmarked_prose(text, config)
         words = len(toks)
@@ -432,7 +502,7 @@ def classify(lines: Sequence[str], config: CleanConfig, rules: _Rules, boilerpla
             # A heading or caption printed again and again on one page is page furniture.
             if kind is Kind.SHORT and not ends and repeats[key] >= config.page_repeat_min:
                 kind, rule = Kind.NOISE, "repeated_line"
-        out.append(Line(i, text, key, kind, rule, weight, words, ends))
+        out.append(Line(i, unit.seq, unit.start, unit.end, text, key, kind, rule, weight, words, ends))
     return out
 
 
@@ -628,10 +698,27 @@ class _Selection:
     region: tuple[int, int]  # positions in the classified lines
     classified: list[Line]
     anchor: int | None  # position of the repeated headline
+    navigation: frozenset[int]  # positions of lines in menu-like runs
+
+    def chrome_lines(self, config: CleanConfig) -> int:
+        """Lines that only a page's chrome has: noise-rule matches (except those article text also
+        shows), a caption or headline printed again and again, a menu above the first or below the
+        last paragraph (a run of short lines that is not a list), and the page's title repeated as the
+        headline."""
+        prose = [pos for pos, line in enumerate(self.classified) if line.kind is Kind.GOOD]
+        first, last = (prose[0], prose[-1]) if prose else (len(self.classified), -1)
+        return (self.anchor is not None) + sum(
+            (line.rule is not None and line.rule not in ARTICLE_TEXT_RULES)
+            or (line.rule == "repeated_line" and line.words >= config.title_min_words)
+            or (not first <= pos <= last and pos in self.navigation and not _is_data_row(line))
+            for pos, line in enumerate(self.classified)
+        )
 
 
-def select(lines: Sequence[str], config: CleanConfig, rules: _Rules, boilerplate: frozenset[str]) -> _Selection:
-    classified = classify(lines, config, rules, boilerplate)
+def select(
+    units: Sequence[Unit], config: CleanConfig, rules: _Rules, boilerplate: frozenset[str], stopwords: frozenset[str]
+) -> _Selection:
+    classified = classify(units, config, rules, boilerplate, stopwords)
     anchor = headline_anchor(classified, config)
     navigation = navigation_lines(classified, config)
     first, end = main_region(classified, config, anchor, navigation)
@@ -643,7 +730,9 @@ def select(lines: Sequence[str], config: CleanConfig, rules: _Rules, boilerplate
     in_link_block = False  # the headlines listed under a "Related"/"Read more" heading
     for pos, line in enumerate(classified):
         in_link_block = line.rule == "related_block" or (in_link_block and line.kind is Kind.SHORT)
-        if not first <= pos < end:
+        if in_link_block and line.rule is None:
+            dropped.append((line, "related_block"))
+        elif not first <= pos < end:
             if pos >= end and _is_teaser(line, config):
                 outside = "truncated_teaser"
             else:
@@ -651,11 +740,9 @@ def select(lines: Sequence[str], config: CleanConfig, rules: _Rules, boilerplate
             dropped.append((line, line.rule or outside))
         elif line.kind in (Kind.NOISE, Kind.TRAILER):
             dropped.append((line, line.rule or "noise"))
-        elif in_link_block:
-            dropped.append((line, "related_block"))
         else:
             kept.append(line)
-    return _Selection(kept, dropped, (first, end), classified, anchor)
+    return _Selection(kept, dropped, (first, end), classified, anchor, navigation)
 
 
 def _find_title(sel: _Selection, config: CleanConfig) -> str | None:
@@ -765,6 +852,10 @@ def find_batch_boilerplate(texts: Sequence[str], config: CleanConfig = CleanConf
     return frozenset(chrome)
 
 
+# Rules that also fire on article text (a list's labels printed several times, a row of asterisks):
+# a page on which only these fire shows no chrome (a repeated line of headline length does count).
+ARTICLE_TEXT_RULES = frozenset({"repeated_line", "symbols"})
+
 # Rules that locate the article by the shape of the whole page. Text an HTML extractor has already
 # cut from the page's structure is not a page dump, and these rules only cost it recall there.
 PAGE_STRUCTURE_RULES = frozenset({"outside_main_text", "navigation", "repeated_line", "repeated_title"})
@@ -780,31 +871,48 @@ def clean_text(
     """
     lines = raw.splitlines()
     rules = _rules(config)
-    sel = select(lines, config, rules, boilerplate)
+    language = page_language(lines, config)
+    sel = select(segment_lines(lines, config, language.code), config, rules, boilerplate, language.stopwords)
     title = _find_title(sel, config)
+    published = _find_date(sel, config, rules)
+    byline = _find_byline(sel, config, rules)
+    chrome = sel.chrome_lines(config)
+    if not chrome and any(line.kind in (Kind.GOOD, Kind.NEAR_GOOD) for line in sel.classified):
+        # No chrome anywhere on the page: it is already an article (a wire copy, an API's body).
+        return CleanedText(title, published, byline, "\n".join(join_units(sel.classified, lines)), ())
+    # An article with a stray prompt or credit left in: those lines go, the page's shape is not judged
+    # (unless the page marks where its article starts or ends: a repeated headline, a comment
+    # section, a copyright notice).
+    extracted = extracted or (
+        chrome <= config.article_max_noise_lines
+        and sel.anchor is None
+        and any(line.kind is Kind.GOOD for line in sel.classified)
+        and not any(line.kind is Kind.TRAILER for line in sel.classified)
+    )
     title_key = normalise(title) if title is not None else None
     # The headline recurs as captions and in link lists; inside the article it is never a paragraph.
     dropped = [(line, "repeated_title" if line.key == title_key else rule) for line, rule in sel.dropped]
     dropped += [(line, "repeated_title") for line in sel.kept if line.key == title_key]
     kept = [line for line in sel.kept if line.key != title_key]
-    published = _find_date(sel, config, rules)
-    byline = _find_byline(sel, config, rules)
     # A line dropped on a second pass over the kept lines would be dropped when the body is cleaned
     # again; trimming to a fixed point makes clean_text idempotent on its own output.
     while kept:
-        again = select([line.text for line in kept], config, rules, frozenset())
+        again = select(
+            [Unit(pos, 0, 0, len(line.text), line.text) for pos, line in enumerate(kept)],
+            config, rules, frozenset(), language.stopwords,
+        )
         if len(again.kept) == len(kept):
             break
         dropped += [(kept[line.index], rule) for line, rule in again.dropped]
         kept = [kept[line.index] for line in again.kept]
     if extracted:
-        kept = sorted(kept + [line for line, rule in dropped if rule in PAGE_STRUCTURE_RULES], key=lambda line: line.index)
+        kept = sorted(kept + [line for line, rule in dropped if rule in PAGE_STRUCTURE_RULES], key=lambda line: (line.index, line.seq))
         dropped = [(line, rule) for line, rule in dropped if rule not in PAGE_STRUCTURE_RULES]
     return CleanedText(
         title=title,
         published_date=published,
         byline=byline,
-        body="\n".join(line.text for line in kept),
+        body="\n".join(join_units(kept, lines)),
         removed=_group(dropped, kept),
     )
 

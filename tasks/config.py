@@ -99,6 +99,15 @@ class CleanConfig(BaseModel):
     unspaced_prose_chars: int = Field(
         100, description="A line this long in a script without spaces or sentence marks (Thai) counts as prose."
     )
+    segment_line_chars: int = Field(
+        1000, description="A longer line is cut into runs of sentences before it is judged (one-line articles)."
+    )
+    segment_chars: int = Field(300, description="Shortest run of sentences a long line is cut into.")
+    article_max_noise_lines: int = Field(
+        1,
+        description="A page with at most this many lines matching a noise rule (and no recurring chrome) is already "
+        "an article: only those lines are removed, the main-text region is not looked for.",
+    )
     # Main-text region: the contiguous run of lines with the highest score.
     good_line_score: float = Field(1.0, description="Score per character of a line classed as article text.")
     near_good_line_score: float = Field(0.3, description="Score per character of a line that is prose-like but weak.")
