@@ -8,8 +8,8 @@ lines per site, then each document), and scored with the benchmark's scorer:
 - ``one-line``: the gold body flattened to one line (news-API and JSONL exports);
 - ``lines`` / ``blank-lines``: the gold body, one paragraph per line, or paragraphs separated by
   blank lines (clean input: it must come out unchanged);
-- ``wire+scrape``: each gold body as a clean wire copy (``wire/`` folder) beside its raw scrape
-  (``raw/`` folder), all in one batch; scored on the copies, and the duplicate relation found by
+- ``wire+scrape``: each gold body as a clean wire copy beside its raw scrape, all in one batch and
+  one folder; scored on the copies, and the duplicate relation found by
   the dedup engine over the published bodies is scored against the copy/scrape pairs;
 - ``syndicated``: each story in the chrome of three "sites" (the lines above and below the article
   on another dev page, one site per donor page, the URL's host naming the site), one batch.
@@ -133,8 +133,9 @@ def clean_shape(pages: list[Page], name: str, join: Callable[[tuple[str, ...]], 
 
 def wire_shape(pages: list[Page], name: str) -> Shape:
     kept = [p for p in pages if p.paragraphs]
-    wires = [document(f"{name}/wire/{p.id}.txt", "\n".join(p.paragraphs)) for p in kept]
-    scrapes = [document(f"{name}/raw/{p.id}.txt", p.raw) for p in kept]
+    # One folder, as a feed landing next to the scrapes: nothing but the text tells copy from chrome.
+    wires = [document(f"{name}/mixed/{p.id}-wire.txt", "\n".join(p.paragraphs)) for p in kept]
+    scrapes = [document(f"{name}/mixed/{p.id}-scrape.txt", p.raw) for p in kept]
     pairs = frozenset(frozenset((w.source_uri, s.source_uri)) for w, s in zip(wires, scrapes, strict=True))
     return Shape(
         wires + scrapes,

@@ -30,6 +30,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from functools import lru_cache
+from itertools import combinations
+from urllib.parse import urlsplit
 from typing import NamedTuple
 
 import polars as pl
@@ -53,6 +55,8 @@ __all__ = [
     "clean_task",
     "clean_text",
     "find_batch_boilerplate",
+    "find_site_boilerplate",
+    "site_of",
 ]
 
 
@@ -831,25 +835,74 @@ def _group(dropped: Sequence[tuple[Line, str]], kept: Sequence[Line]) -> tuple[R
 # ---------------------------------------------------------------------------------------------
 
 
-def find_batch_boilerplate(texts: Sequence[str], config: CleanConfig = CleanConfig()) -> frozenset[str]:
-    """Normalised lines that recur on many pages of one run (site chrome: menus, footers, prompts).
+def site_of(doc: RawDocument) -> str:
+    """The site a document comes from, for telling its chrome: the host of the URL the source
+    states, else the folder or prefix holding the raw object."""
+    if doc.url and (host := urlsplit(doc.url).hostname):
+        return host.removeprefix("www.")
+    return doc.source_uri.rsplit("/", 1)[0]
 
-    A line counts once per distinct page; it is chrome when it is on at least
-    `boilerplate_min_pages` pages and at least `boilerplate_min_share` of them. One story on
-    several pages (scraped twice, syndicated, in several formats) shares its paragraphs too: a
-    recurring line carried only by pages with no prose of their own is that story, not chrome.
-    Very long lines are never chrome.
+
+def find_site_boilerplate(documents: Sequence[RawDocument], config: CleanConfig = CleanConfig()) -> dict[str, frozenset[str]]:
+    """Each site's recurring lines (``find_batch_boilerplate`` over its documents), by ``site_of``."""
+    by_site: dict[str, list[str]] = {}
+    for doc in documents:
+        by_site.setdefault(site_of(doc), []).append(doc.text)
+    return {site: found for site, texts in by_site.items() if (found := find_batch_boilerplate(texts, config))}
+
+
+def find_batch_boilerplate(texts: Sequence[str], config: CleanConfig = CleanConfig()) -> frozenset[str]:
+    """Normalised lines that recur on many pages of one site (site chrome: menus, footers, prompts).
+
+    One story on several pages (scraped twice, a wire copy beside its scrape, syndicated) is one
+    story, not several pages: pages that share long lines making up at least
+    `syndication_min_share` of either one's prose are grouped first, and a line counts once per
+    group. It is chrome when it is on at least `boilerplate_min_pages` groups and at least
+    `boilerplate_min_share` of them, and some group carrying it has prose of its own (a recurring
+    line carried only by copies of one story is that story). Very long lines are never chrome.
     """
     distinct = list(dict.fromkeys(texts))
     page_keys = [{key for key in map(normalise, text.splitlines()) if key} for text in distinct]
-    pages = Counter(key for keys in page_keys for key in keys)
-    threshold = max(config.boilerplate_min_pages, config.boilerplate_min_share * len(distinct))
+    groups: dict[int, set[str]] = {}
+    for page, group in enumerate(_story_groups(page_keys, config)):
+        groups.setdefault(group, set()).update(page_keys[page])
+    carriers = Counter(key for keys in groups.values() for key in keys)
+    threshold = max(config.boilerplate_min_pages, config.boilerplate_min_share * len(groups))
     chrome: set[str] = set()
-    for keys in page_keys:
-        own_prose = sum(len(key) for key in keys if pages[key] == 1 and len(key) >= config.good_min_chars)
+    for keys in groups.values():
+        own_prose = sum(len(key) for key in keys if carriers[key] == 1 and len(key) >= config.good_min_chars)
         if own_prose >= config.boilerplate_own_prose_chars:
-            chrome.update(k for k in keys if pages[k] >= threshold and len(k.split()) <= config.boilerplate_max_words)
+            chrome.update(k for k in keys if carriers[k] >= threshold and len(k.split()) <= config.boilerplate_max_words)
     return frozenset(chrome)
+
+
+def _story_groups(page_keys: Sequence[set[str]], config: CleanConfig) -> list[int]:
+    """A group number per page: pages whose shared prose lines (long, ending like a sentence) are
+    the bulk of either one's text are copies of one story and share a number (connected components)."""
+    long_keys = [{key for key in keys if len(key) >= config.good_min_chars and _ends_sentence(key)} for keys in page_keys]
+    carriers: dict[str, list[int]] = {}
+    for page, keys in enumerate(long_keys):
+        for key in keys:
+            carriers.setdefault(key, []).append(page)
+    shared: Counter[tuple[int, int]] = Counter()
+    for key, pages in carriers.items():
+        # A line on many pages is the site's, not a story's; it does not make pages copies.
+        if 2 <= len(pages) <= config.syndication_max_pages:
+            for a, b in combinations(pages, 2):
+                shared[a, b] += len(key)
+    text = [sum(map(len, keys)) for keys in page_keys]
+    parent = list(range(len(page_keys)))
+
+    def root(page: int) -> int:
+        while parent[page] != page:
+            parent[page] = parent[parent[page]]
+            page = parent[page]
+        return page
+
+    for (a, b), chars in shared.items():
+        if chars >= config.syndication_min_share * min(text[a], text[b]):
+            parent[root(a)] = root(b)
+    return [root(page) for page in range(len(page_keys))]
 
 
 # Rules that also fire on article text (a list's labels printed several times, a row of asterisks):
@@ -928,20 +981,21 @@ class CleanOutcome:
 
 
 def clean_documents(
-    documents: list[RawDocument], config: CleanConfig = CleanConfig(), boilerplate: frozenset[str] | None = None
+    documents: list[RawDocument], config: CleanConfig = CleanConfig(), boilerplate: dict[str, frozenset[str]] | None = None
 ) -> CleanOutcome:
     """Clean documents; one with no article text left is rejected, not dropped.
 
-    ``boilerplate`` is the run's recurring lines (``find_batch_boilerplate`` over all its documents);
-    when None, ``documents`` are taken to be the whole run. Passing it lets a run clean in chunks.
+    ``boilerplate`` is the run's recurring lines per site (``find_site_boilerplate`` over all its
+    documents); when None, ``documents`` are taken to be the whole run. Passing it lets a run clean
+    in chunks.
     """
     if boilerplate is None:
-        boilerplate = find_batch_boilerplate([doc.text for doc in documents], config)
+        boilerplate = find_site_boilerplate(documents, config)
     rows: list[dict] = []
     rejections: list[Rejection] = []
     rule_counts: Counter[str] = Counter()
     for doc in documents:
-        cleaned = clean_text(doc.text, config, boilerplate, extracted=doc.extracted)
+        cleaned = clean_text(doc.text, config, boilerplate.get(site_of(doc), frozenset()), extracted=doc.extracted)
         rule_counts.update(cleaned.rule_counts())
         if not cleaned.body.strip():
             rejections.append(
@@ -986,5 +1040,5 @@ def merge_outcomes(parts: list[CleanOutcome]) -> CleanOutcome:
 
 
 @task(name="clean", cache_policy=NO_CACHE)
-def clean_task(documents: list[RawDocument], config: CleanConfig, boilerplate: frozenset[str]) -> CleanOutcome:
+def clean_task(documents: list[RawDocument], config: CleanConfig, boilerplate: dict[str, frozenset[str]]) -> CleanOutcome:
     return clean_documents(documents, config, boilerplate)

@@ -301,6 +301,14 @@ class CleanConfig(BaseModel):
         description="A recurring line is chrome only if some page carrying it has this much prose (lines of at least "
         "good_min_chars) found on no other page; pages without are copies of one story.",
     )
+    syndication_min_share: float = Field(
+        0.5,
+        description="Two pages whose shared prose lines are at least this share of either one's text are copies of "
+        "one story (syndicated, or a wire copy beside its scrape): their shared lines are not chrome.",
+    )
+    syndication_max_pages: int = Field(
+        5, description="A long line on more of a site's pages than this is the site's, and does not make them copies."
+    )
     boilerplate_max_words: int = Field(
         80, description="Longer recurring lines are syndicated article text, not chrome, and are never boilerplate."
     )
