@@ -40,12 +40,13 @@ import stopwordsiso
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from tasks.config import CleanConfig
+from tasks.config import CleanConfig, ValidationConfig
 from tasks.language import detect_language
 from tasks.parse import RawDocument
 from tasks.quarantine import Rejection
 from tasks.records import article_id, content_hash, word_count
 from tasks.schema import RECORDS
+from tasks.validate import RECORD_SUITE_FILE, load_suite
 
 __all__ = [
     "CleanOutcome",
@@ -707,16 +708,25 @@ class _Selection:
     def chrome_lines(self, config: CleanConfig) -> int:
         """Lines that only a page's chrome has: noise-rule matches (except those article text also
         shows), a caption or headline printed again and again, a menu above the first or below the
-        last paragraph (a run of short lines that is not a list), and the page's title repeated as the
-        headline."""
-        prose = [pos for pos, line in enumerate(self.classified) if line.kind is Kind.GOOD]
-        first, last = (prose[0], prose[-1]) if prose else (len(self.classified), -1)
-        return (self.anchor is not None) + sum(
-            (line.rule is not None and line.rule not in ARTICLE_TEXT_RULES)
-            or (line.rule == "repeated_line" and line.words >= config.title_min_words)
-            or (not first <= pos <= last and pos in self.navigation and not _is_data_row(line))
-            for pos, line in enumerate(self.classified)
+        last paragraph (a run of short lines that is not a list, noise lines and teasers skipped), and the
+        page's title repeated as the headline."""
+        typed = sum(_is_chrome(line, config) for line in self.classified)
+        rest = [
+            line for line in self.classified if line.kind not in (Kind.NOISE, Kind.TRAILER) and not _is_teaser(line, config)
+        ]
+        prose = [pos for pos, line in enumerate(rest) if line.kind is Kind.GOOD]
+        first, last = (prose[0], prose[-1]) if prose else (len(rest), -1)
+        menus = sum(
+            not first <= pos <= last and not _is_data_row(rest[pos]) for pos in navigation_lines(rest, config)
         )
+        return (self.anchor is not None) + typed + menus
+
+
+def _is_chrome(line: Line, config: CleanConfig) -> bool:
+    """Whether a noise rule matched the line that article text does not set off."""
+    if line.rule == "repeated_line":
+        return line.words >= config.title_min_words
+    return line.rule is not None and line.rule not in ARTICLE_TEXT_RULES
 
 
 def select(
@@ -731,9 +741,11 @@ def select(
     if end > first:
         end = _extend_over_list(classified, end, config)
     kept, dropped = [], []
-    in_link_block = False  # the headlines listed under a "Related"/"Read more" heading
+    in_link_block = False  # the headlines (and teasers) listed under a "Related"/"Read more" heading
     for pos, line in enumerate(classified):
-        in_link_block = line.rule == "related_block" or (in_link_block and line.kind is Kind.SHORT)
+        in_link_block = line.rule == "related_block" or (
+            in_link_block and (line.kind is Kind.SHORT or _is_teaser(line, config))
+        )
         if in_link_block and line.rule is None:
             dropped.append((line, "related_block"))
         elif not first <= pos < end:
@@ -919,8 +931,11 @@ def clean_text(
 ) -> CleanedText:
     """The article in `raw`, with its title, date and byline, and what was removed and why.
 
-    ``extracted`` says `raw` is an extractor's main text rather than a page's visible text: then only
-    the typed noise rules (credits, prompts, teasers, related blocks...) remove lines.
+    A page with no chrome (no line a noise rule matches, no menu, no repeated headline) is already
+    an article and comes out whole; one with a single stray noise line loses just that line. Any
+    other page is cut down to its main text. ``extracted`` says `raw` is an extractor's main text
+    rather than a page's visible text: then only the typed noise rules (credits, prompts, teasers,
+    related blocks...) remove lines.
     """
     lines = raw.splitlines()
     rules = _rules(config)
@@ -930,18 +945,41 @@ def clean_text(
     published = _find_date(sel, config, rules)
     byline = _find_byline(sel, config, rules)
     chrome = sel.chrome_lines(config)
-    if not chrome and any(line.kind in (Kind.GOOD, Kind.NEAR_GOOD) for line in sel.classified):
-        # No chrome anywhere on the page: it is already an article (a wire copy, an API's body).
-        return CleanedText(title, published, byline, "\n".join(join_units(sel.classified, lines)), ())
-    # An article with a stray prompt or credit left in: those lines go, the page's shape is not judged
-    # (unless the page marks where its article starts or ends: a repeated headline, a comment
-    # section, a copyright notice).
-    extracted = extracted or (
-        chrome <= config.article_max_noise_lines
-        and sel.anchor is None
-        and any(line.kind is Kind.GOOD for line in sel.classified)
-        and not any(line.kind is Kind.TRAILER for line in sel.classified)
+    if chrome <= config.article_max_noise_lines and any(line.kind is Kind.GOOD for line in sel.classified) and not (
+        sel.anchor is not None or any(line.kind is Kind.TRAILER for line in sel.classified)
+    ):
+        # An article (a wire copy, an API's body), perhaps with a stray prompt or credit left in:
+        # that line goes, the rest comes out whole. A page that marks where its article starts or
+        # ends (a repeated headline, a comment section, a copyright notice) is a page, not this.
+        # Links listed under a "Related" heading and teasers cut off after the text go with it.
+        also = {
+            (line.index, line.seq): rule
+            for line, rule in sel.dropped
+            if chrome and rule in ("related_block", "truncated_teaser")
+        }
+        gone = [_is_chrome(line, config) or (line.index, line.seq) in also for line in sel.classified]
+        kept = [line for line, g in zip(sel.classified, gone, strict=True) if not g]
+        dropped = [
+            (line, line.rule or also[line.index, line.seq]) for line, g in zip(sel.classified, gone, strict=True) if g
+        ]
+    else:
+        kept, dropped = _main_text(sel, config, rules, language, extracted)
+    kept, dropped = _without_noise_markers(kept, dropped)
+    return CleanedText(
+        title=title,
+        published_date=published,
+        byline=byline,
+        body="\n".join(join_units(kept, lines)),
+        removed=_group(dropped, kept),
     )
+
+
+def _main_text(
+    sel: _Selection, config: CleanConfig, rules: _Rules, language: PageLanguage, extracted: bool
+) -> tuple[list[Line], list[tuple[Line, str]]]:
+    """The kept and dropped lines of a page: its selected region minus the repeated headline, trimmed
+    to a fixed point (only typed noise rules remove lines from an extractor's text)."""
+    title = _find_title(sel, config)
     title_key = normalise(title) if title is not None else None
     # The headline recurs as captions and in link lists; inside the article it is never a paragraph.
     dropped = [(line, "repeated_title" if line.key == title_key else rule) for line, rule in sel.dropped]
@@ -961,12 +999,33 @@ def clean_text(
     if extracted:
         kept = sorted(kept + [line for line, rule in dropped if rule in PAGE_STRUCTURE_RULES], key=lambda line: (line.index, line.seq))
         dropped = [(line, rule) for line, rule in dropped if rule not in PAGE_STRUCTURE_RULES]
-    return CleanedText(
-        title=title,
-        published_date=published,
-        byline=byline,
-        body="\n".join(join_units(kept, lines)),
-        removed=_group(dropped, kept),
+    return kept, dropped
+
+
+@lru_cache(maxsize=1)
+def _noise_markers() -> tuple[re.Pattern[str], ...]:
+    """The record suite's noise-marker regexes: a body with a line matching one is quarantined."""
+    suite = load_suite(ValidationConfig().expectations_dir / RECORD_SUITE_FILE)
+    return tuple(
+        re.compile(pattern)
+        for expectation in suite.json["expectations"]
+        if expectation["type"] == "expect_column_values_to_not_match_regex_list"
+        for pattern in expectation["kwargs"]["regex_list"]
+    )
+
+
+def _without_noise_markers(
+    kept: list[Line], dropped: list[tuple[Line, str]]
+) -> tuple[list[Line], list[tuple[Line, str]]]:
+    """A kept line the record suite would reject the whole article for is the cleaner's miss: it
+    goes (rule ``noise_marker``) and the article stays."""
+    markers = _noise_markers()
+    marked = [any(m.search(line.text) for m in markers) for line in kept]
+    if not any(marked):
+        return kept, dropped
+    return (
+        [line for line, m in zip(kept, marked, strict=True) if not m],
+        dropped + [(line, "noise_marker") for line, m in zip(kept, marked, strict=True) if m],
     )
 
 
