@@ -294,6 +294,7 @@ class Line(NamedTuple):  # a tuple: built for every unit of every page, twice
     weight: float  # effective length in characters
     words: int
     ends_sentence: bool
+    density: float  # share of stop words among the tokens
 
 
 @dataclass(frozen=True)
@@ -507,7 +508,7 @@ def classify(
             # A heading or caption printed again and again on one page is page furniture.
             if kind is Kind.SHORT and not ends and repeats[key] >= config.page_repeat_min:
                 kind, rule = Kind.NOISE, "repeated_line"
-        out.append(Line(i, unit.seq, unit.start, unit.end, text, key, kind, rule, weight, words, ends))
+        out.append(Line(i, unit.seq, unit.start, unit.end, text, key, kind, rule, weight, words, ends, density))
     return out
 
 
@@ -945,12 +946,18 @@ def clean_text(
     published = _find_date(sel, config, rules)
     byline = _find_byline(sel, config, rules)
     chrome = sel.chrome_lines(config)
-    if chrome <= config.article_max_noise_lines and any(line.kind is Kind.GOOD for line in sel.classified) and not (
+    if not chrome and any(
+        line.kind is Kind.GOOD or (line.kind is Kind.NEAR_GOOD and line.density >= config.good_min_stop_density)
+        for line in sel.classified
+    ):
+        # No chrome on a page of prose: it is already an article and comes out whole.
+        kept, dropped = list(sel.classified), []
+    elif chrome <= config.article_max_noise_lines and any(line.kind is Kind.GOOD for line in sel.classified) and not (
         sel.anchor is not None or any(line.kind is Kind.TRAILER for line in sel.classified)
     ):
-        # An article (a wire copy, an API's body), perhaps with a stray prompt or credit left in:
-        # that line goes, the rest comes out whole. A page that marks where its article starts or
-        # ends (a repeated headline, a comment section, a copyright notice) is a page, not this.
+        # An article with a stray prompt or credit left in: that line goes, the rest comes out whole.
+        # A page that marks where its article starts or ends (a repeated headline, a comment
+        # section, a copyright notice) is a page, not this.
         # Links listed under a "Related" heading and teasers cut off after the text go with it.
         also = {
             (line.index, line.seq): rule
