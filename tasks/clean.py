@@ -22,6 +22,7 @@ ever rewritten: every body line is a line of the input, stripped, in input order
 from __future__ import annotations
 
 import datetime
+import json
 import re
 import unicodedata
 from bisect import bisect
@@ -30,6 +31,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from functools import lru_cache
+from importlib import resources
 from itertools import combinations
 from urllib.parse import urlsplit
 from typing import NamedTuple
@@ -323,69 +325,106 @@ class _Rules:
     months: dict[str, int]
 
 
+class Lexicons(NamedTuple):
+    """The reviewed word lists of tasks/lexicons/<field>.json (package data)."""
+
+    related_headings: tuple[str, ...]
+    comment_headings: tuple[str, ...]
+    comment_count_words: tuple[str, ...]
+    comment_author_verbs: tuple[str, ...]
+    share_prompt_words: tuple[str, ...]
+    newsletter_words: tuple[str, ...]
+    ad_labels: tuple[str, ...]
+    app_prompt_words: tuple[str, ...]
+    consent_prompt_words: tuple[str, ...]
+    disclaimer_words: tuple[str, ...]
+    credit_words: tuple[str, ...]
+    byline_words: tuple[str, ...]
+    dateline_labels: tuple[str, ...]
+    relative_time_words: tuple[str, ...]
+    month_names: dict[str, int]  # casefolded name -> month number
+
+
+@lru_cache(maxsize=1)
+def lexicons() -> Lexicons:
+    folder = resources.files("tasks") / "lexicons"
+
+    def load(name: str) -> dict:
+        return json.loads((folder / f"{name}.json").read_text(encoding="utf-8"))
+
+    months = {
+        name.casefold(): number
+        for names in load("month_names")["months"].values()
+        for number, name in enumerate(names, start=1)
+    }
+    lists = {name: tuple(load(name)["words"]) for name in Lexicons._fields if name != "month_names"}
+    return Lexicons(**lists, month_names=months)
+
+
 @lru_cache(maxsize=8)
 def _compile(config_json: str) -> _Rules:
     config = CleanConfig.model_validate_json(config_json)
-    related = frozenset(_label(h) for h in config.related_headings)
-    months = {name.casefold(): number for name, number in config.month_names.items()}
+    words = lexicons()
+    related = frozenset(_label(h) for h in words.related_headings)
+    months = words.month_names
     return _Rules(
         dates=_date_patterns(list(months)),
         dateline_label=re.compile(
-            r"^\W*(?:" + "|".join(re.escape(w) for w in config.dateline_labels) + r")\b", re.IGNORECASE
+            r"^\W*(?:" + "|".join(re.escape(w) for w in words.dateline_labels) + r")\b", re.IGNORECASE
         ),
         months=months,
         byline_end=re.compile(
             r"\s[-–—|•·]\s|[|@•·(\[\d]|\b(?:"
-            + "|".join(re.escape(w) for w in (*config.dateline_labels, *months))
+            + "|".join(re.escape(w) for w in (*words.dateline_labels, *months))
             + r")\b",
             re.IGNORECASE,
         ),
         prompt=(
-            ("share_prompt", _phrase_pattern(config.share_prompt_words)),
-            ("app_prompt", _phrase_pattern(config.app_prompt_words)),
-            ("cookie_prompt", _phrase_pattern(config.consent_prompt_words)),
+            ("share_prompt", _phrase_pattern(words.share_prompt_words)),
+            ("app_prompt", _phrase_pattern(words.app_prompt_words)),
+            ("cookie_prompt", _phrase_pattern(words.consent_prompt_words)),
         ),
         related=related,
-        newsletter=_phrase_pattern(config.newsletter_words),
-        ad_labels=frozenset(_label(w) for w in config.ad_labels),
+        newsletter=_phrase_pattern(words.newsletter_words),
+        ad_labels=frozenset(_label(w) for w in words.ad_labels),
         related_heading_start=re.compile(
             r"^(?:" + "|".join(re.escape(h) for h in sorted(related, key=len, reverse=True)) + r") "
         ),
-        comments=frozenset(_label(h) for h in config.comment_headings),
+        comments=frozenset(_label(h) for h in words.comment_headings),
         related_prefix=re.compile(
             r"^(?:" + "|".join(re.escape(h) for h in sorted(related, key=len, reverse=True)) + r")\s*[:：»›>|-]\s*\S",
             re.IGNORECASE,
         ),
         credit=re.compile(
             r"^[(\[]?(?:"
-            + "|".join(re.escape(w) for w in config.credit_words)
+            + "|".join(re.escape(w) for w in words.credit_words)
             + r")(?:\s+credits?)?s?\s*(?:by\b|[:：|/©])",
             re.IGNORECASE,
         ),
         credit_tail=re.compile(
             r"[(\[](?:[^()\[\]]*/[^()\[\]]*|(?:"
-            + "|".join(re.escape(w) for w in config.credit_words)
+            + "|".join(re.escape(w) for w in words.credit_words)
             + r")\b[^()\[\]]*)[)\]]$",
             re.IGNORECASE,
         ),
         copyright=re.compile(r"(?:^(?:©|\(c\)|copyright\b)|all rights reserved|©\s*(?:19|20)\d\d)", re.IGNORECASE),
         byline=re.compile(
-            r"^(?:" + "|".join(re.escape(w) for w in config.byline_words) + r")\s*(?::|\s)\s*(?P<name>.*)$",
+            r"^(?:" + "|".join(re.escape(w) for w in words.byline_words) + r")\s*(?::|\s)\s*(?P<name>.*)$",
             re.IGNORECASE,
         ),
         disclaimer=re.compile(
-            r"^(?:" + "|".join(re.escape(w) for w in config.disclaimer_words) + r")\b[^:]{0,30}:", re.IGNORECASE
+            r"^(?:" + "|".join(re.escape(w) for w in words.disclaimer_words) + r")\b[^:]{0,30}:", re.IGNORECASE
         ),
         # An ALL-CAPS label of a few words and a colon: "LIMITS: ...", "COMMUNIST ALIGNMENT: ..."
         kicker=re.compile(rf"^[^\W\d_a-z]{{2,}}(?:[ &'-][^\W\d_a-z]{{2,}}){{0,{config.kicker_max_words - 1}}}\s*:\s"),
         comment_count=re.compile(
-            r"^\d+\s+(?:" + "|".join(re.escape(w) for w in config.comment_count_words) + r")\b", re.IGNORECASE
+            r"^\d+\s+(?:" + "|".join(re.escape(w) for w in words.comment_count_words) + r")\b", re.IGNORECASE
         ),
         comment_author=re.compile(
-            r"\b(?:" + "|".join(re.escape(w) for w in config.comment_author_verbs) + r")\s*:$", re.IGNORECASE
+            r"\b(?:" + "|".join(re.escape(w) for w in words.comment_author_verbs) + r")\s*:$", re.IGNORECASE
         ),
         relative_time=re.compile(
-            r"(?<!\d)\d+\s*(?:" + "|".join(re.escape(w) for w in config.relative_time_words) + r")\s+ago\b",
+            r"(?<!\d)\d+\s*(?:" + "|".join(re.escape(w) for w in words.relative_time_words) + r")\s+ago\b",
             re.IGNORECASE,
         ),
     )

@@ -617,3 +617,12 @@ def test_dev_set_f1() -> None:
     result = scorer.score(gold, pred)
     assert result["f1"] >= 0.93, result["f1"]
     assert result["precision"] >= 0.90 and result["recall"] >= 0.90, (result["precision"], result["recall"])
+
+
+def test_lexicons_load_from_package_data() -> None:
+    from tasks.clean import Lexicons, lexicons
+
+    words = lexicons()
+    assert all(getattr(words, name) for name in Lexicons._fields)
+    assert words.month_names["março"] == 3 and words.month_names["sept"] == 9 and words.month_names["dezember"] == 12
+    assert "related articles" in words.related_headings
