@@ -1,13 +1,28 @@
-"""Score the scraper-noise cleaner on the article-extraction dev set.
+"""Score the scraper-noise cleaner on the dev sets, in the shapes news arrives in.
 
-Runs the pages through the clean step exactly as the pipeline does for one run (batch boilerplate
-over all pages, then clean_text on each), writes the predicted bodies to a temporary JSONL file and
-scores them with the benchmark's own scoring tool.
+Every shape is built from the dev sets' own pages and gold bodies (``../shared/benchmarks``), run
+through the clean step exactly as a run does (``clean_documents`` over the whole batch: recurring
+lines per site, then each document), and scored with the benchmark's scorer:
 
-    python bench/noise.py [--bench-dir DIR] [--score-tool PATH] [--worst 5] [--through-pipeline]
+- ``raw``: the page's visible text as a scraper saved it (the benchmark proper);
+- ``one-line``: the gold body flattened to one line (news-API and JSONL exports);
+- ``lines`` / ``blank-lines``: the gold body, one paragraph per line, or paragraphs separated by
+  blank lines (clean input: it must come out unchanged);
+- ``wire+scrape``: each gold body as a clean wire copy beside its raw scrape, all in one batch and
+  one folder; scored on the copies, and the duplicate relation found by
+  the dedup engine over the published bodies is scored against the copy/scrape pairs;
+- ``syndicated``: each story in the chrome of three "sites" (the lines above and below the article
+  on another dev page, one site per donor page, the URL's host naming the site), one batch.
 
-With --through-pipeline the pages go through the whole daily flow instead (read, clean, record
-suite, dedup, batch suite, publish to a temporary folder): the bodies scored are those of the
+One table: set, shape, documents, F1 / precision / recall against the gold, share quarantined by the
+clean step, share the record suite's noise-marker rule would quarantine, share of clean inputs that
+come out unchanged, documents per CPU-second of the clean step. On wcxb-dev, the share of the
+``without`` snippets left and ``with`` snippets missing follow.
+
+    python bench/noise.py [--sets aeb-dev,wcxb-dev] [--shapes raw,one-line,...] [--worst 5] [--through-pipeline]
+
+With --through-pipeline the raw aeb-dev pages go through the whole daily flow instead (read, clean,
+record suite, dedup, batch suite, publish to a temporary folder): the bodies scored are those of the
 published articles and duplicates, and a quarantined page counts as an empty body.
 """
 
@@ -16,10 +31,13 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import re
 import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
@@ -28,11 +46,19 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 # standard library's html module; the repository root goes there instead.
 sys.path[:] = [str(REPO_ROOT), *(p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent)]
 
-from tasks.clean import clean_text, find_batch_boilerplate  # noqa: E402
-from tasks.config import CleanConfig  # noqa: E402
+import polars as pl  # noqa: E402
 
-DEFAULT_BENCH = REPO_ROOT.parent / "shared" / "benchmarks" / "aeb-dev"
+from tasks.clean import CleanOutcome, clean_documents, normalise  # noqa: E402
+from tasks.config import CleanConfig, DedupConfig  # noqa: E402
+from tasks.parse import RawDocument  # noqa: E402
+
+BENCHMARKS = REPO_ROOT.parent / "shared" / "benchmarks"
+DEFAULT_BENCH = BENCHMARKS / "aeb-dev"
 DEFAULT_SCORER = REPO_ROOT.parent / "shared" / "tools" / "aeb_score.py"
+SHAPES = ("raw", "one-line", "lines", "blank-lines", "wire+scrape", "syndicated")
+SITES_PER_STORY = 3
+SYNDICATION_SITES = 8
+SYNDICATED_STORIES = 120
 
 
 def load_scorer(path: Path) -> ModuleType:
@@ -44,23 +70,250 @@ def load_scorer(path: Path) -> ModuleType:
     return module
 
 
-def predict(bench_dir: Path, config: CleanConfig) -> tuple[dict[str, str], Counter[str], float]:
-    """Predicted bodies by page id, removal counts by rule, and seconds spent cleaning."""
-    raws = {p.stem: p.read_text(encoding="utf-8", errors="replace") for p in sorted((bench_dir / "raw").glob("*.txt"))}
+@dataclass(frozen=True)
+class Page:
+    id: str
+    raw: str
+    gold: str
+    paragraphs: tuple[str, ...]
+    url: str | None
+    with_snippets: tuple[str, ...]
+    without_snippets: tuple[str, ...]
+
+
+def load_pages(bench_dir: Path) -> list[Page]:
+    pages = []
+    for line in (bench_dir / "gold.jsonl").read_text(encoding="utf-8").split("\n"):
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        raw_path = bench_dir / "raw" / f"{row['id']}.txt"
+        if not raw_path.is_file():
+            continue
+        body = row.get("body") or ""
+        pages.append(
+            Page(
+                row["id"],
+                raw_path.read_text(encoding="utf-8", errors="replace"),
+                body,
+                tuple(p.strip() for p in body.splitlines() if p.strip()),
+                row.get("url"),
+                tuple(row.get("with") or ()),
+                tuple(row.get("without") or ()),
+            )
+        )
+    return pages
+
+
+def document(uri: str, text: str, url: str | None = None) -> RawDocument:
+    return RawDocument(uri, "", text, len(text.encode("utf-8")), url=url)
+
+
+# --- The shapes: documents in one batch, and which of them are scored against which gold ---------------
+
+
+@dataclass(frozen=True)
+class Shape:
+    documents: list[RawDocument]
+    scored: dict[str, str]  # source_uri -> gold body
+    inputs: dict[str, str]  # source_uri -> the clean text that went in, for clean-input shapes
+    pairs: frozenset[frozenset[str]] = frozenset()  # source_uri pairs that are one story (wire+scrape)
+
+
+def raw_shape(pages: list[Page], name: str) -> Shape:
+    docs = [document(f"{name}/raw/{p.id}.txt", p.raw) for p in pages]
+    return Shape(docs, {d.source_uri: p.gold for d, p in zip(docs, pages, strict=True)}, {})
+
+
+def clean_shape(pages: list[Page], name: str, join: Callable[[tuple[str, ...]], str], folder: str) -> Shape:
+    docs = [document(f"{name}/{folder}/{p.id}.txt", join(p.paragraphs)) for p in pages if p.paragraphs]
+    golds = {f"{name}/{folder}/{p.id}.txt": p.gold for p in pages if p.paragraphs}
+    return Shape(docs, golds, {d.source_uri: d.text for d in docs})
+
+
+def wire_shape(pages: list[Page], name: str) -> Shape:
+    kept = [p for p in pages if p.paragraphs]
+    # One folder, as a feed landing next to the scrapes: nothing but the text tells copy from chrome.
+    wires = [document(f"{name}/mixed/{p.id}-wire.txt", "\n".join(p.paragraphs)) for p in kept]
+    scrapes = [document(f"{name}/mixed/{p.id}-scrape.txt", p.raw) for p in kept]
+    pairs = frozenset(frozenset((w.source_uri, s.source_uri)) for w, s in zip(wires, scrapes, strict=True))
+    return Shape(
+        wires + scrapes,
+        {w.source_uri: p.gold for w, p in zip(wires, kept, strict=True)},
+        {w.source_uri: w.text for w in wires},
+        pairs,
+    )
+
+
+def page_chrome(page: Page) -> tuple[list[str], list[str]] | None:
+    """The raw lines above and below the article on `page`: its site's chrome (None when the
+    article's first and last paragraphs are not found as lines of the scrape)."""
+    if len(page.paragraphs) < 2:
+        return None
+    lines = page.raw.splitlines()
+    keys = [normalise(line) for line in lines]
+    first_key, last_key = normalise(page.paragraphs[0]), normalise(page.paragraphs[-1])
+    try:
+        first = keys.index(first_key)
+        last = len(keys) - 1 - keys[::-1].index(last_key)
+    except ValueError:
+        return None
+    return (lines[:first], lines[last + 1 :]) if first < last else None
+
+
+def syndicated_shape(pages: list[Page], name: str) -> Shape:
+    """Stories each carried by several sites, inside the chrome of those sites: one batch."""
+    donors = [(p, chrome) for p in pages if (chrome := page_chrome(p))][:SYNDICATION_SITES]
+    donor_ids = {p.id for p, _ in donors}
+    stories = [p for p in pages if p.paragraphs and p.id not in donor_ids][:SYNDICATED_STORIES]
+    docs, golds = [], {}
+    for n, story in enumerate(stories):
+        for k in range(SITES_PER_STORY):
+            site = (n + k) % len(donors)
+            above, below = donors[site][1]
+            uri = f"{name}/syndicated/site{site}/{story.id}.txt"
+            docs.append(document(uri, "\n".join([*above, *story.paragraphs, *below]), f"https://site{site}.example/{story.id}"))
+            golds[uri] = story.gold
+    return Shape(docs, golds, {})
+
+
+def build_shape(shape: str, pages: list[Page], name: str) -> Shape:
+    match shape:
+        case "raw":
+            return raw_shape(pages, name)
+        case "one-line":
+            return clean_shape(pages, name, " ".join, "oneline")
+        case "lines":
+            return clean_shape(pages, name, "\n".join, "lines")
+        case "blank-lines":
+            return clean_shape(pages, name, "\n\n".join, "blank")
+        case "wire+scrape":
+            return wire_shape(pages, name)
+        case "syndicated":
+            return syndicated_shape(pages, name)
+    raise ValueError(shape)
+
+
+# --- Measuring ----------------------------------------------------------------------------------------
+
+
+def record_noise_markers() -> list[re.Pattern[str]]:
+    """The record suite's noise-marker regexes (a body matching one is quarantined by the suite)."""
+    suite = json.loads((REPO_ROOT / "expectations" / "records.json").read_text(encoding="utf-8"))
+    lists = [e["kwargs"]["regex_list"] for e in suite["expectations"] if e["type"] == "expect_column_values_to_not_match_regex_list"]
+    return [re.compile(p) for patterns in lists for p in patterns]
+
+
+def snippet_norm(text: str) -> str:
+    return " ".join(re.findall(r"\w+", (text or "").lower()))
+
+
+@dataclass
+class Row:
+    set: str
+    shape: str
+    docs: int
+    f1: float
+    precision: float
+    recall: float
+    quarantined: float
+    marker: float
+    unchanged: float | None
+    docs_per_cpu_s: float
+    notes: str = ""
+
+
+def run_shape(name: str, shape_name: str, pages: list[Page], scorer: ModuleType, config: CleanConfig, worst: int) -> Row:
+    shape = build_shape(shape_name, pages, name)
     started = time.process_time()
-    boilerplate = find_batch_boilerplate(list(raws.values()), config)
-    cleaned = {key: clean_text(raw, config, boilerplate) for key, raw in raws.items()}
+    outcome: CleanOutcome = clean_documents(shape.documents, config)
     elapsed = time.process_time() - started
-    rules: Counter[str] = Counter()
-    for doc in cleaned.values():
-        rules.update(doc.rule_counts())
-    return {key: doc.body for key, doc in cleaned.items()}, rules, elapsed
+    bodies = dict(zip(outcome.records["source_uri"], outcome.records["body"], strict=True))
+    result = scorer.score(shape.scored, {uri: bodies.get(uri, "") for uri in shape.scored})
+    markers = record_noise_markers()
+    marked = sum(any(m.search(body) for m in markers) for body in bodies.values())
+    n = len(shape.documents)
+    unchanged = None
+    if shape.inputs:
+        # Unchanged: the body is the input's non-blank lines, stripped, in order.
+        unchanged = sum(bodies.get(uri) == non_blank_lines(text) for uri, text in shape.inputs.items()) / len(shape.inputs)
+    row = Row(
+        name, shape_name, n, result["f1"], result["precision"], result["recall"],
+        len(outcome.rejections) / n, marked / n, unchanged, n / elapsed if elapsed else float("inf"),
+    )
+    if shape.pairs:
+        row.notes = dedup_pairs(outcome, shape.pairs)
+    if shape_name == "raw":
+        row.notes = snippets(pages, {p.id: bodies.get(f"{name}/raw/{p.id}.txt", "") for p in pages})
+        if worst:
+            print_worst(name, result, scorer, worst, outcome)
+    return row
 
 
-def predict_through_pipeline(bench_dir: Path) -> tuple[dict[str, str], Counter[str], float]:
+def non_blank_lines(text: str) -> str:
+    return "\n".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+def dedup_pairs(outcome: CleanOutcome, truth: frozenset[frozenset[str]]) -> str:
+    """Pairwise recall and precision of the duplicate relation the dedup engine finds among the published bodies."""
+    from tasks.dedup import deduplicate_table
+
+    table = outcome.records.select("source_uri", "body")
+    verdicts = deduplicate_table(table, "body", "source_uri", DedupConfig())
+    clusters: dict[str, list[str]] = {}
+    for uri, cluster in verdicts.select("source_uri", "cluster_id").iter_rows():
+        clusters.setdefault(cluster, []).append(uri)
+    found = {frozenset((a, b)) for members in clusters.values() for i, a in enumerate(members) for b in members[i + 1 :]}
+    both_published = {pair for pair in truth if pair <= set(table["source_uri"])}
+    recall = len(found & truth) / len(truth) if truth else 1.0
+    precision = len(found & truth) / len(found) if found else 1.0
+    return f"dedup pairs: recall {recall:.3f} precision {precision:.3f} (both published: {len(both_published)}/{len(truth)})"
+
+
+def snippets(pages: list[Page], bodies: dict[str, str]) -> str:
+    left = total_without = missing = total_with = 0
+    for page in pages:
+        body = snippet_norm(bodies.get(page.id, ""))
+        for s in filter(None, map(snippet_norm, page.without_snippets)):
+            total_without += 1
+            left += s in body
+        for s in filter(None, map(snippet_norm, page.with_snippets)):
+            total_with += 1
+            missing += s not in body
+    if not total_without and not total_with:
+        return ""
+    return f"snippets: without left {left / max(total_without, 1):.3f} of {total_without}, with missing {missing / max(total_with, 1):.3f} of {total_with}"
+
+
+def print_worst(name: str, result: dict, scorer: ModuleType, worst: int, outcome: CleanOutcome) -> None:
+    def f1_of(t: tuple[float, float, float]) -> float:
+        p, r = scorer.precision(*t), scorer.recall(*t)
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+    print(f"{name} raw: worst {worst}:")
+    for key, t in sorted(result["per_doc"].items(), key=lambda kv: f1_of(kv[1]))[:worst]:
+        print(f"  {key} f1={f1_of(t):.3f} precision={scorer.precision(*t):.3f} recall={scorer.recall(*t):.3f}")
+    print(f"{name} raw: removals by rule: {dict(Counter(outcome.rule_counts).most_common())}")
+
+
+def print_table(rows: list[Row]) -> None:
+    print(f"{'set':<9} {'shape':<12} {'docs':>5} {'F1':>6} {'prec':>6} {'recall':>6} {'quar':>6} {'marker':>6} {'unchg':>6} {'docs/CPU-s':>10}")
+    for r in rows:
+        unchanged = f"{r.unchanged:6.3f}" if r.unchanged is not None else f"{'-':>6}"
+        print(
+            f"{r.set:<9} {r.shape:<12} {r.docs:>5} {r.f1:6.3f} {r.precision:6.3f} {r.recall:6.3f} "
+            f"{r.quarantined:6.3f} {r.marker:6.3f} {unchanged} {r.docs_per_cpu_s:10.0f}"
+        )
+    for r in rows:
+        if r.notes:
+            print(f"{r.set} {r.shape}: {r.notes}")
+
+
+# --- The whole flow -------------------------------------------------------------------------------------
+
+
+def predict_through_pipeline(bench_dir: Path) -> dict[str, str]:
     """Bodies as `cleanwire run` publishes them (quarantined pages are absent, i.e. empty)."""
-    import polars as pl
-
     from flows.daily import daily_flow
 
     with tempfile.TemporaryDirectory(prefix="cleanwire-bench-") as dest:
@@ -71,58 +324,44 @@ def predict_through_pipeline(bench_dir: Path) -> tuple[dict[str, str], Counter[s
             [pl.read_parquet(f"{dest}/{name}/**/*.parquet").select("source_uri", "body") for name in ("articles", "duplicates")]
         )
     print(f"pipeline counts: {manifest['counts']}; quarantine reasons: {manifest['quarantine_reasons']}")
-    bodies = {Path(uri).stem: body for uri, body in rows.iter_rows()}
-    return bodies, Counter(manifest["removed_by_rule"]), elapsed
+    print(f"whole flow: {elapsed:.1f}s wall (Prefect, GX and publish included)")
+    return {Path(uri).stem: body for uri, body in rows.iter_rows()}
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--bench-dir", type=Path, default=DEFAULT_BENCH, help="holds raw/<id>.txt and gold.jsonl")
+    ap.add_argument("--benchmarks", type=Path, default=BENCHMARKS, help="holds the dev sets (<set>/raw/<id>.txt, <set>/gold.jsonl)")
+    ap.add_argument("--sets", default="aeb-dev,wcxb-dev", help="comma-separated dev sets")
+    ap.add_argument("--shapes", default=",".join(SHAPES), help=f"comma-separated shapes of {', '.join(SHAPES)}")
     ap.add_argument("--score-tool", type=Path, default=DEFAULT_SCORER, help="the benchmark's aeb_score.py")
-    ap.add_argument("--worst", type=int, default=5, help="how many lowest-F1 pages to list")
-    ap.add_argument("--through-pipeline", action="store_true", help="score what a whole `cleanwire run` publishes")
+    ap.add_argument("--worst", type=int, default=0, help="how many lowest-F1 raw pages to list per set")
+    ap.add_argument("--through-pipeline", action="store_true", help="score what a whole `cleanwire run` publishes (aeb-dev raw)")
     args = ap.parse_args(argv)
 
-    gold_path = args.bench_dir / "gold.jsonl"
-    if not gold_path.is_file() or not (args.bench_dir / "raw").is_dir():
-        print(f"benchmark not found: {args.bench_dir} needs gold.jsonl and raw/ (pass --bench-dir)", file=sys.stderr)
-        return 2
     if not args.score_tool.is_file():
         print(f"scoring tool not found: {args.score_tool} (pass --score-tool)", file=sys.stderr)
         return 2
     scorer = load_scorer(args.score_tool)
+    sets = [s for s in args.sets.split(",") if s]
+    missing = [s for s in sets if not (args.benchmarks / s / "gold.jsonl").is_file()]
+    if missing:
+        print(f"benchmark not found: {', '.join(missing)} under {args.benchmarks} (pass --benchmarks)", file=sys.stderr)
+        return 2
 
     if args.through_pipeline:
-        bodies, rules, elapsed = predict_through_pipeline(args.bench_dir)
-    else:
-        bodies, rules, elapsed = predict(args.bench_dir, CleanConfig())
-    with tempfile.NamedTemporaryFile("w", suffix=".jsonl", encoding="utf-8", delete=False) as f:
-        for key, body in bodies.items():
-            f.write(json.dumps({"id": key, "body": body}, ensure_ascii=False) + "\n")
-        pred_path = Path(f.name)
-    try:
-        result = scorer.score(scorer.load(str(gold_path)), scorer.load(str(pred_path)))
-    finally:
-        pred_path.unlink(missing_ok=True)
+        bench_dir = args.benchmarks / sets[0]
+        bodies = predict_through_pipeline(bench_dir)
+        gold = {p.id: p.gold for p in load_pages(bench_dir)}
+        result = scorer.score(gold, bodies)
+        print(f"{sets[0]} through the pipeline: f1={result['f1']:.3f} precision={result['precision']:.3f} recall={result['recall']:.3f}")
+        return 0
 
-    print(
-        f"pages={len(result['per_doc'])} f1={result['f1']:.3f} precision={result['precision']:.3f} recall={result['recall']:.3f}"
-    )
-    if args.through_pipeline:
-        print(f"whole flow: {elapsed:.1f}s wall (Prefect, GX and publish included)")
-    else:
-        print(f"clean CPU time: {elapsed:.2f}s ({len(bodies) / elapsed:.0f} pages per CPU-second, batch boilerplate included)")
-
-    def f1_of(t: tuple[float, float, float]) -> float:
-        p, r = scorer.precision(*t), scorer.recall(*t)
-        return 2 * p * r / (p + r) if p + r else 0.0
-
-    print(f"worst {args.worst}:")
-    for key, t in sorted(result["per_doc"].items(), key=lambda kv: f1_of(kv[1]))[: args.worst]:
-        print(f"  {key} f1={f1_of(t):.3f} precision={scorer.precision(*t):.3f} recall={scorer.recall(*t):.3f}")
-    print("removals by rule:")
-    for rule, n in rules.most_common():
-        print(f"  {rule:<20} {n}")
+    rows = []
+    for name in sets:
+        pages = load_pages(args.benchmarks / name)
+        for shape in (s for s in args.shapes.split(",") if s):
+            rows.append(run_shape(name, shape, pages, scorer, CleanConfig(), args.worst))
+    print_table(rows)
     return 0
 
 

@@ -158,7 +158,7 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 
 def cmd_clean(args: argparse.Namespace) -> int:
-    from tasks.clean import clean_text, find_batch_boilerplate
+    from tasks.clean import clean_text, find_site_boilerplate, site_of
     from tasks.config import load_settings
     from tasks.parse import ParseOutcome
     from tasks.read import read_objects
@@ -178,9 +178,9 @@ def cmd_clean(args: argparse.Namespace) -> int:
     for rejection in read.rejections:
         print(f"cleanwire: {rejection.source_uri}: {'; '.join(rejection.reasons)}", file=sys.stderr)
     # The same batch-level boilerplate signal as a run over these files would use.
-    boilerplate = find_batch_boilerplate([doc.text for doc in read.documents], settings.clean)
+    boilerplate = find_site_boilerplate(read.documents, settings.clean)
     for doc in read.documents:
-        cleaned = clean_text(doc.text, settings.clean, boilerplate, extracted=doc.extracted)
+        cleaned = clean_text(doc.text, settings.clean, boilerplate.get(site_of(doc), frozenset()), extracted=doc.extracted)
         # What the source states wins over what the cleaner guesses, as in the published rows.
         shown = {
             "file": doc.source_uri,

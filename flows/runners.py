@@ -3,7 +3,7 @@
 The read step (fetch, decode, parse) and the clean step are per-document work: each is split into
 chunks (``ops.read_chunk_files`` objects, ``ops.clean_chunk_docs`` documents), each one task, mapped
 over the flow's task runner (threads by default, Dask worker processes with ``--runner dask``). The
-clean step's one batch-wide signal, the run's recurring lines, is computed once in the flow's
+clean step's one batch-wide signal, each site's recurring lines, is computed once in the flow's
 process and handed to every chunk. Everything after them (dedup against the whole batch and the
 index, validation, publish) needs the whole batch and stays in the flow's process, so the dedup join
 sees every article exactly as with the default runner.
@@ -30,7 +30,7 @@ from prefect.futures import PrefectFutureList, as_completed
 from prefect.utilities.annotations import unmapped
 from pydantic import BaseModel
 
-from tasks.clean import CleanOutcome, clean_task, find_batch_boilerplate, merge_outcomes
+from tasks.clean import CleanOutcome, clean_task, find_site_boilerplate, merge_outcomes
 from tasks.config import OpsConfig, S3Config, Settings
 from tasks.parse import ParseOutcome, RawDocument
 from tasks.read import read_inputs_task
@@ -84,7 +84,7 @@ def read_in_chunks(source_uri: str, objects: list[StoredObject], settings: Setti
 
 def clean_in_chunks(documents: list[RawDocument], settings: Settings) -> CleanOutcome:
     """The clean step, one task per chunk of documents on the flow's task runner; results in order."""
-    boilerplate = find_batch_boilerplate([doc.text for doc in documents], settings.clean)
+    boilerplate = find_site_boilerplate(documents, settings.clean)
     parts = chunks(documents, settings.ops.clean_chunk_docs)
     futures = clean_task.map(parts, unmapped(settings.clean), unmapped(boilerplate))
     return merge_outcomes(results_with_progress(futures, [len(part) for part in parts], "documents cleaned"))

@@ -22,27 +22,33 @@ ever rewritten: every body line is a line of the input, stripped, in input order
 from __future__ import annotations
 
 import datetime
+import json
 import re
 import unicodedata
 from bisect import bisect
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from functools import lru_cache
+from importlib import resources
+from itertools import combinations
+from urllib.parse import urlsplit
 from typing import NamedTuple
 
 import polars as pl
+import sentencex
 import stopwordsiso
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from tasks.config import CleanConfig
+from tasks.config import CleanConfig, ValidationConfig
 from tasks.language import detect_language
 from tasks.parse import RawDocument
 from tasks.quarantine import Rejection
 from tasks.records import article_id, content_hash, word_count
 from tasks.schema import RECORDS
+from tasks.validate import RECORD_SUITE_FILE, load_suite
 
 __all__ = [
     "CleanOutcome",
@@ -52,6 +58,8 @@ __all__ = [
     "clean_task",
     "clean_text",
     "find_batch_boilerplate",
+    "find_site_boilerplate",
+    "site_of",
 ]
 
 
@@ -144,7 +152,17 @@ def _stopword_index(languages: tuple[str, ...]) -> tuple[dict[str, tuple[str, ..
     return {w: tuple(ls) for w, ls in index.items()}, lists
 
 
-def _page_stopwords(token_lists: Sequence[Sequence[str]], config: CleanConfig) -> frozenset[str]:
+class PageLanguage(NamedTuple):
+    code: str  # ISO 639-1 code of the stop-word list that covers most of the page's tokens ("" if none)
+    stopwords: frozenset[str]
+
+
+def page_language(lines: Sequence[str], config: CleanConfig) -> PageLanguage:
+    """The page's language, from the stop words of its first lines (see ``_page_stopwords``)."""
+    return _page_stopwords((_TOKEN.findall(line.casefold()) for line in lines), config)
+
+
+def _page_stopwords(token_lists: Iterable[Sequence[str]], config: CleanConfig) -> PageLanguage:
     index, lists = _stopword_index(tuple(config.stopword_languages))
     hits: Counter[str] = Counter()
     sampled = 0
@@ -161,8 +179,9 @@ def _page_stopwords(token_lists: Sequence[Sequence[str]], config: CleanConfig) -
         for lang in index[word]:
             votes[lang] += n
     if not votes:
-        return frozenset()
-    return lists[votes.most_common(1)[0][0]]
+        return PageLanguage("", frozenset())
+    code = votes.most_common(1)[0][0]
+    return PageLanguage(code, lists[code])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -211,8 +230,65 @@ class Kind(Enum):
     TRAILER = "trailer"  # opens a comment section or a copyright notice: the article is above it
 
 
-class Line(NamedTuple):  # a tuple: built for every line of every page, twice
+class Unit(NamedTuple):
+    """What is judged as one line: an input line, or a run of sentences of a long input line."""
+
     index: int  # position in the list of input lines
+    seq: int  # position among the units of that input line (0 for a line judged whole)
+    start: int  # where the stripped text starts in the input line
+    end: int  # and where it ends
+    text: str  # stripped
+
+
+def segment_lines(lines: Sequence[str], config: CleanConfig, language: str) -> list[Unit]:
+    """The non-blank lines as units; a line longer than `segment_line_chars` is cut into runs of
+    whole sentences (sentencex, in the page's language) of at least `segment_chars` characters, so
+    that a one-line article is judged like paragraphs. A line with no sentence ends (a menu dumped
+    on one line) stays one unit."""
+    units: list[Unit] = []
+    for i, line in enumerate(lines):
+        text = line.strip()
+        if not text:
+            continue
+        start = len(line) - len(line.lstrip())
+        if len(text) <= config.segment_line_chars:
+            units.append(Unit(i, 0, start, start + len(text), text))
+            continue
+        seq = 0
+        run_start = pos = start
+        sentences = sentencex.segment(language or "en", text)
+        for n, sentence in enumerate(sentences):
+            pos += len(sentence)
+            if pos - run_start >= config.segment_chars or n == len(sentences) - 1:
+                piece = line[run_start:pos]
+                lead = len(piece) - len(piece.lstrip())
+                stripped = piece.strip()
+                if stripped:
+                    units.append(Unit(i, seq, run_start + lead, run_start + lead + len(stripped), stripped))
+                    seq += 1
+                run_start = pos
+    return units
+
+
+def join_units(units: Sequence[Line | Unit], lines: Sequence[str]) -> list[str]:
+    """Body lines of kept units: adjacent units of one segmented input line are joined back into one
+    line with the input text between them; every other unit is a line of its own."""
+    out: list[str] = []
+    prev: Line | Unit | None = None
+    for unit in units:
+        if prev is not None and unit.index == prev.index and unit.seq == prev.seq + 1:
+            out[-1] += lines[unit.index][prev.end : unit.start] + unit.text
+        else:
+            out.append(unit.text)
+        prev = unit
+    return out
+
+
+class Line(NamedTuple):  # a tuple: built for every unit of every page, twice
+    index: int  # position in the list of input lines
+    seq: int  # Unit.seq
+    start: int  # Unit.start
+    end: int  # Unit.end
     text: str  # stripped
     key: str  # normalised, for comparing lines
     kind: Kind
@@ -220,6 +296,7 @@ class Line(NamedTuple):  # a tuple: built for every line of every page, twice
     weight: float  # effective length in characters
     words: int
     ends_sentence: bool
+    density: float  # share of stop words among the tokens
 
 
 @dataclass(frozen=True)
@@ -248,69 +325,106 @@ class _Rules:
     months: dict[str, int]
 
 
+class Lexicons(NamedTuple):
+    """The reviewed word lists of tasks/lexicons/<field>.json (package data)."""
+
+    related_headings: tuple[str, ...]
+    comment_headings: tuple[str, ...]
+    comment_count_words: tuple[str, ...]
+    comment_author_verbs: tuple[str, ...]
+    share_prompt_words: tuple[str, ...]
+    newsletter_words: tuple[str, ...]
+    ad_labels: tuple[str, ...]
+    app_prompt_words: tuple[str, ...]
+    consent_prompt_words: tuple[str, ...]
+    disclaimer_words: tuple[str, ...]
+    credit_words: tuple[str, ...]
+    byline_words: tuple[str, ...]
+    dateline_labels: tuple[str, ...]
+    relative_time_words: tuple[str, ...]
+    month_names: dict[str, int]  # casefolded name -> month number
+
+
+@lru_cache(maxsize=1)
+def lexicons() -> Lexicons:
+    folder = resources.files("tasks") / "lexicons"
+
+    def load(name: str) -> dict:
+        return json.loads((folder / f"{name}.json").read_text(encoding="utf-8"))
+
+    months = {
+        name.casefold(): number
+        for names in load("month_names")["months"].values()
+        for number, name in enumerate(names, start=1)
+    }
+    lists = {name: tuple(load(name)["words"]) for name in Lexicons._fields if name != "month_names"}
+    return Lexicons(**lists, month_names=months)
+
+
 @lru_cache(maxsize=8)
 def _compile(config_json: str) -> _Rules:
     config = CleanConfig.model_validate_json(config_json)
-    related = frozenset(_label(h) for h in config.related_headings)
-    months = {name.casefold(): number for name, number in config.month_names.items()}
+    words = lexicons()
+    related = frozenset(_label(h) for h in words.related_headings)
+    months = words.month_names
     return _Rules(
         dates=_date_patterns(list(months)),
         dateline_label=re.compile(
-            r"^\W*(?:" + "|".join(re.escape(w) for w in config.dateline_labels) + r")\b", re.IGNORECASE
+            r"^\W*(?:" + "|".join(re.escape(w) for w in words.dateline_labels) + r")\b", re.IGNORECASE
         ),
         months=months,
         byline_end=re.compile(
             r"\s[-–—|•·]\s|[|@•·(\[\d]|\b(?:"
-            + "|".join(re.escape(w) for w in (*config.dateline_labels, *months))
+            + "|".join(re.escape(w) for w in (*words.dateline_labels, *months))
             + r")\b",
             re.IGNORECASE,
         ),
         prompt=(
-            ("share_prompt", _phrase_pattern(config.share_prompt_words)),
-            ("app_prompt", _phrase_pattern(config.app_prompt_words)),
-            ("cookie_prompt", _phrase_pattern(config.consent_prompt_words)),
+            ("share_prompt", _phrase_pattern(words.share_prompt_words)),
+            ("app_prompt", _phrase_pattern(words.app_prompt_words)),
+            ("cookie_prompt", _phrase_pattern(words.consent_prompt_words)),
         ),
         related=related,
-        newsletter=_phrase_pattern(config.newsletter_words),
-        ad_labels=frozenset(_label(w) for w in config.ad_labels),
+        newsletter=_phrase_pattern(words.newsletter_words),
+        ad_labels=frozenset(_label(w) for w in words.ad_labels),
         related_heading_start=re.compile(
             r"^(?:" + "|".join(re.escape(h) for h in sorted(related, key=len, reverse=True)) + r") "
         ),
-        comments=frozenset(_label(h) for h in config.comment_headings),
+        comments=frozenset(_label(h) for h in words.comment_headings),
         related_prefix=re.compile(
             r"^(?:" + "|".join(re.escape(h) for h in sorted(related, key=len, reverse=True)) + r")\s*[:：»›>|-]\s*\S",
             re.IGNORECASE,
         ),
         credit=re.compile(
             r"^[(\[]?(?:"
-            + "|".join(re.escape(w) for w in config.credit_words)
+            + "|".join(re.escape(w) for w in words.credit_words)
             + r")(?:\s+credits?)?s?\s*(?:by\b|[:：|/©])",
             re.IGNORECASE,
         ),
         credit_tail=re.compile(
             r"[(\[](?:[^()\[\]]*/[^()\[\]]*|(?:"
-            + "|".join(re.escape(w) for w in config.credit_words)
+            + "|".join(re.escape(w) for w in words.credit_words)
             + r")\b[^()\[\]]*)[)\]]$",
             re.IGNORECASE,
         ),
         copyright=re.compile(r"(?:^(?:©|\(c\)|copyright\b)|all rights reserved|©\s*(?:19|20)\d\d)", re.IGNORECASE),
         byline=re.compile(
-            r"^(?:" + "|".join(re.escape(w) for w in config.byline_words) + r")\s*(?::|\s)\s*(?P<name>.*)$",
+            r"^(?:" + "|".join(re.escape(w) for w in words.byline_words) + r")\s*(?::|\s)\s*(?P<name>.*)$",
             re.IGNORECASE,
         ),
         disclaimer=re.compile(
-            r"^(?:" + "|".join(re.escape(w) for w in config.disclaimer_words) + r")\b[^:]{0,30}:", re.IGNORECASE
+            r"^(?:" + "|".join(re.escape(w) for w in words.disclaimer_words) + r")\b[^:]{0,30}:", re.IGNORECASE
         ),
         # An ALL-CAPS label of a few words and a colon: "LIMITS: ...", "COMMUNIST ALIGNMENT: ..."
         kicker=re.compile(rf"^[^\W\d_a-z]{{2,}}(?:[ &'-][^\W\d_a-z]{{2,}}){{0,{config.kicker_max_words - 1}}}\s*:\s"),
         comment_count=re.compile(
-            r"^\d+\s+(?:" + "|".join(re.escape(w) for w in config.comment_count_words) + r")\b", re.IGNORECASE
+            r"^\d+\s+(?:" + "|".join(re.escape(w) for w in words.comment_count_words) + r")\b", re.IGNORECASE
         ),
         comment_author=re.compile(
-            r"\b(?:" + "|".join(re.escape(w) for w in config.comment_author_verbs) + r")\s*:$", re.IGNORECASE
+            r"\b(?:" + "|".join(re.escape(w) for w in words.comment_author_verbs) + r")\s*:$", re.IGNORECASE
         ),
         relative_time=re.compile(
-            r"(?<!\d)\d+\s*(?:" + "|".join(re.escape(w) for w in config.relative_time_words) + r")\s+ago\b",
+            r"(?<!\d)\d+\s*(?:" + "|".join(re.escape(w) for w in words.relative_time_words) + r")\s+ago\b",
             re.IGNORECASE,
         ),
     )
@@ -404,19 +518,20 @@ def _typed_rule(text: str, words: int, ends_sentence: bool, rules: _Rules, confi
 _END_OF_ARTICLE = frozenset({"comments", "copyright"})
 
 
-def classify(lines: Sequence[str], config: CleanConfig, rules: _Rules, boilerplate: frozenset[str]) -> list[Line]:
-    """Every non-blank input line with its kind; blank lines carry no signal and are left out."""
-    stripped = [(i, line.strip()) for i, line in enumerate(lines)]
-    stripped = [(i, s) for i, s in stripped if s]
+def classify(
+    units: Sequence[Unit], config: CleanConfig, rules: _Rules, boilerplate: frozenset[str], stopwords: frozenset[str]
+) -> list[Line]:
+    """Every unit (non-blank line or run of sentences) with its kind; blank lines carry no signal."""
+    stripped = [(u.index, u.text) for u in units]
     tokens = [_TOKEN.findall(s.casefold()) for _, s in stripped]
-    stopwords = _page_stopwords(tokens, config)
     densities = [_stop_density(text, toks, stopwords, config) for (_, text), toks in zip(stripped, tokens, strict=True)]
     authors = _comment_author_lines(stripped, tokens, rules, config)
     good_density, bad_density = _density_thresholds(stripped, densities, config)
     keys = [normalise(text) for _, text in stripped]
     repeats = Counter(keys)
     out = []
-    for (i, text), toks, density, key in zip(stripped, tokens, densities, keys, strict=True):
+    for unit, toks, density, key in zip(units, tokens, densities, keys, strict=True):
+        i, text = unit.index, unit.text
         weight = _effective_length(text, config)
         ends = _ends_sentence(text) or _is_unmarked_prose(text, config)
         words = len(toks)
@@ -432,7 +547,7 @@ def classify(lines: Sequence[str], config: CleanConfig, rules: _Rules, boilerpla
             # A heading or caption printed again and again on one page is page furniture.
             if kind is Kind.SHORT and not ends and repeats[key] >= config.page_repeat_min:
                 kind, rule = Kind.NOISE, "repeated_line"
-        out.append(Line(i, text, key, kind, rule, weight, words, ends))
+        out.append(Line(i, unit.seq, unit.start, unit.end, text, key, kind, rule, weight, words, ends, density))
     return out
 
 
@@ -628,10 +743,36 @@ class _Selection:
     region: tuple[int, int]  # positions in the classified lines
     classified: list[Line]
     anchor: int | None  # position of the repeated headline
+    navigation: frozenset[int]  # positions of lines in menu-like runs
+
+    def chrome_lines(self, config: CleanConfig) -> int:
+        """Lines that only a page's chrome has: noise-rule matches (except those article text also
+        shows), a caption or headline printed again and again, a menu above the first or below the
+        last paragraph (a run of short lines that is not a list, noise lines and teasers skipped), and the
+        page's title repeated as the headline."""
+        typed = sum(_is_chrome(line, config) for line in self.classified)
+        rest = [
+            line for line in self.classified if line.kind not in (Kind.NOISE, Kind.TRAILER) and not _is_teaser(line, config)
+        ]
+        prose = [pos for pos, line in enumerate(rest) if line.kind is Kind.GOOD]
+        first, last = (prose[0], prose[-1]) if prose else (len(rest), -1)
+        menus = sum(
+            not first <= pos <= last and not _is_data_row(rest[pos]) for pos in navigation_lines(rest, config)
+        )
+        return (self.anchor is not None) + typed + menus
 
 
-def select(lines: Sequence[str], config: CleanConfig, rules: _Rules, boilerplate: frozenset[str]) -> _Selection:
-    classified = classify(lines, config, rules, boilerplate)
+def _is_chrome(line: Line, config: CleanConfig) -> bool:
+    """Whether a noise rule matched the line that article text does not set off."""
+    if line.rule == "repeated_line":
+        return line.words >= config.title_min_words
+    return line.rule is not None and line.rule not in ARTICLE_TEXT_RULES
+
+
+def select(
+    units: Sequence[Unit], config: CleanConfig, rules: _Rules, boilerplate: frozenset[str], stopwords: frozenset[str]
+) -> _Selection:
+    classified = classify(units, config, rules, boilerplate, stopwords)
     anchor = headline_anchor(classified, config)
     navigation = navigation_lines(classified, config)
     first, end = main_region(classified, config, anchor, navigation)
@@ -640,10 +781,14 @@ def select(lines: Sequence[str], config: CleanConfig, rules: _Rules, boilerplate
     if end > first:
         end = _extend_over_list(classified, end, config)
     kept, dropped = [], []
-    in_link_block = False  # the headlines listed under a "Related"/"Read more" heading
+    in_link_block = False  # the headlines (and teasers) listed under a "Related"/"Read more" heading
     for pos, line in enumerate(classified):
-        in_link_block = line.rule == "related_block" or (in_link_block and line.kind is Kind.SHORT)
-        if not first <= pos < end:
+        in_link_block = line.rule == "related_block" or (
+            in_link_block and (line.kind is Kind.SHORT or _is_teaser(line, config))
+        )
+        if in_link_block and line.rule is None:
+            dropped.append((line, "related_block"))
+        elif not first <= pos < end:
             if pos >= end and _is_teaser(line, config):
                 outside = "truncated_teaser"
             else:
@@ -651,11 +796,9 @@ def select(lines: Sequence[str], config: CleanConfig, rules: _Rules, boilerplate
             dropped.append((line, line.rule or outside))
         elif line.kind in (Kind.NOISE, Kind.TRAILER):
             dropped.append((line, line.rule or "noise"))
-        elif in_link_block:
-            dropped.append((line, "related_block"))
         else:
             kept.append(line)
-    return _Selection(kept, dropped, (first, end), classified, anchor)
+    return _Selection(kept, dropped, (first, end), classified, anchor, navigation)
 
 
 def _find_title(sel: _Selection, config: CleanConfig) -> str | None:
@@ -744,26 +887,79 @@ def _group(dropped: Sequence[tuple[Line, str]], kept: Sequence[Line]) -> tuple[R
 # ---------------------------------------------------------------------------------------------
 
 
-def find_batch_boilerplate(texts: Sequence[str], config: CleanConfig = CleanConfig()) -> frozenset[str]:
-    """Normalised lines that recur on many pages of one run (site chrome: menus, footers, prompts).
+def site_of(doc: RawDocument) -> str:
+    """The site a document comes from, for telling its chrome: the host of the URL the source
+    states, else the folder or prefix holding the raw object."""
+    if doc.url and (host := urlsplit(doc.url).hostname):
+        return host.removeprefix("www.")
+    return doc.source_uri.rsplit("/", 1)[0]
 
-    A line counts once per distinct page; it is chrome when it is on at least
-    `boilerplate_min_pages` pages and at least `boilerplate_min_share` of them. One story on
-    several pages (scraped twice, syndicated, in several formats) shares its paragraphs too: a
-    recurring line carried only by pages with no prose of their own is that story, not chrome.
-    Very long lines are never chrome.
+
+def find_site_boilerplate(documents: Sequence[RawDocument], config: CleanConfig = CleanConfig()) -> dict[str, frozenset[str]]:
+    """Each site's recurring lines (``find_batch_boilerplate`` over its documents), by ``site_of``."""
+    by_site: dict[str, list[str]] = {}
+    for doc in documents:
+        by_site.setdefault(site_of(doc), []).append(doc.text)
+    return {site: found for site, texts in by_site.items() if (found := find_batch_boilerplate(texts, config))}
+
+
+def find_batch_boilerplate(texts: Sequence[str], config: CleanConfig = CleanConfig()) -> frozenset[str]:
+    """Normalised lines that recur on many pages of one site (site chrome: menus, footers, prompts).
+
+    One story on several pages (scraped twice, a wire copy beside its scrape, syndicated) is one
+    story, not several pages: pages that share long lines making up at least
+    `syndication_min_share` of either one's prose are grouped first, and a line counts once per
+    group. It is chrome when it is on at least `boilerplate_min_pages` groups and at least
+    `boilerplate_min_share` of them, and some group carrying it has prose of its own (a recurring
+    line carried only by copies of one story is that story). Very long lines are never chrome.
     """
     distinct = list(dict.fromkeys(texts))
     page_keys = [{key for key in map(normalise, text.splitlines()) if key} for text in distinct]
-    pages = Counter(key for keys in page_keys for key in keys)
-    threshold = max(config.boilerplate_min_pages, config.boilerplate_min_share * len(distinct))
+    groups: dict[int, set[str]] = {}
+    for page, group in enumerate(_story_groups(page_keys, config)):
+        groups.setdefault(group, set()).update(page_keys[page])
+    carriers = Counter(key for keys in groups.values() for key in keys)
+    threshold = max(config.boilerplate_min_pages, config.boilerplate_min_share * len(groups))
     chrome: set[str] = set()
-    for keys in page_keys:
-        own_prose = sum(len(key) for key in keys if pages[key] == 1 and len(key) >= config.good_min_chars)
+    for keys in groups.values():
+        own_prose = sum(len(key) for key in keys if carriers[key] == 1 and len(key) >= config.good_min_chars)
         if own_prose >= config.boilerplate_own_prose_chars:
-            chrome.update(k for k in keys if pages[k] >= threshold and len(k.split()) <= config.boilerplate_max_words)
+            chrome.update(k for k in keys if carriers[k] >= threshold and len(k.split()) <= config.boilerplate_max_words)
     return frozenset(chrome)
 
+
+def _story_groups(page_keys: Sequence[set[str]], config: CleanConfig) -> list[int]:
+    """A group number per page: pages whose shared prose lines (long, ending like a sentence) are
+    the bulk of either one's text are copies of one story and share a number (connected components)."""
+    long_keys = [{key for key in keys if len(key) >= config.good_min_chars and _ends_sentence(key)} for keys in page_keys]
+    carriers: dict[str, list[int]] = {}
+    for page, keys in enumerate(long_keys):
+        for key in keys:
+            carriers.setdefault(key, []).append(page)
+    shared: Counter[tuple[int, int]] = Counter()
+    for key, pages in carriers.items():
+        # A line on many pages is the site's, not a story's; it does not make pages copies.
+        if 2 <= len(pages) <= config.syndication_max_pages:
+            for a, b in combinations(pages, 2):
+                shared[a, b] += len(key)
+    text = [sum(map(len, keys)) for keys in page_keys]
+    parent = list(range(len(page_keys)))
+
+    def root(page: int) -> int:
+        while parent[page] != page:
+            parent[page] = parent[parent[page]]
+            page = parent[page]
+        return page
+
+    for (a, b), chars in shared.items():
+        if chars >= config.syndication_min_share * min(text[a], text[b]):
+            parent[root(a)] = root(b)
+    return [root(page) for page in range(len(page_keys))]
+
+
+# Rules that also fire on article text (a list's labels printed several times, a row of asterisks):
+# a page on which only these fire shows no chrome (a repeated line of headline length does count).
+ARTICLE_TEXT_RULES = frozenset({"repeated_line", "symbols"})
 
 # Rules that locate the article by the shape of the whole page. Text an HTML extractor has already
 # cut from the page's structure is not a page dump, and these rules only cost it recall there.
@@ -775,37 +971,107 @@ def clean_text(
 ) -> CleanedText:
     """The article in `raw`, with its title, date and byline, and what was removed and why.
 
-    ``extracted`` says `raw` is an extractor's main text rather than a page's visible text: then only
-    the typed noise rules (credits, prompts, teasers, related blocks...) remove lines.
+    A page with no chrome (no line a noise rule matches, no menu, no repeated headline) is already
+    an article and comes out whole; one with a single stray noise line loses just that line. Any
+    other page is cut down to its main text. ``extracted`` says `raw` is an extractor's main text
+    rather than a page's visible text: then only the typed noise rules (credits, prompts, teasers,
+    related blocks...) remove lines.
     """
     lines = raw.splitlines()
     rules = _rules(config)
-    sel = select(lines, config, rules, boilerplate)
+    language = page_language(lines, config)
+    sel = select(segment_lines(lines, config, language.code), config, rules, boilerplate, language.stopwords)
+    title = _find_title(sel, config)
+    published = _find_date(sel, config, rules)
+    byline = _find_byline(sel, config, rules)
+    chrome = sel.chrome_lines(config)
+    if not chrome and any(
+        line.kind is Kind.GOOD or (line.kind is Kind.NEAR_GOOD and line.density >= config.good_min_stop_density)
+        for line in sel.classified
+    ):
+        # No chrome on a page of prose: it is already an article and comes out whole.
+        kept, dropped = list(sel.classified), []
+    elif chrome <= config.article_max_noise_lines and any(line.kind is Kind.GOOD for line in sel.classified) and not (
+        sel.anchor is not None or any(line.kind is Kind.TRAILER for line in sel.classified)
+    ):
+        # An article with a stray prompt or credit left in: that line goes, the rest comes out whole.
+        # A page that marks where its article starts or ends (a repeated headline, a comment
+        # section, a copyright notice) is a page, not this.
+        # Links listed under a "Related" heading and teasers cut off after the text go with it.
+        also = {
+            (line.index, line.seq): rule
+            for line, rule in sel.dropped
+            if chrome and rule in ("related_block", "truncated_teaser")
+        }
+        gone = [_is_chrome(line, config) or (line.index, line.seq) in also for line in sel.classified]
+        kept = [line for line, g in zip(sel.classified, gone, strict=True) if not g]
+        dropped = [
+            (line, line.rule or also[line.index, line.seq]) for line, g in zip(sel.classified, gone, strict=True) if g
+        ]
+    else:
+        kept, dropped = _main_text(sel, config, rules, language, extracted)
+    kept, dropped = _without_noise_markers(kept, dropped)
+    return CleanedText(
+        title=title,
+        published_date=published,
+        byline=byline,
+        body="\n".join(join_units(kept, lines)),
+        removed=_group(dropped, kept),
+    )
+
+
+def _main_text(
+    sel: _Selection, config: CleanConfig, rules: _Rules, language: PageLanguage, extracted: bool
+) -> tuple[list[Line], list[tuple[Line, str]]]:
+    """The kept and dropped lines of a page: its selected region minus the repeated headline, trimmed
+    to a fixed point (only typed noise rules remove lines from an extractor's text)."""
     title = _find_title(sel, config)
     title_key = normalise(title) if title is not None else None
     # The headline recurs as captions and in link lists; inside the article it is never a paragraph.
     dropped = [(line, "repeated_title" if line.key == title_key else rule) for line, rule in sel.dropped]
     dropped += [(line, "repeated_title") for line in sel.kept if line.key == title_key]
     kept = [line for line in sel.kept if line.key != title_key]
-    published = _find_date(sel, config, rules)
-    byline = _find_byline(sel, config, rules)
     # A line dropped on a second pass over the kept lines would be dropped when the body is cleaned
     # again; trimming to a fixed point makes clean_text idempotent on its own output.
     while kept:
-        again = select([line.text for line in kept], config, rules, frozenset())
+        again = select(
+            [Unit(pos, 0, 0, len(line.text), line.text) for pos, line in enumerate(kept)],
+            config, rules, frozenset(), language.stopwords,
+        )
         if len(again.kept) == len(kept):
             break
         dropped += [(kept[line.index], rule) for line, rule in again.dropped]
         kept = [kept[line.index] for line in again.kept]
     if extracted:
-        kept = sorted(kept + [line for line, rule in dropped if rule in PAGE_STRUCTURE_RULES], key=lambda line: line.index)
+        kept = sorted(kept + [line for line, rule in dropped if rule in PAGE_STRUCTURE_RULES], key=lambda line: (line.index, line.seq))
         dropped = [(line, rule) for line, rule in dropped if rule not in PAGE_STRUCTURE_RULES]
-    return CleanedText(
-        title=title,
-        published_date=published,
-        byline=byline,
-        body="\n".join(line.text for line in kept),
-        removed=_group(dropped, kept),
+    return kept, dropped
+
+
+@lru_cache(maxsize=1)
+def _noise_markers() -> tuple[re.Pattern[str], ...]:
+    """The record suite's noise-marker regexes: a body with a line matching one is quarantined."""
+    suite = load_suite(ValidationConfig().expectations_dir / RECORD_SUITE_FILE)
+    return tuple(
+        re.compile(pattern)
+        for expectation in suite.json["expectations"]
+        if expectation["type"] == "expect_column_values_to_not_match_regex_list"
+        for pattern in expectation["kwargs"]["regex_list"]
+    )
+
+
+def _without_noise_markers(
+    kept: list[Line], dropped: list[tuple[Line, str]]
+) -> tuple[list[Line], list[tuple[Line, str]]]:
+    """A kept line the record suite would reject the whole article for is the cleaner's miss: it
+    goes (rule ``noise_marker``) and the article stays."""
+    markers = _noise_markers()
+    marked = [any(m.search(line.text) for m in markers) for line in kept]
+    if not any(marked):
+        return kept, dropped
+    return (
+        [line for line, m in zip(kept, marked, strict=True) if not m],
+        dropped + [(line, "noise_marker") for line, m in zip(kept, marked, strict=True) if m],
     )
 
 
@@ -820,20 +1086,21 @@ class CleanOutcome:
 
 
 def clean_documents(
-    documents: list[RawDocument], config: CleanConfig = CleanConfig(), boilerplate: frozenset[str] | None = None
+    documents: list[RawDocument], config: CleanConfig = CleanConfig(), boilerplate: dict[str, frozenset[str]] | None = None
 ) -> CleanOutcome:
     """Clean documents; one with no article text left is rejected, not dropped.
 
-    ``boilerplate`` is the run's recurring lines (``find_batch_boilerplate`` over all its documents);
-    when None, ``documents`` are taken to be the whole run. Passing it lets a run clean in chunks.
+    ``boilerplate`` is the run's recurring lines per site (``find_site_boilerplate`` over all its
+    documents); when None, ``documents`` are taken to be the whole run. Passing it lets a run clean
+    in chunks.
     """
     if boilerplate is None:
-        boilerplate = find_batch_boilerplate([doc.text for doc in documents], config)
+        boilerplate = find_site_boilerplate(documents, config)
     rows: list[dict] = []
     rejections: list[Rejection] = []
     rule_counts: Counter[str] = Counter()
     for doc in documents:
-        cleaned = clean_text(doc.text, config, boilerplate, extracted=doc.extracted)
+        cleaned = clean_text(doc.text, config, boilerplate.get(site_of(doc), frozenset()), extracted=doc.extracted)
         rule_counts.update(cleaned.rule_counts())
         if not cleaned.body.strip():
             rejections.append(
@@ -878,5 +1145,5 @@ def merge_outcomes(parts: list[CleanOutcome]) -> CleanOutcome:
 
 
 @task(name="clean", cache_policy=NO_CACHE)
-def clean_task(documents: list[RawDocument], config: CleanConfig, boilerplate: frozenset[str]) -> CleanOutcome:
+def clean_task(documents: list[RawDocument], config: CleanConfig, boilerplate: dict[str, frozenset[str]]) -> CleanOutcome:
     return clean_documents(documents, config, boilerplate)

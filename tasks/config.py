@@ -95,7 +95,8 @@ class ParseConfig(Section):
     )
 
 class CleanConfig(Section):
-    """Noise-removal rules and thresholds (see tasks/clean.py)."""
+    """Noise-removal thresholds (see tasks/clean.py). The word lists the rules match (headings,
+    prompts, credits, month names...) are reviewed data files in tasks/lexicons/, not settings."""
 
     # Line classes (jusText-style: length and stop-word density decide whether a line reads as prose).
     stopword_languages: tuple[str, ...] = Field(
@@ -123,6 +124,15 @@ class CleanConfig(Section):
     cjk_char_weight: float = Field(2.5, description="Length weight of a Han or kana character (about a word).")
     unspaced_prose_chars: int = Field(
         100, description="A line this long in a script without spaces or sentence marks (Thai) counts as prose."
+    )
+    segment_line_chars: int = Field(
+        1000, description="A longer line is cut into runs of sentences before it is judged (one-line articles)."
+    )
+    segment_chars: int = Field(300, description="Shortest run of sentences a long line is cut into.")
+    article_max_noise_lines: int = Field(
+        1,
+        description="A page with at most this many lines matching a noise rule (and no recurring chrome) is already "
+        "an article: only those lines are removed, the main-text region is not looked for.",
     )
     # Main-text region: the contiguous run of lines with the highest score.
     good_line_score: float = Field(1.0, description="Score per character of a line classed as article text.")
@@ -156,143 +166,19 @@ class CleanConfig(Section):
         5, description="Most words in an ALL-CAPS kicker ('LIMITS: ...') that opens a teaser."
     )
     navigation_min_run: int = Field(3, description="Fewest consecutive short non-sentence lines that make a menu.")
-    related_headings: tuple[str, ...] = Field(
-        (
-            "related", "related articles", "related stories", "related posts", "related news", "related content",
-            "related coverage", "recommended", "recommended for you", "recommended stories", "more stories",
-            "more news", "more from", "read more", "read next", "see also", "you may also like", "you might also like",
-            "most read", "most popular", "most viewed", "popular", "trending", "trending now", "top stories",
-            "latest news", "latest stories", "more on this story", "also read", "don't miss", "editor's picks",
-            "further reading", "what to read next", "up next",
-            # pt, es, fr, de, it
-            "leia também", "leia mais", "veja também", "você pode gostar", "notícias relacionadas",
-            "artigos relacionados", "mais lidas", "lee también", "te puede interesar", "noticias relacionadas",
-            "artículos relacionados", "más leídas", "lire aussi", "à lire aussi", "voir aussi",
-            "articles similaires", "sur le même sujet", "les plus lus", "mehr zum thema", "auch interessant",
-            "das könnte sie auch interessieren", "weitere artikel", "meistgelesen", "leggi anche",
-            "potrebbe interessarti", "articoli correlati", "più letti",
-        ),
-        description="Casefolded headings that open a block of links to other stories.",
-    )
     related_heading_max_words: int = Field(
         4, description="Longest line that opens with a related heading and still is one ('More from UK')."
     )
-    comment_headings: tuple[str, ...] = Field(
-        (
-            "comments", "comment", "leave a comment", "leave a reply", "post a comment", "add a comment",
-            "join the conversation", "join the discussion", "reader comments",
-            "show comments", "view comments", "no comments yet", "be the first to comment",
-            "comentários", "comentarios", "deixe um comentário", "deja un comentario", "commentaires",
-            "laisser un commentaire", "kommentare", "kommentar schreiben", "commenti", "lascia un commento",
-        ),
-        description="Casefolded headings or lines that open or stand for a comment section.",
-    )
-    comment_count_words: tuple[str, ...] = Field(
-        ("comments", "comment", "responses", "replies", "reactions"),
-        description="Nouns of a comment count that opens a comment section ('34 responses to ...').",
-    )
-    comment_author_verbs: tuple[str, ...] = Field(
-        ("says", "said", "wrote", "writes", "replied", "replies", "commented"),
-        description="Verbs that end a comment's header line ('jane says:').",
-    )
     comment_author_min_count: int = Field(3, description="Fewest comment headers that make a comment section.")
-    share_prompt_words: tuple[str, ...] = Field(
-        (
-            "share", "tweet", "follow us", "follow", "subscribe", "sign up", "newsletter", "whatsapp",
-            "facebook", "twitter", "linkedin", "pinterest", "reddit", "telegram", "email", "e-mail", "print",
-            "copy link", "click here", "sign in", "log in", "login", "register", "notifications", "rss",
-            "flipboard", "instagram", "youtube",
-        ),
-        description="Words of share/follow/subscribe/newsletter prompts (matched on short lines only).",
-    )
-    newsletter_words: tuple[str, ...] = Field(
-        (
-            "newsletter", "newsletters", "subscribe", "subscribing", "subscribed", "subscription", "sign up",
-            "inbox", "unsubscribe", "email address",
-        ),
-        description="Words of a newsletter pitch; a sentence with two of them is a prompt at any length.",
-    )
     newsletter_max_words: int = Field(30, description="Longest sentence that two newsletter words mark as a pitch.")
-    ad_labels: tuple[str, ...] = Field(
-        (
-            "advertisement", "advertising", "ad", "sponsored", "sponsored content", "promoted", "paid content",
-            "story continues below advertisement", "continue reading below", "anzeige", "werbung", "publicidade",
-            "publicidad", "publicité", "pubblicità",
-        ),
-        description="Whole-line labels of ad slots.",
-    )
-    app_prompt_words: tuple[str, ...] = Field(
-        ("download", "app store", "google play", "play store", "get the app", "our app", "the app", "install"),
-        description="Words of prompts to install an app (matched on short lines only).",
-    )
-    consent_prompt_words: tuple[str, ...] = Field(
-        ("cookie", "cookies", "privacy policy", "terms of use", "terms of service", "accept", "consent"),
-        description="Words of cookie and consent banners (matched on short lines only).",
-    )
-    disclaimer_words: tuple[str, ...] = Field(
-        ("note for readers", "disclaimer", "note to readers", "notice"),
-        description="Labels that open a site's standing disclaimer ('Note For Readers: ...').",
-    )
     prompt_max_words: int = Field(12, description="Longest line (in words) that a prompt word can mark as a prompt.")
     prompt_label_max_words: int = Field(
         5, description="Longest bare label (no sentence) in which a prompt word anywhere marks a prompt."
     )
-    credit_words: tuple[str, ...] = Field(
-        (
-            "photo", "photograph", "image", "picture", "credit", "credits", "source", "foto", "bild", "imagen",
-            "illustration", "video", "file photo",
-        ),
-        description="Words that open a caption credit line ('Photo: AFP').",
-    )
     credit_max_words: int = Field(
         4, description="Longest '© Agency' line that is a photo credit, not a copyright notice."
     )
-    byline_words: tuple[str, ...] = Field(
-        (
-            "by", "author", "written by", "words by", "reporting by", "posted by", "von", "par", "por", "di", "door",
-            "autor", "auteur",
-        ),
-        description="Words that open a byline.",
-    )
-    dateline_labels: tuple[str, ...] = Field(
-        (
-            "published", "updated", "posted", "last updated", "last modified", "first published", "modified", "date",
-            "publicado", "atualizado", "actualizado", "publié", "mis à jour", "veröffentlicht", "publiziert",
-            "aktualisiert", "pubblicato", "aggiornato",
-        ),
-        description="Words that open a timestamp line ('Published: Nov. 19, 2019, 6:18 p.m.').",
-    )
     dateline_max_words: int = Field(16, description="Longest line that is only a dateline or timestamp, in words.")
-    relative_time_words: tuple[str, ...] = Field(
-        (
-            "second", "seconds", "min", "mins", "minute", "minutes", "hour", "hours", "hr", "hrs", "day", "days",
-            "week", "weeks", "month", "months", "year", "years",
-        ),
-        description="Units of relative timestamps ('5 hours ago').",
-    )
-    month_names: dict[str, int] = Field(
-        {
-            name: number
-            for names in (
-                ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
-                 "november", "december"),
-                ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"),
-                ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sept", "oct", "nov", "dec"),
-                ("janeiro", "fevereiro", "março", "abril", "maio", "junho", "julho", "agosto", "setembro", "outubro",
-                 "novembro", "dezembro"),
-                ("enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre", "octubre",
-                 "noviembre", "diciembre"),
-                ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
-                 "novembre", "décembre"),
-                ("januar", "februar", "märz", "april", "mai", "juni", "juli", "august", "september", "oktober",
-                 "november", "dezember"),
-                ("gennaio", "febbraio", "marzo", "aprile", "maggio", "giugno", "luglio", "agosto", "settembre",
-                 "ottobre", "novembre", "dicembre"),
-            )
-            for number, name in enumerate(names, start=1)
-        },
-        description="Month names (casefolded) of the languages whose written dates are read, with their numbers.",
-    )
     metadata_opening_lines: int = Field(
         2, description="How many of the article's first lines may hold its byline or date."
     )
@@ -316,6 +202,14 @@ class CleanConfig(Section):
         200,
         description="A recurring line is chrome only if some page carrying it has this much prose (lines of at least "
         "good_min_chars) found on no other page; pages without are copies of one story.",
+    )
+    syndication_min_share: float = Field(
+        0.5,
+        description="Two pages whose shared prose lines are at least this share of either one's text are copies of "
+        "one story (syndicated, or a wire copy beside its scrape): their shared lines are not chrome.",
+    )
+    syndication_max_pages: int = Field(
+        5, description="A long line on more of a site's pages than this is the site's, and does not make them copies."
     )
     boilerplate_max_words: int = Field(
         80, description="Longer recurring lines are syndicated article text, not chrome, and are never boilerplate."

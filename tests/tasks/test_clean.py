@@ -10,8 +10,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tasks.clean import CleanedText, clean_text, find_batch_boilerplate, normalise
+from tasks.clean import (
+    CleanedText,
+    clean_documents,
+    clean_text,
+    find_batch_boilerplate,
+    find_site_boilerplate,
+    normalise,
+    site_of,
+)
 from tasks.config import CleanConfig
+from tasks.parse import RawDocument
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SEEDS = REPO_ROOT / "seeds"
@@ -448,6 +457,100 @@ def test_seeds_cleaned_as_one_run_keep_their_bodies() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# Shapes news arrives in: one line per article, clean copies, syndication
+# ---------------------------------------------------------------------------------------------
+
+ONE_LINE = " ".join(ARTICLE * 3)  # longer than segment_line_chars: judged sentence by sentence
+MENU = ["Home", "News", "Sport", "Business", "Culture"]
+FOOTER = ["© 2024 Example Media Ltd. All rights reserved.", "Privacy Policy", "Contact us"]
+
+
+def doc(uri: str, text: str, url: str | None = None) -> RawDocument:
+    return RawDocument(uri, "", text, len(text), url=url)
+
+
+def test_one_line_article_comes_out_as_its_line() -> None:
+    assert clean_text(ONE_LINE).body == ONE_LINE
+    assert clean_text(page(MENU, ONE_LINE, FOOTER)).body == ONE_LINE
+
+
+def test_one_line_article_losing_a_sentence_keeps_the_rest_as_pieces_of_its_line() -> None:
+    pitch = "Download our free app to get the latest news."
+    line = " ".join([*ARTICLE * 3, pitch, *ARTICLE])
+    result = clean_text(page(MENU, line, FOOTER))
+    assert pitch not in result.body
+    assert all(piece in line for piece in body_lines(result))
+    assert body_lines(result)[0].startswith(P1)
+
+
+def test_huge_menu_line_is_still_rejected() -> None:
+    menu_line = " ".join(MENU * 4000)  # ~120 KB, no sentence in it
+    assert clean_text(page(menu_line, "Contact us")).body == ""
+
+
+def test_clean_input_comes_out_unchanged() -> None:
+    for text in (page(ARTICLE), "\n\n".join(ARTICLE), page(P1, "- first item", "- second item", "- third item", P2)):
+        result = clean_text(text)
+        assert result.body == "\n".join(line for line in text.splitlines() if line)
+        assert result.removed == ()
+
+
+def test_single_leftover_prompt_costs_only_its_line() -> None:
+    result = clean_text(page(P1, P2, "Share this article", P3))
+    assert body_lines(result) == ARTICLE
+    assert result.rule_counts() == {"share_prompt": 1}
+
+
+def test_line_the_record_suite_rejects_is_removed_and_counted() -> None:
+    prose = "Readers who want updates on the new routes can download our app, which the council launched this week."
+    result = clean_text(page(P1, prose, P2, P3))
+    assert body_lines(result) == ARTICLE
+    assert result.rule_counts() == {"noise_marker": 1}
+
+
+def test_site_is_the_url_host_else_the_source_folder() -> None:
+    assert site_of(doc("s3://b/feed/a.json", "x", "https://www.example.com/a")) == "example.com"
+    assert site_of(doc("s3://b/feed/a.txt", "x")) == "s3://b/feed"
+
+
+def test_recurring_lines_are_chrome_only_within_their_site() -> None:
+    topics = ["rain", "roads", "taxes", "schools"]
+    own = (
+        "A story about {} that goes on long enough to be this page's own article, which no other page carries, "
+        "and then adds a second sentence so that the page holds a fair amount of prose that is only its own."
+    )
+    hosts = ["a.com", "a.com", "b.com", "c.com"]
+    docs = [doc(f"f/{t}.txt", page("Example News Menu", own.format(t), "Tip us off"), f"https://{h}/{t}") for t, h in zip(topics, hosts)]
+    found = find_site_boilerplate(docs, CleanConfig(boilerplate_min_pages=2))
+    assert found == {"a.com": frozenset({normalise("Example News Menu"), normalise("Tip us off")})}
+
+
+def test_wire_copy_beside_its_scrape_keeps_its_text() -> None:
+    others = [
+        page(MENU, f"Another story about {t} that this site published on its own, long enough to be prose that is only its own.", FOOTER)
+        for t in ("rain", "roads", "taxes")
+    ]
+    scrape = page(MENU, ARTICLE, FOOTER)
+    docs = [doc("in/wire.txt", page(ARTICLE)), doc("in/scrape.txt", scrape)] + [doc(f"in/{i}.txt", t) for i, t in enumerate(others)]
+    bodies = dict(zip(*clean_documents(docs).records.select("source_uri", "body"), strict=True))
+    assert bodies["in/wire.txt"] == page(ARTICLE)
+    assert bodies["in/scrape.txt"] == page(ARTICLE)
+
+
+def test_story_syndicated_into_several_sites_keeps_its_text_in_each() -> None:
+    docs = []
+    for site in ("a.com", "b.com", "c.com"):
+        chrome_above, chrome_below = [f"{site} front page", *MENU], [f"© 2024 {site}. All rights reserved."]
+        for n, story in enumerate([ARTICLE, [P1.replace("bus", "tram"), P2.replace("routes", "lines")]]):
+            docs.append(doc(f"in/{site}-{n}.txt", page(chrome_above, story, chrome_below), f"https://{site}/{n}"))
+    outcome = clean_documents(docs)
+    assert not outcome.rejections
+    for body in outcome.records["body"]:
+        assert "front page" not in body and "All rights reserved" not in body
+    assert outcome.records["body"].to_list()[0] == page(ARTICLE)
+
+
+# ---------------------------------------------------------------------------------------------
 # Properties
 # ---------------------------------------------------------------------------------------------
 
@@ -462,8 +565,15 @@ _property = settings(max_examples=200, deadline=None, suppress_health_check=[Hea
 
 
 def _is_subsequence(body: list[str], source: list[str]) -> bool:
-    it = iter(line.strip() for line in source)
-    return all(any(line == candidate for candidate in it) for line in body)
+    """Every body line is a piece of an input line (a whole line, or sentences of a long one), in order."""
+    lines = [line.strip() for line in source]
+    pos = 0
+    for piece in body:
+        while pos < len(lines) and piece not in lines[pos]:
+            pos += 1
+        if pos == len(lines):
+            return False
+    return True
 
 
 @_property
@@ -507,3 +617,12 @@ def test_dev_set_f1() -> None:
     result = scorer.score(gold, pred)
     assert result["f1"] >= 0.93, result["f1"]
     assert result["precision"] >= 0.90 and result["recall"] >= 0.90, (result["precision"], result["recall"])
+
+
+def test_lexicons_load_from_package_data() -> None:
+    from tasks.clean import Lexicons, lexicons
+
+    words = lexicons()
+    assert all(getattr(words, name) for name in Lexicons._fields)
+    assert words.month_names["março"] == 3 and words.month_names["sept"] == 9 and words.month_names["dezember"] == 12
+    assert "related articles" in words.related_headings
