@@ -10,7 +10,7 @@
 #
 # Run it from the project's virtualenv (`prefect`, `python` and, for --s3, `moto_server` on PATH)
 # with PostgreSQL's initdb/pg_ctl on PATH. Everything listens on 127.0.0.1 only; ports are free
-# ones unless CLEANWIRE_STACK_PG_PORT / _PREFECT_PORT / _S3_PORT name them. After `up`,
+# ones unless LOCAL_STACK_PG_PORT / _PREFECT_PORT / _S3_PORT name them (not CLEANWIRE_*: that prefix is the pipeline's settings, which refuse unknown names). After `up`,
 # `set -a; . DIR/stack.env; set +a` points `prefect`, `cleanwire` and boto3 at the stack.
 # --env-file FILE (the names of infra/env.example: AWS_*, CLEANWIRE_*) is exported to the worker,
 # e.g. credentials for real S3 or MinIO. The compose stack (infra/docker-compose.yml) is the same
@@ -99,9 +99,9 @@ up() {
     if [ -f "$DIR/stack.env" ]; then  # restarting a stack: same ports, same URLs
         set -a; . "$DIR/stack.env"; set +a
     fi
-    local pg_port=${CLEANWIRE_STACK_PG_PORT:-${STACK_PG_PORT:-$(free_port)}}
-    local prefect_port=${CLEANWIRE_STACK_PREFECT_PORT:-${STACK_PREFECT_PORT:-$(free_port)}}
-    local s3_port=${CLEANWIRE_STACK_S3_PORT:-${STACK_S3_PORT:-$(free_port)}}
+    local pg_port=${LOCAL_STACK_PG_PORT:-${STACK_PG_PORT:-$(free_port)}}
+    local prefect_port=${LOCAL_STACK_PREFECT_PORT:-${STACK_PREFECT_PORT:-$(free_port)}}
+    local s3_port=${LOCAL_STACK_S3_PORT:-${STACK_S3_PORT:-$(free_port)}}
 
     # 1. PostgreSQL: a cluster of its own, password-protected, on loopback only.
     if [ ! -e "$DIR/postgres" ]; then

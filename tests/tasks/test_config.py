@@ -74,7 +74,7 @@ def test_every_set_example_and_setting_the_docs_name_exists():
 
 
 def test_the_deployments_parameters_exist_and_their_overrides_load():
-    flows = {"flows/daily.py:daily_flow": daily_flow, "flows/backfill.py:backfill_flow": backfill_flow}
+    flows = {"flows.daily.daily_flow": daily_flow, "flows.backfill.backfill_flow": backfill_flow}  # module entrypoints
     deployments = yaml.safe_load((REPO / "prefect.yaml").read_text())["deployments"]
     for deployment in deployments:
         flow = flows[deployment["entrypoint"]]
