@@ -29,7 +29,7 @@ import tasks.read
 import tasks.records
 import tasks.schema
 import tasks.validate
-from flows.runners import clean_in_chunks, read_in_chunks
+from flows.runners import clean_in_chunks, read_in_chunks, validate_records_in_chunks
 from tasks.config import Settings
 from tasks.dedup import dedup_task
 from tasks.errors import PipelineError
@@ -46,7 +46,7 @@ from tasks.read import list_inputs_task
 from tasks.records import pipeline_version
 from tasks.schema import SCHEMA_VERSION
 from tasks.storage import open_storage
-from tasks.validate import BatchFacts, preload_great_expectations, validate_batch_task, validate_records_task
+from tasks.validate import BatchFacts, preload_great_expectations, validate_batch_task
 
 
 def resolve_date(value: str | date | None, timezone: str = "UTC") -> date:
@@ -147,7 +147,7 @@ def process_partition(source_uri: str, dest: str, ingest_date: date, run_id: str
     logger.info("clean: %d records, %d without article text", cleaned.records.height, len(cleaned.rejections))
 
     with timer.step("validate_records"):
-        record_check = validate_records_task(cleaned.records, settings.validation, ingest_date)
+        record_check = validate_records_in_chunks(cleaned.records, settings, ingest_date)
     logger.info("validate records: %d passed, %d rejected", record_check.passed.height, record_check.rejected.height)
 
     with timer.step("dedup"):

@@ -1,11 +1,12 @@
-"""Where the daily flow's work runs: the read and clean steps' fan-out, the read cache, and Dask.
+"""Where the daily flow's work runs: the read, clean and record-validation fan-out, the read cache, and Dask.
 
-The read step (fetch, decode, parse) and the clean step are per-document work: each is split into
-chunks (``ops.read_chunk_files`` objects, ``ops.clean_chunk_docs`` documents), each one task, mapped
-over the flow's task runner (threads by default, Dask worker processes with ``--runner dask``). The
+The read step (fetch, decode, parse), the clean step and record validation are per-document work:
+each is split into chunks (``ops.read_chunk_files`` objects, ``ops.clean_chunk_docs`` documents,
+``ops.validate_chunk_rows`` records), each one task, mapped over the flow's task runner (threads
+by default, Dask worker processes with ``--runner dask``). The
 clean step's one batch-wide signal, the run's recurring lines, is computed once in the flow's
 process and handed to every chunk. Everything after them (dedup against the whole batch and the
-index, validation, publish) needs the whole batch and stays in the flow's process, so the dedup join
+index, batch validation, publish) needs the whole batch and stays in the flow's process, so the dedup join
 sees every article exactly as with the default runner.
 
 A chunk's result is cached under a key made of the source objects' ETags, the read settings, the
@@ -22,8 +23,10 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib.metadata import version
+from datetime import date
 from typing import TypeVar
 
+import polars as pl
 from prefect import Flow, Task
 from prefect.cache_policies import CachePolicy
 from prefect.futures import PrefectFutureList, as_completed
@@ -38,6 +41,7 @@ from tasks.parse import ParseOutcome, RawDocument
 from tasks.read import read_inputs_task
 from tasks.records import code_digest
 from tasks.storage import StoredObject
+from tasks.validate import RecordValidation, merge_record_validations, validate_records_task
 
 T = TypeVar("T")
 
@@ -94,6 +98,18 @@ def clean_in_chunks(documents: list[RawDocument], settings: Settings) -> CleanOu
     parts = chunks(documents, settings.ops.clean_chunk_docs)
     futures = clean_task.map(parts, unmapped(settings.clean), unmapped(boilerplate))
     return merge_outcomes(results_with_progress(futures, [len(part) for part in parts], "documents cleaned"))
+
+
+def frame_chunks(frame: pl.DataFrame, size: int) -> list[pl.DataFrame]:
+    """Consecutive slices of ``frame`` (zero-copy); an empty frame is one empty chunk."""
+    return [frame.slice(start, size) for start in range(0, max(frame.height, 1), size)]
+
+
+def validate_records_in_chunks(records: pl.DataFrame, settings: Settings, today: date) -> RecordValidation:
+    """Record validation, one task per chunk of records on the flow's task runner; merged in order."""
+    parts = frame_chunks(records, settings.ops.validate_chunk_rows)
+    futures = validate_records_task.map(parts, unmapped(settings.validation), unmapped(today))
+    return merge_record_validations(results_with_progress(futures, [part.height for part in parts], "records validated"))
 
 
 def results_with_progress(futures: PrefectFutureList, sizes: list[int], unit: str) -> list:
