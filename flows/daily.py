@@ -137,8 +137,8 @@ def process_partition(source_uri: str, dest: str, ingest_date: date, run_id: str
 
     with timer.step("read"):
         read = read_in_chunks(source_uri, objects, settings)
-    inputs = len(read.documents) + len(read.rejections)
-    logger.info("read: %d documents, %d inputs rejected", len(read.documents), len(read.rejections))
+    inputs = read.documents.height + len(read.rejections)
+    logger.info("read: %d documents, %d inputs rejected", read.documents.height, len(read.rejections))
     for warning in read.warnings:
         logger.warning("read: %s", warning)
 

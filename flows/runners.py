@@ -37,8 +37,7 @@ import tasks.parse
 import tasks.read
 from tasks.clean import CleanOutcome, clean_task, find_batch_boilerplate, merge_outcomes
 from tasks.config import OpsConfig, S3Config, Settings
-from tasks.parse import ParseOutcome, RawDocument
-from tasks.read import read_inputs_task
+from tasks.read import ReadBatch, merge_read_batches, read_inputs_task
 from tasks.records import code_digest
 from tasks.storage import StoredObject
 from tasks.validate import RecordValidation, merge_record_validations, validate_records_task
@@ -80,24 +79,22 @@ def chunks(items: list[T], size: int) -> list[list[T]]:
     return [items[start : start + size] for start in range(0, len(items), size)]
 
 
-def read_in_chunks(source_uri: str, objects: list[StoredObject], settings: Settings) -> ParseOutcome:
+def read_in_chunks(source_uri: str, objects: list[StoredObject], settings: Settings) -> ReadBatch:
     """The read step, one task per chunk on the flow's task runner; results in listing order."""
-    merged = ParseOutcome()
     parts = chunks(objects, settings.ops.read_chunk_files)
     futures = read_task(settings.ops).map(
         unmapped(source_uri), parts, unmapped(settings.read), unmapped(settings.s3), unmapped(settings.parse)
     )
-    for outcome in results_with_progress(futures, [len(part) for part in parts], "files read"):
-        merged.extend(outcome)
-    return merged
+    return merge_read_batches(results_with_progress(futures, [len(part) for part in parts], "files read"))
 
 
-def clean_in_chunks(documents: list[RawDocument], settings: Settings) -> CleanOutcome:
-    """The clean step, one task per chunk of documents on the flow's task runner; results in order."""
-    boilerplate = find_batch_boilerplate([doc.text for doc in documents], settings.clean)
-    parts = chunks(documents, settings.ops.clean_chunk_docs)
+def clean_in_chunks(documents: pl.DataFrame, settings: Settings) -> CleanOutcome:
+    """The clean step over tasks.parse.DOCUMENTS rows, one task per chunk on the flow's task runner;
+    results in order."""
+    boilerplate = find_batch_boilerplate(documents.get_column("text").to_list(), settings.clean)
+    parts = frame_chunks(documents, settings.ops.clean_chunk_docs)
     futures = clean_task.map(parts, unmapped(settings.clean), unmapped(boilerplate))
-    return merge_outcomes(results_with_progress(futures, [len(part) for part in parts], "documents cleaned"))
+    return merge_outcomes(results_with_progress(futures, [part.height for part in parts], "documents cleaned"))
 
 
 def frame_chunks(frame: pl.DataFrame, size: int) -> list[pl.DataFrame]:

@@ -15,6 +15,7 @@ import re
 import zlib
 from dataclasses import dataclass, field
 
+import polars as pl
 from charset_normalizer import from_bytes
 from prefect import task
 
@@ -26,6 +27,7 @@ from tasks.parse import (
     JSONL,
     WARC,
     ParseOutcome,
+    documents_frame,
     format_by_name,
     parse_html,
     parse_json,
@@ -217,6 +219,29 @@ def read_objects(
     return outcome
 
 
+@dataclass(frozen=True)
+class ReadBatch:
+    """What the read step hands on: the documents as columns (tasks.parse.DOCUMENTS), and the
+    inputs it refused."""
+
+    documents: pl.DataFrame
+    rejections: list[Rejection]
+    warnings: list[str]
+
+    @classmethod
+    def of(cls, outcome: ParseOutcome) -> ReadBatch:
+        return cls(documents_frame(outcome.documents), outcome.rejections, outcome.warnings)
+
+
+def merge_read_batches(parts: list[ReadBatch]) -> ReadBatch:
+    """The batches of consecutive chunks as one, in order."""
+    return ReadBatch(
+        pl.concat([part.documents for part in parts]) if parts else documents_frame([]),
+        [rejection for part in parts for rejection in part.rejections],
+        [warning for part in parts for warning in part.warnings],
+    )
+
+
 @task(name="list-inputs", **STORAGE_TASK_OPTIONS)
 def list_inputs_task(source: str, s3: S3Config) -> list[StoredObject]:
     return open_storage(source, s3).list()
@@ -225,5 +250,5 @@ def list_inputs_task(source: str, s3: S3Config) -> list[StoredObject]:
 @task(name="read-inputs", **STORAGE_TASK_OPTIONS)
 def read_inputs_task(
     source: str, objects: list[StoredObject], config: ReadConfig, s3: S3Config, parse: ParseConfig
-) -> ParseOutcome:
-    return read_objects(source, objects, config, s3, parse)
+) -> ReadBatch:
+    return ReadBatch.of(read_objects(source, objects, config, s3, parse))
