@@ -5,7 +5,8 @@
 A day of N pages is built from the dev sets' real pages (``raw/<id>.txt`` and ``gold.jsonl`` of
 aeb-dev and wcxb-dev): each page's site chrome (the raw lines before and after its gold article)
 is wrapped around new article text — sentences drawn from all gold articles, about one word in
-seven replaced by a word of the whole pool, so articles are distinct but read like real prose.
+seven replaced by a word of the whole pool, so articles are distinct (the prose is real, the
+sentences' order is not).
 About 10 % of the pages are near-duplicates of an earlier page (a few words changed, the last
 paragraph dropped, often on another site's chrome) and about 2 % are bad inputs (empty, binary,
 a page with no article, a broken JSON line). Pages are plain-text scrapes (~80 %), HTML (~10 %)
@@ -15,10 +16,10 @@ Each size is run as ``cleanwire run`` in a subprocess, after a run on a one-docu
 wall time is the fixed start-up (imports, the embedded Prefect server, GX, numba cache load).
 Printed per size: whole-run documents per second (excluding the fixed start-up), each step's
 seconds and documents per second (the manifest's ``timings_seconds``; publish and Data Docs from
-the log), the process tree's CPU use per step as cores busy (of the machine's cores) beside the
-machine-wide per-core utilisation in that window (the machine may be shared), and peak RSS of the
-process tree. Generated days are kept under ``--workdir`` (default: a temporary folder) and
-reused when ``--keep`` is given.
+the log), the process tree's CPU seconds per step (steadier than wall time on a shared machine)
+and cores busy, beside the machine-wide per-core utilisation in that window (other jobs included),
+and peak RSS of the process tree. Generated days are kept under ``--workdir`` (default: a
+temporary folder, removed) and reused when ``--keep`` is given.
 """
 
 from __future__ import annotations
@@ -341,18 +342,18 @@ def step_windows(result: RunResult) -> dict[str, tuple[float, float]]:
     return windows
 
 
-def usage_in(samples: list[Sample], start: float, end: float) -> tuple[float, list[float]]:
-    """Cores busy in the process tree, and machine-wide per-core busy %, over [start, end]."""
+def usage_in(samples: list[Sample], start: float, end: float) -> tuple[float, float, list[float]]:
+    """CPU seconds and cores busy of the process tree, and machine-wide per-core busy %, over [start, end]."""
     inside = [s for s in samples if start <= s.at <= end + SAMPLE_SECONDS]
     before = [s for s in samples if s.at <= start]
     if not inside:
-        return float("nan"), []
+        return float("nan"), float("nan"), []
     first = before[-1] if before else inside[0]
     last = inside[-1]
-    span = max(last.at - first.at, 1e-9)
-    cores = (last.cpu_seconds - first.cpu_seconds) / span
+    cpu = last.cpu_seconds - first.cpu_seconds
+    cores = cpu / max(last.at - first.at, 1e-9)
     per_core = [sum(col) / len(col) for col in zip(*(s.per_core for s in inside))] if inside[0].per_core else []
-    return cores, per_core
+    return cpu, cores, per_core
 
 
 STEP_ORDER = ["start-up", "list", "read", "clean", "validate_records", "dedup", "validate_batch", "data_docs", "publish"]
@@ -364,19 +365,25 @@ def report(size: int, result: RunResult, fixed: float) -> None:
     windows = step_windows(result)
     net = result.wall - fixed
     print(f"\n== {size} documents: {counts} ==")
+    cpu = result.samples[-1].cpu_seconds if result.samples else float("nan")
     print(
-        f"whole run {result.wall:.1f} s wall; minus the fixed start-up ({fixed:.1f} s): {net:.1f} s = "
-        f"{inputs / net:,.0f} docs/s; peak RSS {result.peak_rss / 2**30:.2f} GiB"
+        f"whole run {result.wall:.1f} s wall, {cpu:.0f} CPU-s; minus the fixed start-up ({fixed:.1f} s): {net:.1f} s = "
+        f"{inputs / net:,.0f} docs/s; peak RSS {result.peak_rss / 2**30:.2f} GiB; "
+        f"machine load average {os.getloadavg()[0]:.1f} at the end"
     )
-    print(f"{'step':<18}{'seconds':>9}{'docs/s':>11}{'cores busy':>12}   machine per-core busy %")
+    print(f"{'step':<18}{'seconds':>9}{'docs/s':>11}{'CPU s':>9}{'docs/CPU-s':>12}{'cores busy':>12}   machine per-core busy %")
     for step in STEP_ORDER:
         if step not in windows:
             continue
         start, end = windows[step]
         seconds = end - start
-        cores, per_core = usage_in(result.samples, start, end)
+        cpu, cores, per_core = usage_in(result.samples, start, end)
         rate = f"{inputs / seconds:,.0f}" if seconds > 0 and step != "start-up" else "-"
-        print(f"{step:<18}{seconds:>9.2f}{rate:>11}{cores:>12.2f}   {' '.join(f'{c:5.1f}' for c in per_core)}")
+        cpu_rate = f"{inputs / cpu:,.0f}" if cpu > 0 and step != "start-up" else "-"
+        print(
+            f"{step:<18}{seconds:>9.2f}{rate:>11}{cpu:>9.1f}{cpu_rate:>12}{cores:>12.2f}   "
+            f"{' '.join(f'{c:5.1f}' for c in per_core)}"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

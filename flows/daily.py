@@ -13,6 +13,7 @@ import secrets
 import time
 from collections import Counter
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -144,6 +145,7 @@ def process_partition(source_uri: str, dest: str, ingest_date: date, run_id: str
 
     with timer.step("clean"):
         cleaned = clean_in_chunks(read.documents, settings)
+    read = replace(read, documents=read.documents.clear())  # the day's raw text is not needed after cleaning
     logger.info("clean: %d records, %d without article text", cleaned.records.height, len(cleaned.rejections))
 
     with timer.step("validate_records"):
