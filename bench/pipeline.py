@@ -38,8 +38,10 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import psutil
+if TYPE_CHECKING:
+    import psutil
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_BENCH_DIRS = [REPO_ROOT.parent / "shared" / "benchmarks" / name for name in ("aeb-dev", "wcxb-dev")]
@@ -245,6 +247,8 @@ class RunResult:
 
 def _tree_usage(proc: psutil.Process, finished: dict[int, float]) -> tuple[float, int]:
     """CPU seconds and RSS of ``proc`` and its descendants; children that exited keep their last CPU time."""
+    import psutil  # the bench extra; building a day (tests) does not need it
+
     cpu, rss = 0.0, 0
     try:
         procs = [proc, *proc.children(recursive=True)]
@@ -265,6 +269,8 @@ _LOG_TIME = re.compile(r"^(\d\d):(\d\d):(\d\d)\.(\d{3}) \| ")
 
 
 def run_cleanwire(source: Path, dest: Path, cache_dir: Path, extra: list[str]) -> RunResult:
+    import psutil
+
     cmd = [
         str(Path(sys.executable).parent / "cleanwire"), "run", "--source", str(source), "--dest", str(dest),
         "--date", INGEST_DATE, "--set", f"ops.cache_dir={cache_dir}", *extra,
@@ -387,6 +393,8 @@ def report(size: int, result: RunResult, fixed: float) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import psutil
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="10000,100000", help="comma-separated day sizes (documents)")
     ap.add_argument("--bench-dirs", default=",".join(map(str, DEFAULT_BENCH_DIRS)), help="dev sets with raw/ and gold.jsonl")
