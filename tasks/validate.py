@@ -214,23 +214,13 @@ def _to_pandas(frame: pl.DataFrame):
     return pdf
 
 
-def _checked_columns(frame: pl.DataFrame, gx_suite) -> list[str]:
-    """The frame's columns the suite reads: GX filters the whole pandas frame for every expectation
-    (a take of each column, body included), so unread columns only cost time. A table-level
-    expectation (no ``column``) or a row condition (which names columns of its own) reads them all."""
-    named = [getattr(e, "column", None) for e in gx_suite.expectations]
-    if None in named or any(getattr(e, "row_condition", None) for e in gx_suite.expectations):
-        return frame.columns
-    return [name for name in frame.columns if name in named]
-
-
 # The shared batch definition holds the dataframe of the batch being built, so concurrent
 # validations (backfill runs daily flows in threads) would read each other's frames.
 _GX_LOCK = threading.Lock()
 
 
 def _run(frame: pl.DataFrame, gx_suite, parameters: dict[str, Any], result_format: dict[str, Any]):
-    pdf = _to_pandas(frame.select(_checked_columns(frame, gx_suite)))
+    pdf = _to_pandas(frame)
     with _GX_LOCK:
         batch = _batch_definition().get_batch(batch_parameters={"dataframe": pdf})
         return batch.validate(gx_suite, expectation_parameters=parameters, result_format=result_format)
