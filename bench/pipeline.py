@@ -18,8 +18,9 @@ Printed per size: whole-run documents per second (excluding the fixed start-up),
 seconds and documents per second (the manifest's ``timings_seconds``; publish and Data Docs from
 the log), the process tree's CPU seconds per step (steadier than wall time on a shared machine)
 and cores busy, beside the machine-wide per-core utilisation in that window (other jobs included),
-and peak RSS of the process tree. Generated days are kept under ``--workdir`` (default: a
-temporary folder, removed) and reused when ``--keep`` is given.
+and peak RSS of the process tree, over the run and per step. Generated days are kept under
+``--workdir`` (default: a temporary folder, removed) and reused when ``--keep`` is given; each
+run's manifest, log lines and samples are saved there as ``run-<size>.json``.
 """
 
 from __future__ import annotations
@@ -377,7 +378,10 @@ def report(size: int, result: RunResult, fixed: float) -> None:
         f"{inputs / net:,.0f} docs/s; peak RSS {result.peak_rss / 2**30:.2f} GiB; "
         f"machine load average {os.getloadavg()[0]:.1f} at the end"
     )
-    print(f"{'step':<18}{'seconds':>9}{'docs/s':>11}{'CPU s':>9}{'docs/CPU-s':>12}{'cores busy':>12}   machine per-core busy %")
+    print(
+        f"{'step':<18}{'seconds':>9}{'docs/s':>11}{'CPU s':>9}{'docs/CPU-s':>12}{'cores busy':>12}{'peak GiB':>10}"
+        "   machine per-core busy %"
+    )
     for step in STEP_ORDER:
         if step not in windows:
             continue
@@ -386,8 +390,9 @@ def report(size: int, result: RunResult, fixed: float) -> None:
         cpu, cores, per_core = usage_in(result.samples, start, end)
         rate = f"{inputs / seconds:,.0f}" if seconds > 0 and step != "start-up" else "-"
         cpu_rate = f"{inputs / cpu:,.0f}" if cpu > 0 and step != "start-up" else "-"
+        peak = max((s.rss for s in result.samples if start <= s.at <= end), default=0) / 2**30
         print(
-            f"{step:<18}{seconds:>9.2f}{rate:>11}{cpu:>9.1f}{cpu_rate:>12}{cores:>12.2f}   "
+            f"{step:<18}{seconds:>9.2f}{rate:>11}{cpu:>9.1f}{cpu_rate:>12}{cores:>12.2f}{peak:>10.2f}   "
             f"{' '.join(f'{c:5.1f}' for c in per_core)}"
         )
 
@@ -430,6 +435,8 @@ def main(argv: list[str] | None = None) -> int:
             dest = workdir / f"out-{size}"
             shutil.rmtree(dest, ignore_errors=True)
             results[size] = run_cleanwire(day, dest, workdir / "cache", extra)
+            record = {"manifest": results[size].manifest, "log": results[size].log, "samples": [s.__dict__ for s in results[size].samples]}
+            (workdir / f"run-{size}.json").write_text(json.dumps(record, default=str))
             if not args.keep:
                 shutil.rmtree(dest, ignore_errors=True)
         fixed = results[1].wall
