@@ -72,6 +72,9 @@ def read_task(ops: OpsConfig) -> Task:
         cache_policy=CachePolicy.from_cache_key_fn(read_cache_key),
         persist_result=True,
         result_storage=ops.cache_dir.expanduser(),
+        # Prefect otherwise also keeps every persisted result in an in-memory LRU (1,000 entries) for
+        # the life of the process: the whole day's documents, long after the flow has dropped them.
+        cache_result_in_memory=False,
     )
 
 

@@ -57,3 +57,26 @@ def test_chunked_run_equals_one_chunk_run_on_a_bench_day(tmp_path):
     counts = manifest["counts"]
     assert counts["inputs"] == stats.documents
     assert counts["duplicates"] and counts["quarantine"] >= stats.bad
+
+
+def test_cached_read_results_are_not_also_kept_in_memory(seeds_dir, tmp_path):
+    """The read cache persists each chunk's documents to disk; Prefect would also keep every persisted
+    result in its in-memory LRU for the life of the process: the whole day, after the flow dropped it."""
+    from prefect import flow
+    from prefect.context import FlowRunContext
+
+    from flows.runners import read_in_chunks
+    from tasks.config import Settings
+    from tasks.storage import LocalStorage
+
+    settings = Settings(ops={"cache_reads": True, "cache_dir": tmp_path / "cache", "read_chunk_files": 2})
+
+    @flow
+    def read_only() -> tuple[int, list[str]]:
+        batch = read_in_chunks(str(seeds_dir), LocalStorage(seeds_dir).list(), settings)
+        kept = FlowRunContext.get().result_store.cache.values()
+        return batch.documents.height, [type(record.result).__name__ for record in kept]
+
+    documents, kept_in_memory = read_only()
+    assert documents == 5 and any((tmp_path / "cache").iterdir())
+    assert "ReadBatch" not in kept_in_memory
