@@ -20,8 +20,8 @@ test: $(STAMP)  ## the whole test suite
 
 bench: $(STAMP)  ## the benchmarks (installs their extra baselines first)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev,bench]'
-	$(BIN)/python bench/noise.py
-	$(BIN)/python bench/dedup.py
+	$(BIN)/python -m bench.noise
+	$(BIN)/python -m bench.dedup
 
 lock:  ## refresh constraints.txt from the current venv after changing pyproject.toml
 	$(BIN)/python -m pip freeze --exclude-editable --disable-pip-version-check | grep -v '^-e ' > constraints.txt

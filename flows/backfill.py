@@ -22,15 +22,15 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.futures import as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.daily import current_pipeline_version, daily_flow
+from flows.daily import daily_flow, require_source, source_uri_of
 from flows.runners import progress_bar, with_runner
-from tasks.config import S3Config, Settings
+from tasks.config import Settings, load_settings
 from tasks.errors import CleanwireError, PipelineError
-from tasks.publish import read_manifest
+from tasks.publish import read_manifest_task
 from tasks.read import list_inputs_task
 from tasks.schema import SCHEMA_VERSION
-from tasks.storage import STORAGE_TASK_OPTIONS, open_storage
 from tasks.validate import BATCH_SUITE_FILE, RECORD_SUITE_FILE, load_suite
+from tasks.versions import pipeline_version
 
 PUBLISHED, SKIPPED, FAILED, NO_INPUT = "published", "skipped", "failed", "no input"
 
@@ -46,7 +46,7 @@ def current_versions(settings: Settings) -> dict:
     """The versions a partition published now records in its manifest (pipeline, schema, suites)."""
     suites = [load_suite(settings.validation.expectations_dir / name) for name in (RECORD_SUITE_FILE, BATCH_SUITE_FILE)]
     return {
-        "pipeline_version": current_pipeline_version(settings),
+        "pipeline_version": pipeline_version(settings),
         "schema_version": SCHEMA_VERSION,
         "suites": {suite.name: suite.version for suite in suites},
     }
@@ -80,28 +80,33 @@ def published_summary(manifest: dict) -> str:
     )
 
 
-@task(name="read-published-manifest", **STORAGE_TASK_OPTIONS)
-def published_manifest_task(dest: str, ingest_date: date, s3: S3Config) -> dict | None:
-    return read_manifest(open_storage(dest, s3), ingest_date)
-
-
 @task(name="backfill-date")
 def backfill_date_task(
-    source: str, dest: str, ingest_date: date, force: bool, overrides: dict, runner: str, dask_address: str | None
+    source: str,
+    dest: str,
+    ingest_date: date,
+    force: bool,
+    allow_shrink: bool,
+    overrides: dict,
+    runner: str,
+    dask_address: str | None,
 ) -> DateOutcome:
     """Skip, report no input, or run the daily flow (a child flow run) for one date; never raises."""
-    settings = Settings(**overrides)
+    settings = load_settings(overrides)
     try:
-        manifest = None if force else published_manifest_task(dest, ingest_date, settings.s3)
+        manifest = None if force else read_manifest_task(dest, ingest_date, settings.s3)
         if is_up_to_date(manifest, current_versions(settings)):
             return DateOutcome(ingest_date, SKIPPED, "already published with the current versions: " + published_summary(manifest))
-        source_uri = source.replace("{date}", ingest_date.isoformat())
+        source_uri = source_uri_of(source, ingest_date)
         if not list_inputs_task(source_uri, settings.s3):
             return DateOutcome(ingest_date, NO_INPUT, f"no objects under {source_uri}; nothing published")
     except Exception as exc:  # this date failed; the others go on
         return DateOutcome(ingest_date, FAILED, failure_message(exc))
     daily = with_runner(daily_flow, runner, dask_address)
-    state = daily(source=source, dest=dest, date=ingest_date.isoformat(), overrides=overrides, return_state=True)
+    state = daily(
+        source=source, dest=dest, date=ingest_date.isoformat(), overrides=overrides, allow_shrink=allow_shrink,
+        return_state=True,
+    )
     if not state.is_completed():
         return DateOutcome(ingest_date, FAILED, failure_message(state.result(raise_on_failure=False)))
     return DateOutcome(ingest_date, PUBLISHED, published_summary(state.result()))
@@ -125,6 +130,7 @@ def backfill_flow(
     force: bool = False,
     overrides: dict | None = None,
     runner: str = "local",
+    allow_shrink: bool = False,
     dask_address: str | None = None,
 ) -> list[DateOutcome]:
     """Run the daily flow for every ingest date from ``start`` to ``end`` (inclusive, YYYY-MM-DD).
@@ -134,11 +140,13 @@ def backfill_flow(
     logger = get_run_logger()
     if "{date}" not in source:
         raise PipelineError(f"--source {source!r} has no {{date}}: every date would read the same objects")
-    Settings(**(overrides or {}))  # a bad override fails once, here, not once per date
+    settings = load_settings(overrides)  # a bad override fails once, here, not once per date
+    require_source(source.split("{date}")[0].rpartition("/")[0], settings.s3)  # a typo is not a range of empty days
     dates = dates_between(parse_date(start, "--start"), parse_date(end, "--end"))
     logger.info("backfill %s..%s: %d dates, %s -> %s, force=%s", start, end, len(dates), source, dest, force)
     futures = [
-        backfill_date_task.submit(source, dest, day, force, overrides or {}, runner, dask_address) for day in dates
+        backfill_date_task.submit(source, dest, day, force, allow_shrink, overrides or {}, runner, dask_address)
+        for day in dates
     ]
     with progress_bar("dates", len(dates)) as advance:
         for done, future in enumerate(as_completed(futures), start=1):

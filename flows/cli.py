@@ -22,17 +22,22 @@ EXIT_USAGE = 2
 
 
 def parse_overrides(pairs: list[str]) -> dict:
-    """``["dedup.threshold=0.5"]`` -> ``{"dedup": {"threshold": "0.5"}}`` (pydantic does the typing)."""
+    """``["dedup.near_copy_threshold=0.8"]`` -> ``{"dedup": {"near_copy_threshold": "0.8"}}``, checked
+    against the settings (pydantic does the typing; an unknown name is a UsageError listing the valid ones)."""
+    from tasks.config import load_settings
+    from tasks.errors import UsageError
+
     out: dict = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or not name:
-            raise SystemExit(f"cleanwire: --set expects SECTION.FIELD=VALUE, got {pair!r}")
+            raise UsageError(f"--set expects SECTION.FIELD=VALUE, got {pair!r}")
         node = out
         *parents, leaf = name.strip().split(".")
         for part in parents:
             node = node.setdefault(part, {})
         node[leaf] = value
+    load_settings(out)
     return out
 
 
@@ -45,6 +50,14 @@ def build_parser() -> argparse.ArgumentParser:
     add_source_and_dest(run, "local folder or s3://bucket/prefix; {date} is filled from --date")
     run.add_argument("--date", help="ingest date YYYY-MM-DD naming the partition (default: today, UTC)")
     run.add_argument("--run-id", help="run id recorded in every row and the manifest (default: generated)")
+    run.add_argument(
+        "--allow-empty", action="store_true",
+        help="let an empty source replace a published partition that had inputs (default: keep it and say so)",
+    )
+    run.add_argument(
+        "--force", dest="allow_shrink", action="store_true",
+        help="publish even when this run has fewer than publish.min_rerun_ratio of the published partition's inputs",
+    )
     add_overrides_argument(run)
     add_runner_arguments(run)
     add_backfill_parser(sub)
@@ -59,6 +72,11 @@ def build_parser() -> argparse.ArgumentParser:
     dedup.add_argument("--threshold", type=float, help="near-copy tier: verified shingle Jaccard (dedup.near_copy_threshold)")
     dedup.add_argument("--rewrite-threshold", type=float, help="rewrite tier: content-word Jaccard (dedup.rewrite_threshold)")
     add_overrides_argument(dedup)
+
+    history = sub.add_parser("history", help="list the runs recorded under a destination, failed ones included")
+    history.add_argument("dest", help="local folder or s3://bucket/prefix the runs published to")
+    history.add_argument("--date", help="only the runs of this ingest date, YYYY-MM-DD")
+    history.add_argument("--json", action="store_true", help="the run records as JSON lines")
 
     clean = sub.add_parser("clean", help="show what the noise cleaner keeps and removes, and why")
     clean.add_argument("files", nargs="+", type=Path, help="raw scrape files (read and decoded like the pipeline does)")
@@ -80,10 +98,16 @@ def _quiet_prefect_tracebacks() -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from flows.daily import daily_flow
+    from flows.daily import daily_flow, require_source, resolve_date, source_uri_of
     from flows.runners import call_with_runner
+    from tasks.config import load_settings
+    from tasks.history import NO_INPUT
     from tasks.validate import preload_great_expectations
 
+    overrides = parse_overrides(args.overrides)
+    # The flow checks this too (for deployments); here it fails before a Prefect server starts.
+    settings = load_settings(overrides)
+    require_source(source_uri_of(args.source, resolve_date(args.date, settings.ops.timezone)), settings.s3)
     preload_great_expectations()  # overlaps the embedded Prefect server's start-up
 
     manifest = call_with_runner(
@@ -94,8 +118,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         dest=args.dest,
         date=args.date,
         run_id=args.run_id,
-        overrides=parse_overrides(args.overrides),
+        overrides=overrides,
+        allow_empty=args.allow_empty,
+        allow_shrink=args.allow_shrink,
     )
+    if manifest.get("outcome") == NO_INPUT:
+        print(f"cleanwire: {manifest['message']}")
+        return 0
     counts = manifest["counts"]
     print(
         f"cleanwire: ingest_date={manifest['ingest_date']} run_id={manifest['run_id']}: "
@@ -105,14 +134,32 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_history(args: argparse.Namespace) -> int:
+    from flows.backfill import parse_date
+    from tasks.config import load_settings
+    from tasks.history import history_table, read_run_records
+    from tasks.storage import open_storage
+
+    day = parse_date(args.date, "--date") if args.date else None
+    records = read_run_records(open_storage(args.dest, load_settings().s3), day)
+    if args.json:
+        for record in records:
+            print(json.dumps(record, sort_keys=True, default=str))
+    elif records:
+        print(history_table(records))
+    else:
+        print(f"cleanwire: no runs recorded under {args.dest}" + (f" for {args.date}" if args.date else ""))
+    return 0
+
+
 def cmd_clean(args: argparse.Namespace) -> int:
     from tasks.clean import clean_text, find_batch_boilerplate
-    from tasks.config import Settings
+    from tasks.config import load_settings
     from tasks.parse import ParseOutcome
     from tasks.read import read_objects
     from tasks.storage import LocalStorage
 
-    settings = Settings()
+    settings = load_settings()
     read = ParseOutcome()
     missing = 0
     for path in args.files:
@@ -171,7 +218,8 @@ def add_runner_arguments(parser: argparse.ArgumentParser) -> None:
 def add_overrides_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--set", dest="overrides", action="append", default=[], metavar="SECTION.FIELD=VALUE",
-        help="override one setting, e.g. --set dedup.rewrite_threshold=0.3 (repeatable; see tasks/config.py)",
+        help="override one setting, e.g. --set dedup.rewrite_threshold=0.3 (repeatable; unknown names are "
+        "refused; every name is in tasks/config.py)",
     )
 
 
@@ -191,6 +239,10 @@ def add_backfill_parser(sub) -> None:
     backfill.add_argument(
         "--max-parallel", type=int, default=1, metavar="N",
         help="dates run at once (default 1: in date order, so each date's dedup sees the days before it)",
+    )
+    backfill.add_argument(
+        "--allow-shrink", action="store_true",
+        help="publish a date even when it has fewer than publish.min_rerun_ratio of its published inputs",
     )
     add_runner_arguments(backfill)
     add_overrides_argument(backfill)
@@ -222,6 +274,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
             start=args.start,
             end=args.end,
             force=args.force,
+            allow_shrink=args.allow_shrink,
             overrides=parse_overrides(args.overrides),
             runner=args.runner,
             dask_address=scheduler,
@@ -243,14 +296,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_dedup(args: argparse.Namespace) -> int:
     import polars as pl
 
-    from tasks.config import Settings
+    from tasks.config import load_settings
     from tasks.dedup import deduplicate_table
 
     overrides = parse_overrides(args.overrides)
     for flag, field in ((args.threshold, "near_copy_threshold"), (args.rewrite_threshold, "rewrite_threshold")):
         if flag is not None:
             overrides.setdefault("dedup", {})[field] = flag
-    config = Settings(**overrides).dedup
+    config = load_settings(overrides).dedup
     try:
         table = pl.read_parquet(args.input)
     except (OSError, pl.exceptions.PolarsError) as exc:
@@ -265,14 +318,21 @@ def cmd_dedup(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "clean": cmd_clean, "dedup": cmd_dedup, "backfill": cmd_backfill, "serve": cmd_serve}
+COMMANDS = {
+    "run": cmd_run,
+    "clean": cmd_clean,
+    "dedup": cmd_dedup,
+    "backfill": cmd_backfill,
+    "serve": cmd_serve,
+    "history": cmd_history,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from pydantic import ValidationError
 
-    from tasks.errors import CleanwireError
+    from tasks.errors import CleanwireError, UsageError
 
     if not args.debug:
         _quiet_prefect_tracebacks()
@@ -282,6 +342,9 @@ def main(argv: list[str] | None = None) -> int:
         # The reader went away (e.g. `cleanwire clean ... | head`): not an error of ours.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except UsageError as exc:
+        print(f"cleanwire: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except CleanwireError as exc:
         print(f"cleanwire: {exc}", file=sys.stderr)
         return EXIT_FAILED

@@ -8,7 +8,6 @@ published; the batch suite runs last, on exactly what would be published, and ga
 
 from __future__ import annotations
 
-import json
 import secrets
 import time
 from collections import Counter
@@ -20,34 +19,27 @@ from zoneinfo import ZoneInfo
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
-import tasks.clean
-import tasks.dedup
-import tasks.language
-import tasks.parse
-import tasks.publish
-import tasks.quarantine
-import tasks.read
-import tasks.records
-import tasks.schema
-import tasks.validate
 from flows.runners import clean_in_chunks, read_in_chunks, validate_records_in_chunks
-from tasks.config import Settings
+from tasks.config import S3Config, Settings, load_settings
 from tasks.dedup import dedup_task
-from tasks.errors import PipelineError
+from tasks.errors import CleanwireError, PipelineError, UsageError
+from tasks.history import FAILED, NO_INPUT, PUBLISHED, record_run_task
 from tasks.publish import (
     INDEX_DATASET,
     articles_and_duplicates,
+    check_rerun,
     load_index_task,
     partition_lock,
     publish_data_docs_task,
     publish_task,
+    read_manifest_task,
 )
 from tasks.quarantine import record_rejections, rejections_frame
 from tasks.read import list_inputs_task
-from tasks.records import pipeline_version
 from tasks.schema import SCHEMA_VERSION
 from tasks.storage import open_storage
 from tasks.validate import BatchFacts, preload_great_expectations, validate_batch_task
+from tasks.versions import pipeline_version
 
 
 def resolve_date(value: str | date | None, timezone: str = "UTC") -> date:
@@ -69,20 +61,6 @@ def default_date(timezone: str) -> date:
     if deployment.id is None:
         return datetime.now(UTC).date()
     return flow_run.scheduled_start_time.astimezone(ZoneInfo(timezone)).date()
-
-
-# The code that decides what a partition holds (a change to any of it makes published partitions stale).
-STEP_MODULES = [
-    tasks.read, tasks.parse, tasks.clean, tasks.dedup, tasks.validate,
-    tasks.publish, tasks.quarantine, tasks.records, tasks.schema, tasks.language,
-]  # fmt: skip
-
-
-def current_pipeline_version(settings: Settings) -> str:
-    """Package version + digest of the step code and of every setting that shapes the output."""
-    shaping = settings.model_dump(mode="json", include={"read", "parse", "clean", "dedup", "validation"})
-    shaping["validation"].pop("expectations_dir")  # where the suites are is not what they say (suite versions are)
-    return pipeline_version(STEP_MODULES, json.dumps(shaping, sort_keys=True))
 
 
 def new_run_id(ingest_date: date) -> str:
@@ -109,37 +87,90 @@ def daily_flow(
     date: str | None = None,
     run_id: str | None = None,
     overrides: dict | None = None,
+    allow_empty: bool = False,
+    allow_shrink: bool = False,
 ) -> dict:
     """Clean, deduplicate, validate and publish the scrapes of one ingest date.
 
     ``source`` and ``dest`` are local folders or ``s3://bucket/prefix`` URIs; ``{date}`` in ``source`` is
     replaced by the ingest date. ``overrides`` is a partial Settings dict (e.g. ``{"dedup": {...}}``).
-    Returns the committed manifest.
+    A source that does not exist is a UsageError before anything is written. An empty source never
+    replaces a published partition that had inputs unless ``allow_empty``; a rerun with far fewer
+    inputs than the published partition is refused unless ``allow_shrink``. Every run that started
+    leaves a record under ``DEST/_runs/``. Returns the committed manifest, or the record of a run that
+    kept the published partition.
     """
     preload_great_expectations()
-    settings = Settings(**(overrides or {}))
+    settings = load_settings(overrides)
     ingest_date = resolve_date(date, settings.ops.timezone)
     run_id = run_id or new_run_id(ingest_date)
+    source_uri = source_uri_of(source, ingest_date)
+    require_source(source_uri, settings.s3)
+    record = {
+        "run_id": run_id,
+        "ingest_date": ingest_date.isoformat(),
+        "source": source_uri,
+        "pipeline_version": pipeline_version(settings),
+        "started_at": datetime.now(UTC).isoformat(),
+    }
     stale_after = timedelta(hours=settings.publish.lock_stale_after_hours)
-    with partition_lock(open_storage(dest, settings.s3), ingest_date, run_id, stale_after):
-        return process_partition(source.replace("{date}", ingest_date.isoformat()), dest, ingest_date, run_id, settings)
+    try:
+        with partition_lock(open_storage(dest, settings.s3), ingest_date, run_id, stale_after):
+            result = process_partition(source_uri, dest, ingest_date, run_id, settings, allow_empty, allow_shrink)
+    except BaseException as exc:
+        error = str(exc) if isinstance(exc, CleanwireError) else f"{type(exc).__name__}: {exc}"
+        save_run_record(dest, {**record, "outcome": FAILED, "error": error}, settings)
+        raise
+    save_run_record(dest, {"outcome": PUBLISHED, **result, "error": None}, settings)
+    return result
 
 
-def process_partition(source_uri: str, dest: str, ingest_date: date, run_id: str, settings: Settings) -> dict:
+def source_uri_of(source: str, ingest_date: date) -> str:
+    """The source of one ingest date: ``{date}`` in ``source`` filled in."""
+    return source.replace("{date}", ingest_date.isoformat())
+
+
+def require_source(source_uri: str, s3: S3Config) -> None:
+    """A source that does not exist is the operator's slip (a typo, a wrong bucket), not an empty day."""
+    if not open_storage(source_uri, s3).root_exists():
+        raise UsageError(
+            f"source {source_uri} does not exist (no such folder, bucket, or prefix with objects under it or its "
+            "parent); nothing was read or written. An existing empty folder or date prefix is a day with no input."
+        )
+
+
+def save_run_record(dest: str, record: dict, settings: Settings) -> None:
+    """Write the run's record; a failure to do so is logged, never hides the run's own outcome."""
+    record = {**record, "finished_at": datetime.now(UTC).isoformat()}
+    try:
+        uri = record_run_task(dest, record, settings.s3)
+    except Exception as exc:  # the destination itself may be what failed the run
+        get_run_logger().warning("could not write the run record of %s: %s", record["run_id"], exc)
+        return
+    get_run_logger().info("run record: %s (%s)", uri, record["outcome"])
+
+
+def process_partition(
+    source_uri: str, dest: str, ingest_date: date, run_id: str, settings: Settings, allow_empty: bool, allow_shrink: bool
+) -> dict:
     """The steps of one run, inside the daily flow and under the ingest date's lock."""
     logger = get_run_logger()
     started_at = datetime.now(UTC)
     timer = StepTimer()
     logger.info("run %s: %s -> %s, ingest_date=%s", run_id, source_uri, dest, ingest_date)
+    published = read_manifest_task(dest, ingest_date, settings.s3)
 
     with timer.step("list"):
         objects = list_inputs_task(source_uri, settings.s3)
     logger.info("list: %d raw objects under %s", len(objects), source_uri)
+    if not objects and published and published["counts"]["inputs"] and not allow_empty:
+        return keep_published_partition(source_uri, ingest_date, run_id, published)
 
     with timer.step("read"):
         read = read_in_chunks(source_uri, objects, settings)
     inputs = read.documents.height + len(read.rejections)
     logger.info("read: %d documents, %d inputs rejected", read.documents.height, len(read.rejections))
+    check_rerun(published, inputs, ingest_date, settings.publish, allow_shrink or (allow_empty and not inputs))
     for warning in read.warnings:
         logger.warning("read: %s", warning)
 
@@ -191,7 +222,7 @@ def process_partition(source_uri: str, dest: str, ingest_date: date, run_id: str
         "ingest_date": ingest_date.isoformat(),
         "source": source_uri,
         "schema_version": SCHEMA_VERSION,
-        "pipeline_version": current_pipeline_version(settings),
+        "pipeline_version": pipeline_version(settings),
         "suites": {
             record_check.suite_name: record_check.suite_version,
             batch_check.suite_name: batch_check.suite_version,
@@ -210,10 +241,35 @@ def process_partition(source_uri: str, dest: str, ingest_date: date, run_id: str
         "timings_seconds": timer.seconds,  # every step before publish, which writes this manifest
     }
     frames = {"articles": articles, "duplicates": duplicates, "quarantine": quarantine, INDEX_DATASET: published_index}
-    committed = publish_task(dest, ingest_date, run_id, frames, manifest, settings.s3)
+    committed = publish_task(dest, ingest_date, run_id, frames, manifest, settings.publish, settings.s3)
     logger.info("publish: committed %s", committed["manifest_uri"])
     create_markdown_artifact(key="cleanwire-run-summary", markdown=run_summary_markdown(committed), description=run_id)
     return committed
+
+
+def keep_published_partition(source_uri: str, ingest_date: date, run_id: str, published: dict) -> dict:
+    """An empty source does not replace a partition that had inputs: say so in the log and the artifact."""
+    message = (
+        f"no input under {source_uri}: the published partition of ingest_date={ingest_date} "
+        f"({published['counts']['inputs']} inputs, run {published['run_id']}) was kept; nothing was written. "
+        "Pass --allow-empty (deployment parameter allow_empty) to replace it with an empty partition."
+    )
+    get_run_logger().warning(message)
+    create_markdown_artifact(
+        key="cleanwire-run-summary",
+        markdown=f"# cleanwire run `{run_id}` — ingest_date {ingest_date}\n\n**No input.** {message}\n",
+        description=run_id,
+    )
+    counts = {"inputs": 0, "articles": 0, "duplicates": 0, "quarantine": 0}
+    return {
+        "outcome": NO_INPUT,
+        "run_id": run_id,
+        "ingest_date": ingest_date.isoformat(),
+        "source": source_uri,
+        "counts": counts,
+        "message": message,
+        "kept_manifest_uri": published["manifest_uri"],
+    }
 
 
 def run_summary_markdown(manifest: dict) -> str:

@@ -10,8 +10,8 @@ index, batch validation, publish) needs the whole batch and stays in the flow's 
 sees every article exactly as with the default runner.
 
 A chunk's result is cached under a key made of the source objects' ETags, the read settings, the
-pipeline version and the read code itself, so a rerun over unchanged inputs skips fetching and
-decoding them.
+package version and all of cleanwire's code (``tasks.versions.code_digest``), so a rerun over
+unchanged inputs skips fetching and decoding them.
 """
 
 from __future__ import annotations
@@ -33,27 +33,21 @@ from prefect.futures import PrefectFutureList, as_completed
 from prefect.utilities.annotations import unmapped
 from pydantic import BaseModel
 
-import tasks.parse
-import tasks.read
 from tasks.clean import CleanOutcome, clean_task, find_batch_boilerplate, merge_outcomes
 from tasks.config import OpsConfig, S3Config, Settings
 from tasks.read import ReadBatch, merge_read_batches, read_inputs_task
-from tasks.records import code_digest
 from tasks.storage import StoredObject
 from tasks.validate import RecordValidation, merge_record_validations, validate_records_task
+from tasks.versions import code_digest
 
 T = TypeVar("T")
 
-# The code whose output a cached read result is; an edit to it must not be served stale results.
-_READ_CODE_DIGEST = code_digest([tasks.read, tasks.parse])
-
-
 def read_cache_key(_context, parameters: dict) -> str:
-    """Same objects (URI, ETag, size), settings, pipeline version and read code: same result."""
+    """Same objects (URI, ETag, size), settings, package version and code: same result."""
     objects: list[StoredObject] = parameters["objects"]
     identity = {
-        "pipeline_version": version("cleanwire"),
-        "code": _READ_CODE_DIGEST,
+        "package_version": version("cleanwire"),
+        "code": code_digest(),  # an edit to any of cleanwire's code or data must not be served stale results
         # Every settings section the task takes except S3 access, which does not change the bytes read.
         "settings": {
             name: value.model_dump(mode="json")

@@ -16,9 +16,16 @@ DAILY_TAGS = ["cleanwire", "daily"]
 
 def daily_parameters(source: str, dest: str, timezone: str, overrides: dict) -> dict:
     """The deployment's parameters; the schedule's time zone goes to the run too, so its default date
-    is the scheduled day in that zone."""
+    is the scheduled day in that zone. A scheduled run never replaces a published partition with an
+    empty or a much smaller one (flows.daily.daily_flow)."""
     ops = {**overrides.get("ops", {}), "timezone": timezone}
-    return {"source": source, "dest": dest, "overrides": {**overrides, "ops": ops}}
+    return {
+        "source": source,
+        "dest": dest,
+        "overrides": {**overrides, "ops": ops},
+        "allow_empty": False,
+        "allow_shrink": False,
+    }
 
 
 def serve_daily(source: str, dest: str, cron: str, timezone: str | None, overrides: dict) -> None:
@@ -26,7 +33,7 @@ def serve_daily(source: str, dest: str, cron: str, timezone: str | None, overrid
     from prefect.settings import PREFECT_API_URL
 
     from flows.daily import daily_flow
-    from tasks.config import Settings
+    from tasks.config import load_settings
     from tasks.errors import PipelineError
 
     if not PREFECT_API_URL.value():
@@ -35,7 +42,7 @@ def serve_daily(source: str, dest: str, cron: str, timezone: str | None, overrid
             "PREFECT_API_URL=http://127.0.0.1:4200/api (the ephemeral server schedules nothing)"
         )
     ops = overrides.get("ops", {}) | ({"timezone": timezone} if timezone else {})
-    timezone = Settings(**{**overrides, "ops": ops}).ops.timezone  # validates the name
+    timezone = load_settings({**overrides, "ops": ops}).ops.timezone  # validates the name
     daily_flow.serve(
         name=DAILY_DEPLOYMENT,
         schedule=Cron(cron, timezone=timezone),

@@ -1,23 +1,43 @@
 """Typed configuration for every step, in one place.
 
 Defaults live here; environment variables override them (``CLEANWIRE_`` prefix, ``__`` between a
-section and its field, e.g. ``CLEANWIRE_DEDUP__THRESHOLD=0.4``) and CLI flags override both.
+section and its field, e.g. ``CLEANWIRE_DEDUP__NEAR_COPY_THRESHOLD=0.8``) and CLI flags override both.
+An unknown name, from any of these or from a deployment's ``overrides``, is an error naming the valid
+names (``load_settings``): a typo must never leave a setting silently at its default.
 Each pipeline step receives only its own section, so the pure functions stay testable with a
 plain ``SectionConfig()``.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tasks.errors import UsageError
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+ENV_PREFIX = "CLEANWIRE_"
+ENV_NESTED_DELIMITER = "__"
 
 
-class ReadConfig(BaseModel):
+class Section(BaseModel):
+    """A settings section: unknown field names are rejected, not ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ReadConfig(Section):
     """How raw objects are listed, read and decoded."""
 
     max_file_bytes: int = Field(20 * 1024 * 1024, description="Larger raw objects are quarantined as too_large unread.")
@@ -36,7 +56,7 @@ class ReadConfig(BaseModel):
     )
 
 
-class ParseConfig(BaseModel):
+class ParseConfig(Section):
     """How structured inputs (HTML pages, JSON/JSONL records, WARC archives) become documents (see tasks/parse.py).
 
     Each ``*_fields`` tuple lists the JSON keys a scraper may use for one value; the first present,
@@ -69,7 +89,7 @@ class ParseConfig(BaseModel):
         10 * 1024 * 1024, description="Larger WARC response payloads are quarantined as too_large (WARC files themselves are streamed)."
     )
 
-class CleanConfig(BaseModel):
+class CleanConfig(Section):
     """Noise-removal rules and thresholds (see tasks/clean.py)."""
 
     # Line classes (jusText-style: length and stop-word density decide whether a line reads as prose).
@@ -297,7 +317,7 @@ class CleanConfig(BaseModel):
     )
 
 
-class DedupConfig(BaseModel):
+class DedupConfig(Section):
     """Near-duplicate detection (see tasks/dedup.py)."""
 
     tiers: tuple[str, ...] = Field(
@@ -360,7 +380,7 @@ class DedupConfig(BaseModel):
     )
 
 
-class ValidationConfig(BaseModel):
+class ValidationConfig(Section):
     """Data-contract enforcement with Great Expectations (see tasks/validate.py).
 
     Every threshold of the suites lives here and only here: the suites in ``expectations_dir`` refer
@@ -407,7 +427,7 @@ class ValidationConfig(BaseModel):
     max_duplicate_share: float = Field(0.9, description="Most of a run's inputs that may be duplicates.")
 
 
-class S3Config(BaseModel):
+class S3Config(Section):
     """S3 access; credentials always come from boto3's standard chain, never from here."""
 
     endpoint_url: str | None = Field(None, description="Overrides AWS_ENDPOINT_URL for cleanwire only (MinIO etc.).")
@@ -416,15 +436,25 @@ class S3Config(BaseModel):
     multipart_threshold_bytes: int = 16 * 1024 * 1024
 
 
-class PublishConfig(BaseModel):
+class PublishConfig(Section):
     """Committing partitions (see tasks/publish.py)."""
 
     lock_stale_after_hours: float = Field(
         6.0, gt=0, description="A date's publish lock older than this belongs to a run that died, and is broken."
     )
+    min_rerun_ratio: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="A rerun of a published date with fewer than this share of the published partition's inputs "
+        "is refused (a shrunken or wrong source), unless forced (run --force, backfill --allow-shrink).",
+    )
+    reports_keep_days: int = Field(
+        30, ge=1, description="Data Docs of runs older than this many days are deleted by the run that publishes."
+    )
 
 
-class OpsConfig(BaseModel):
+class OpsConfig(Section):
     """Running the flows: schedule time zone, result cache, fan-out unit (see docs/operations.md)."""
 
     timezone: str = Field(
@@ -454,7 +484,7 @@ class OpsConfig(BaseModel):
 class Settings(BaseSettings):
     """All of cleanwire's configuration."""
 
-    model_config = SettingsConfigDict(env_prefix="CLEANWIRE_", env_nested_delimiter="__", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter=ENV_NESTED_DELIMITER, extra="forbid")
 
     read: ReadConfig = ReadConfig()
     parse: ParseConfig = ParseConfig()
@@ -464,3 +494,44 @@ class Settings(BaseSettings):
     s3: S3Config = S3Config()
     publish: PublishConfig = PublishConfig()
     ops: OpsConfig = OpsConfig()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_unknown_environment_names(cls, data: object) -> object:
+        """pydantic-settings only reads variables of known sections; one naming no section is a typo."""
+        for name in os.environ:
+            if name.startswith(ENV_PREFIX):
+                section = name[len(ENV_PREFIX) :].split(ENV_NESTED_DELIMITER)[0].lower()
+                if section not in cls.model_fields:
+                    raise ValueError(f"environment variable {name} names no settings section")
+        return data
+
+
+def load_settings(overrides: dict | None = None) -> Settings:
+    """Settings from the defaults, the ``CLEANWIRE_*`` environment and ``overrides`` (a partial
+    Settings dict: ``--set`` flags, a deployment's parameters); any bad or unknown name is a
+    UsageError whose message lists the valid names."""
+    try:
+        return Settings(**(overrides or {}))
+    except ValidationError as exc:
+        raise UsageError(describe_settings_error(exc)) from None
+
+
+def describe_settings_error(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors():
+        loc = [str(part) for part in error["loc"]]
+        name = ".".join(loc)
+        if error["type"] == "extra_forbidden":
+            section = Settings.model_fields.get(loc[0]) if len(loc) == 2 else None
+            valid = sorted(section.annotation.model_fields) if section else sorted(Settings.model_fields)
+            where = f"section {loc[0]!r}" if section else "sections"
+            problems.append(f"unknown setting {name!r}; valid {where}: {', '.join(valid)}")
+        elif error["type"] == "value_error" and not loc:
+            problems.append(f"{error['msg'].removeprefix('Value error, ')}; valid sections: {', '.join(sorted(Settings.model_fields))}")
+        else:
+            problems.append(f"{name or 'settings'}: {error['msg']} (got {error.get('input')!r})")
+    return "invalid configuration: " + "; ".join(problems) + (
+        f". Settings come from --set SECTION.FIELD=VALUE, {ENV_PREFIX}SECTION{ENV_NESTED_DELIMITER}FIELD variables "
+        "and a deployment's overrides parameter; every name is listed in tasks/config.py."
+    )

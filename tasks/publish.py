@@ -30,7 +30,7 @@ from pathlib import Path
 import polars as pl
 from prefect import get_run_logger, task
 
-from tasks.config import DedupConfig, S3Config
+from tasks.config import DedupConfig, PublishConfig, S3Config
 from tasks.dedup import FEATURE_VERSION, index_rows
 from tasks.errors import PipelineError, StorageError
 from tasks.schema import DATASETS, PARTITION_COLUMN
@@ -85,6 +85,11 @@ def read_manifest(storage: Storage, ingest_date: date) -> dict | None:
     return json.loads(storage.read(key))
 
 
+@task(name="read-published-manifest", **STORAGE_TASK_OPTIONS)
+def read_manifest_task(dest: str, ingest_date: date, s3: S3Config) -> dict | None:
+    return read_manifest(open_storage(dest, s3), ingest_date)
+
+
 def publish_partition(
     storage: Storage,
     ingest_date: date,
@@ -126,9 +131,47 @@ def publish_partition(
     return committed
 
 
+def check_rerun(published: dict | None, inputs: int, ingest_date: date, config: PublishConfig, allow_shrink: bool) -> None:
+    """Refuse a rerun that would shrink a published partition sharply (a wrong, truncated or expired
+    source): fewer than ``config.min_rerun_ratio`` of the published inputs, unless ``allow_shrink``."""
+    published_inputs = (published or {}).get("counts", {}).get("inputs", 0)
+    if allow_shrink or not published_inputs or inputs >= config.min_rerun_ratio * published_inputs:
+        return
+    raise PipelineError(
+        f"refusing to replace ingest_date={ingest_date}: this run has {inputs} inputs, the published partition "
+        f"(run {published.get('run_id', '?')}) has {published_inputs}, and publish.min_rerun_ratio="
+        f"{config.min_rerun_ratio} requires at least {config.min_rerun_ratio * published_inputs:g}. Nothing was "
+        "written. Check the source; to publish the smaller partition anyway, rerun with --force "
+        "(backfill: --allow-shrink; deployment parameter allow_shrink)."
+    )
+
+
+def expire_reports(storage: Storage, keep_days: int, now: datetime) -> list[str]:
+    """Delete the Data Docs sites whose newest file is older than ``keep_days``; returns their run ids."""
+    newest: dict[str, datetime] = {}
+    keys: dict[str, list[str]] = {}
+    for obj in storage.list(DATA_DOCS_PREFIX):
+        run = obj.key[len(DATA_DOCS_PREFIX) + 1 :].split("/", 1)[0]
+        newest[run] = max(newest.get(run, obj.modified), obj.modified)
+        keys.setdefault(run, []).append(obj.key)
+    expired = sorted(run for run, modified in newest.items() if now - modified > timedelta(days=keep_days))
+    storage.delete([key for run in expired for key in keys[run]])
+    return expired
+
+
 @task(name="publish", **STORAGE_TASK_OPTIONS)
-def publish_task(dest: str, ingest_date: date, run_id: str, frames: dict[str, pl.DataFrame], manifest: dict, s3: S3Config) -> dict:
-    return publish_partition(open_storage(dest, s3), ingest_date, run_id, frames, manifest)
+def publish_task(
+    dest: str, ingest_date: date, run_id: str, frames: dict[str, pl.DataFrame], manifest: dict, config: PublishConfig, s3: S3Config
+) -> dict:
+    storage = open_storage(dest, s3)
+    committed = publish_partition(storage, ingest_date, run_id, frames, manifest)
+    expired = expire_reports(storage, config.reports_keep_days, datetime.now(UTC))
+    if expired:
+        get_run_logger().info(
+            "publish: deleted the Data Docs of %d runs older than publish.reports_keep_days=%d",
+            len(expired), config.reports_keep_days,
+        )
+    return committed
 
 
 def lock_key(ingest_date: date) -> str:

@@ -20,7 +20,6 @@ from charset_normalizer import from_bytes
 from prefect import task
 
 from tasks.config import ParseConfig, ReadConfig, S3Config
-from tasks.errors import StorageError
 from tasks.parse import (
     HTML,
     JSON,
@@ -193,24 +192,22 @@ def _read_rejection(uri: str, rejected: Rejected, data: bytes, size_bytes: int, 
 def read_objects(
     source: str, objects: list[StoredObject], config: ReadConfig, s3: S3Config, parse: ParseConfig = ParseConfig()
 ) -> ParseOutcome:
-    """Fetch and parse each listed object; an object, or a record in it, that cannot be read becomes a Rejection."""
+    """Fetch and parse each listed object; an object, or a record in it, whose content cannot be used
+    becomes a Rejection. An object that cannot be fetched raises (a StorageError, or a
+    TransientStorageError the task retries): a source that cannot be read is not bad input."""
     storage = open_storage(source, s3)
     outcome = ParseOutcome()
     for obj in objects:
-        try:
-            if format_by_name(obj.key) == WARC:
-                # Streamed record by record, so read.max_file_bytes does not apply (parse bounds each record).
-                with storage.open(obj.key) as stream:
-                    outcome.extend(parse_warc(obj.uri, stream, parse))
-                continue
-            if obj.size > config.max_file_bytes:
-                detail = f"{obj.size} bytes is above read.max_file_bytes={config.max_file_bytes}; not read"
-                outcome.add(Rejection(obj.uri, "read", (f"too_large ({detail})",), obj.size))
-                continue
-            data = storage.read(obj.key)
-        except (StorageError, OSError) as exc:
-            outcome.add(Rejection(obj.uri, "read", (f"unreadable ({exc})",), obj.size))
+        if format_by_name(obj.key) == WARC:
+            # Streamed record by record, so read.max_file_bytes does not apply (parse bounds each record).
+            with storage.open(obj.key) as stream:
+                outcome.extend(parse_warc(obj.uri, stream, parse))
             continue
+        if obj.size > config.max_file_bytes:
+            detail = f"{obj.size} bytes is above read.max_file_bytes={config.max_file_bytes}; not read"
+            outcome.add(Rejection(obj.uri, "read", (f"too_large ({detail})",), obj.size))
+            continue
+        data = storage.read(obj.key)
         payload = maybe_gunzip(data, obj.key, config)
         if isinstance(payload, Rejected):
             outcome.add(_read_rejection(obj.uri, payload, data, obj.size, config))

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-from importlib.metadata import version
-from pathlib import Path
-from types import ModuleType
 
 _WHITESPACE = re.compile(r"\s+")
 # Kana and CJK ideographs are written without spaces: each character counts as a word, so that the
@@ -30,18 +27,3 @@ def content_hash(body: str) -> str:
 def word_count(body: str) -> int:
     """Words of ``body``: runs of word characters, and every CJK character on its own."""
     return len(_WORD.findall(body))
-
-
-def code_digest(modules: list[ModuleType]) -> str:
-    """SHA-256 of the modules' source: results computed by that code are stale once it changes."""
-    return hashlib.sha256(b"".join(Path(module.__file__).read_bytes() for module in modules)).hexdigest()
-
-
-def pipeline_version(step_modules: list[ModuleType], settings_json: str) -> str:
-    """The package version, plus a digest of the steps' code and of the settings that shape the output.
-
-    Recorded in each partition's manifest; a backfill rebuilds a partition whose version differs, so a
-    changed rule or threshold is never mistaken for "already published" (a version bump is not needed).
-    """
-    digest = hashlib.sha256((code_digest(step_modules) + settings_json).encode()).hexdigest()[:12]
-    return f"{version('cleanwire')}+{digest}"

@@ -13,6 +13,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
@@ -20,7 +21,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.tasks import exponential_backoff
 
 from tasks.config import S3Config
-from tasks.errors import StorageError
+from tasks.errors import CleanwireError, StorageError, TransientStorageError
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class StoredObject:
     key: str  # path relative to the listed root, '/'-separated
     size: int
     etag: str  # content version: S3 ETag, or mtime+size for local files
+    modified: datetime  # last write, UTC
 
 
 class Storage(Protocol):
@@ -37,6 +39,7 @@ class Storage(Protocol):
     def uri(self, key: str) -> str: ...
     def list(self, prefix: str = "") -> list[StoredObject]: ...
     def exists(self, key: str) -> bool: ...
+    def root_exists(self) -> bool: ...
     def read(self, key: str, limit: int | None = None) -> bytes: ...
     def open(self, key: str) -> io.BufferedIOBase: ...
     def write(self, key: str, data: bytes) -> None: ...
@@ -79,18 +82,28 @@ class LocalStorage:
         out = []
         for path, stat in entries:
             key = path[len(self.root) + 1 :].replace(os.sep, "/")
-            out.append(StoredObject(path, key, stat.st_size, f"{stat.st_mtime_ns:x}-{stat.st_size:x}"))
+            etag = f"{stat.st_mtime_ns:x}-{stat.st_size:x}"
+            out.append(StoredObject(path, key, stat.st_size, etag, datetime.fromtimestamp(stat.st_mtime, UTC)))
         return out
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
 
+    def root_exists(self) -> bool:
+        return Path(self.root).exists()
+
     def read(self, key: str, limit: int | None = None) -> bytes:
-        with self._path(key).open("rb") as fh:
-            return fh.read() if limit is None else fh.read(limit)
+        try:
+            with self._path(key).open("rb") as fh:
+                return fh.read() if limit is None else fh.read(limit)
+        except OSError as exc:
+            raise StorageError(f"cannot read {self._path(key)}: {exc.strerror or exc}") from None
 
     def open(self, key: str) -> io.BufferedIOBase:
-        return self._path(key).open("rb")
+        try:
+            return self._path(key).open("rb")
+        except OSError as exc:
+            raise StorageError(f"cannot read {self._path(key)}: {exc.strerror or exc}") from None
 
     def write(self, key: str, data: bytes) -> None:
         path = self._path(key)
@@ -153,6 +166,7 @@ class S3Storage:
             config=Config(retries={"mode": "adaptive", "max_attempts": config.max_attempts}),
         )
         self._transfer = TransferConfig(multipart_threshold=config.multipart_threshold_bytes)
+        self._max_attempts = config.max_attempts
 
     def _key(self, key: str) -> str:
         return _join(self.prefix, key)
@@ -161,23 +175,29 @@ class S3Storage:
         return f"s3://{self.bucket}/{self._key(key)}"
 
     def _call(self, what: str, fn, **kwargs):
+        """Run one S3 operation (botocore retries it first); classify what still fails."""
         from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
         try:
             return fn(**kwargs)
         except ClientError as exc:
             error = exc.response.get("Error", {})
-            raise StorageError(
+            message = (
                 f"S3 {what} on bucket {self.bucket!r} failed: {error.get('Code', '?')} ({error.get('Message', exc)})"
-                f"{_permission_hint(error.get('Code'), what)}"
-            ) from None
+            )
+            if _is_transient(exc):
+                raise TransientStorageError(f"{message}, still after {self._max_attempts} retries") from None
+            raise StorageError(message + _permission_hint(error.get("Code"), what)) from None
         except NoCredentialsError:
             raise StorageError(
                 f"S3 {what} on bucket {self.bucket!r} failed: no AWS credentials found; set AWS_ACCESS_KEY_ID and "
                 "AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or run where an instance role applies"
             ) from None
         except BotoCoreError as exc:
-            raise StorageError(f"S3 {what} on bucket {self.bucket!r} failed: {exc}") from None
+            message = f"S3 {what} on bucket {self.bucket!r} failed: {exc}"
+            if _is_transient(exc):
+                raise TransientStorageError(f"{message}, still after {self._max_attempts} retries") from None
+            raise StorageError(message) from None
 
     def _iter_pages(self, prefix: str) -> Iterator[dict]:
         paginator = self._client.get_paginator("list_objects_v2")
@@ -196,7 +216,8 @@ class S3Storage:
                 if item["Key"].endswith("/"):
                     continue  # zero-byte "folder" markers made by consoles
                 key = item["Key"][root_len:]
-                out.append(StoredObject(self.uri(key), key, item["Size"], item.get("ETag", "").strip('"')))
+                etag = item.get("ETag", "").strip('"')
+                out.append(StoredObject(self.uri(key), key, item["Size"], etag, item["LastModified"].astimezone(UTC)))
         return sorted(out, key=lambda o: o.key)
 
     def exists(self, key: str) -> bool:
@@ -210,12 +231,35 @@ class S3Storage:
                 return False
             raise StorageError(f"S3 HeadObject on bucket {self.bucket!r} failed: {exc}") from None
 
+    def root_exists(self) -> bool:
+        """The bucket exists and the prefix is in use. S3 has no folders: a prefix with no objects is
+        taken to exist when its parent prefix holds objects (an empty day beside earlier days), and
+        not to when the parent holds none either (a typo in the prefix)."""
+        from botocore.exceptions import ClientError
+
+        try:
+            self._client.head_bucket(Bucket=self.bucket)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchBucket", "NotFound"}:
+                return False
+            raise StorageError(f"S3 HeadBucket on bucket {self.bucket!r} failed: {exc}") from None
+        if not self.prefix:
+            return True
+        parent = self.prefix.rpartition("/")[0]
+        for prefix in filter(None, (self.prefix, parent)):
+            listed = self._call(
+                "ListObjectsV2", self._client.list_objects_v2, Bucket=self.bucket, Prefix=prefix + "/", MaxKeys=1
+            )
+            if listed.get("KeyCount", 0):
+                return True
+        return False
+
     def read(self, key: str, limit: int | None = None) -> bytes:
         kwargs = {"Bucket": self.bucket, "Key": self._key(key)}
         if limit is not None:
             kwargs["Range"] = f"bytes=0-{max(limit - 1, 0)}"
-        response = self._call("GetObject", self._client.get_object, **kwargs)
-        return response["Body"].read()
+        # The body is read inside the call: a connection that dies mid-body is a fault of the GET.
+        return self._call("GetObject", lambda: self._client.get_object(**kwargs)["Body"].read())
 
     def open(self, key: str) -> io.BufferedIOBase:
         response = self._call("GetObject", self._client.get_object, Bucket=self.bucket, Key=self._key(key))
@@ -280,6 +324,21 @@ class S3Storage:
                 self._call("DeleteObjects", self._client.delete_objects, Bucket=self.bucket, Delete={"Objects": chunk})
 
 
+def _is_transient(exc: Exception) -> bool:
+    """Throttling, 5xx, timeouts and dropped connections, as botocore's standard retry mode defines them."""
+    from types import SimpleNamespace
+
+    from botocore.exceptions import ClientError
+    from botocore.retries.standard import RetryContext, ThrottledRetryableChecker, TransientRetryableChecker
+
+    if isinstance(exc, ClientError):
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        context = RetryContext(1, parsed_response=exc.response, http_response=SimpleNamespace(status_code=status))
+    else:
+        context = RetryContext(1, caught_exception=exc)
+    return TransientRetryableChecker().is_retryable(context) or ThrottledRetryableChecker().is_retryable(context)
+
+
 def _permission_hint(code: str | None, what: str) -> str:
     if code in {"AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch"}:
         return f"; check that the credentials allow s3:{what.replace('ListObjectsV2', 'ListBucket')} on it"
@@ -301,10 +360,14 @@ def open_storage(uri: str, s3: S3Config) -> Storage:
 
 
 def retry_unless_permanent(task, task_run, state) -> bool:
-    """Retry transient faults; a StorageError (no such bucket, access denied) will not heal by waiting."""
+    """Retry transient faults (a TransientStorageError: throttling, 5xx, timeouts, dropped connections,
+    after botocore's own attempts); a StorageError (no such bucket, access denied, no credentials) will
+    not heal by waiting, and neither will any other CleanwireError (bad arguments, a broken contract)."""
     try:
         state.result()
-    except StorageError:
+    except TransientStorageError:
+        return True
+    except CleanwireError:
         return False
     except Exception:
         return True

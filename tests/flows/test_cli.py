@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from flows.cli import main, parse_overrides
+from tasks.errors import UsageError
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -30,19 +31,21 @@ def test_a_bad_date_is_a_clear_error(seeds_dir, tmp_path, capsys):
 
 
 def test_a_missing_bucket_names_the_bucket(s3_endpoint, tmp_path, capsys):
-    code = main(["run", "--source", "s3://no-such-landing-bucket/x/", "--dest", str(tmp_path), "--set", "s3.max_attempts=1"])
+    dest = tmp_path / "lake"
+    code = main(["run", "--source", "s3://no-such-landing-bucket/x/", "--dest", str(dest), "--set", "s3.max_attempts=1"])
     err = capsys.readouterr().err
-    assert code == 1
-    assert "cleanwire: S3 ListObjectsV2 on bucket 'no-such-landing-bucket' failed: NoSuchBucket" in err
+    assert code == 2
+    assert "cleanwire: source s3://no-such-landing-bucket/x/ does not exist" in err
     assert os.environ["AWS_SECRET_ACCESS_KEY"] not in err
+    assert not dest.exists()  # nothing written
 
 
 def test_overrides_parse_into_nested_settings():
-    assert parse_overrides(["dedup.threshold=0.5", "read.max_file_bytes=10"]) == {
-        "dedup": {"threshold": "0.5"},
+    assert parse_overrides(["dedup.near_copy_threshold=0.5", "read.max_file_bytes=10"]) == {
+        "dedup": {"near_copy_threshold": "0.5"},
         "read": {"max_file_bytes": "10"},
     }
-    with pytest.raises(SystemExit, match="SECTION.FIELD=VALUE"):
+    with pytest.raises(UsageError, match="SECTION.FIELD=VALUE"):
         parse_overrides(["nonsense"])
 
 
@@ -73,16 +76,17 @@ def test_dedup_command_deduplicates_any_parquet_file(tmp_path, capsys):
     assert "no column 'nope'" in capsys.readouterr().err
 
 
-def test_the_installed_command_prints_no_traceback_when_a_run_fails(s3_endpoint, tmp_path):
+def test_the_installed_command_prints_no_traceback_when_a_run_fails(s3_endpoint, seeds_dir):
     """Through the command, as a user runs it, with Prefect's own console logging: in-process tests
     cannot see that, because Prefect's console handler keeps the stream of the test that created it."""
     from prefect.settings import PREFECT_API_URL
 
     env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value()}  # the harness's server: no start-up cost
-    command = [sys.executable, "-m", "flows.cli", "run", "--source", "s3://no-such-bucket-cli/x", "--dest", str(tmp_path)]
+    command = [sys.executable, "-m", "flows.cli", "run", "--source", str(seeds_dir), "--dest", "s3://no-such-bucket-cli/x"]
     result = subprocess.run([*command, "--set", "s3.max_attempts=1"], capture_output=True, text=True, env=env, timeout=120)
     assert result.returncode == 1
-    assert "cleanwire: S3 ListObjectsV2 on bucket 'no-such-bucket-cli' failed: NoSuchBucket" in result.stderr
+    assert "cleanwire: S3 PutObject on bucket 'no-such-bucket-cli' failed" in result.stderr
+    assert "NoSuchBucket" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
 
 

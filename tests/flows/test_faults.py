@@ -8,8 +8,8 @@ import polars as pl
 import pytest
 
 from flows.daily import daily_flow
-from tasks.errors import StorageError
-from tests.s3_faults import DROP, INTERNAL_ERROR, FaultyS3Proxy
+from tasks.errors import StorageError, TransientStorageError
+from tests.s3_faults import DROP, INTERNAL_ERROR, SLOW_DOWN, FaultyS3Proxy
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -58,9 +58,9 @@ def test_a_publish_that_dies_at_the_commit_leaves_the_previous_partition_intact(
     def fail_the_manifest_write(n, method, path):
         return INTERNAL_ERROR if method == "PUT" and "/_manifests/" in path else None
 
-    with FaultyS3Proxy(s3_endpoint, fail_the_manifest_write) as proxy, pytest.raises(StorageError, match="InternalError"):
+    with FaultyS3Proxy(s3_endpoint, fail_the_manifest_write) as proxy, pytest.raises(TransientStorageError, match="InternalError"):
         daily_flow(source=source, dest=dest, date=DAY, run_id="dies", overrides={"s3": {"endpoint_url": proxy.url, "max_attempts": 2}})
-    assert proxy.failed >= 2  # retried by botocore (and s3transfer), then a clear failure
+    assert proxy.failed >= 2 * 4  # retried by botocore, then by the publish task (3 retries), then a clear failure
 
     # The commit point never moved: readers that follow the manifest see the good run, whole.
     assert manifest(s3_client, landing)["run_id"] == "good"
@@ -75,3 +75,55 @@ def test_a_publish_that_dies_at_the_commit_leaves_the_previous_partition_intact(
     daily_flow(source=source, dest=dest, date=DAY, run_id="next")
     assert all("part-next" in key for key in partition_keys(s3_client, landing) if "/_manifests/" not in key)
     assert not s3_client.list_objects_v2(Bucket=landing, Prefix="lake/_staging/").get("Contents")
+
+
+def object_gets(path: str, method: str) -> bool:
+    return method == "GET" and "/in/" in path and "list-type" not in path
+
+
+def test_more_503s_than_botocore_attempts_are_retried_by_the_read_task(s3_endpoint, landing):
+    """Throttling that outlasts botocore's two attempts: the read task retries after a backoff and the
+    run publishes every input; nothing is quarantined for a fault of the store."""
+    failures = []
+
+    def throttle_the_first_object_three_times(n, method, path):
+        if object_gets(path, method) and path.endswith(".txt") and "000_" in path and len(failures) < 3:
+            failures.append(path)
+            return SLOW_DOWN
+        return None
+
+    with FaultyS3Proxy(s3_endpoint, throttle_the_first_object_three_times) as proxy:
+        committed = daily_flow(
+            source=f"s3://{landing}/in/{{date}}", dest=f"s3://{landing}/lake", date=DAY,
+            overrides={"s3": {"endpoint_url": proxy.url, "max_attempts": 2}},
+        )
+    assert proxy.failed == 3
+    assert committed["counts"] == {"inputs": 5, "articles": 4, "duplicates": 1, "quarantine": 0}
+
+
+def test_a_read_that_still_fails_after_the_retries_fails_the_run(s3_endpoint, s3_client, landing):
+    def always_throttle_one_object(n, method, path):
+        return SLOW_DOWN if object_gets(path, method) and "000_" in path else None
+
+    with FaultyS3Proxy(s3_endpoint, always_throttle_one_object) as proxy, pytest.raises(TransientStorageError, match="SlowDown"):
+        daily_flow(
+            source=f"s3://{landing}/in/{{date}}", dest=f"s3://{landing}/lake", date=DAY, run_id="throttled",
+            overrides={"s3": {"endpoint_url": proxy.url, "max_attempts": 2}},
+        )
+    # botocore's first attempt and max_attempts=2 retries, for the task's first try and its three retries
+    assert proxy.failed == 3 * 4
+    assert not partition_keys(s3_client, landing)  # nothing published, nothing quarantined
+    record = json.loads(s3_client.get_object(Bucket=landing, Key="lake/_runs/throttled.json")["Body"].read())
+    assert record["outcome"] == "failed" and "SlowDown" in record["error"]
+
+
+def test_access_denied_on_a_read_fails_the_run_at_once(s3_endpoint, s3_client, landing):
+    denied = (403, b"<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>")
+
+    def deny_one_object(n, method, path):
+        return denied if object_gets(path, method) and "000_" in path else None
+
+    with FaultyS3Proxy(s3_endpoint, deny_one_object) as proxy, pytest.raises(StorageError, match="AccessDenied.*s3:GetObject"):
+        daily_flow(source=f"s3://{landing}/in/{{date}}", dest=f"s3://{landing}/lake", date=DAY, overrides={"s3": {"endpoint_url": proxy.url}})
+    assert proxy.failed == 1  # neither botocore nor the task retries a permanent error
+    assert not partition_keys(s3_client, landing)

@@ -4,12 +4,14 @@ from datetime import UTC, date, datetime, timedelta
 import polars as pl
 import pytest
 
-from tasks.config import DedupConfig, S3Config
+from tasks.config import DedupConfig, PublishConfig, S3Config
 from tasks.dedup import FEATURE_VERSION, index_rows
 from tasks.errors import PipelineError
 from tasks.publish import (
     INDEX_DATASET,
     articles_and_duplicates,
+    check_rerun,
+    expire_reports,
     load_index,
     lock_key,
     manifest_key,
@@ -120,3 +122,33 @@ def test_index_rows_of_an_older_feature_version_are_rebuilt_from_the_published_a
     assert index.height == 4 and set(index["feature_version"]) == {FEATURE_VERSION}
     assert index.head(2).equals(current) and index.tail(2).equals(current)
     assert load_index(storage, DAY - timedelta(days=2), 30, DedupConfig()) == (None, [])  # nothing before it
+
+
+def test_a_rerun_with_far_fewer_inputs_than_published_is_refused():
+    published = {"run_id": "good", "counts": {"inputs": 10}}
+    config = PublishConfig()
+    check_rerun(published, 5, DAY, config, allow_shrink=False)  # half is enough at the default 0.5
+    check_rerun(None, 0, DAY, config, allow_shrink=False)  # nothing published yet
+    check_rerun({"run_id": "e", "counts": {"inputs": 0}}, 0, DAY, config, allow_shrink=False)
+    check_rerun(published, 1, DAY, config, allow_shrink=True)
+    with pytest.raises(PipelineError, match="this run has 4 inputs, the published partition \\(run good\\) has 10"):
+        check_rerun(published, 4, DAY, config, allow_shrink=False)
+
+
+def test_data_docs_older_than_the_retention_are_deleted_whole(tmp_path):
+    import os
+
+    storage = LocalStorage(tmp_path)
+    now = datetime.now(UTC)
+    for run, age_days in (("old", 40), ("recent", 2)):
+        for name in ("index.html", "validations/x.html"):
+            storage.write(f"_reports/data_docs/{run}/{name}", b"<html/>")
+            stamp = (now - timedelta(days=age_days)).timestamp()
+            os.utime(tmp_path / f"_reports/data_docs/{run}/{name}", (stamp, stamp))
+    storage.write("articles/ingest_date=2020-01-01/part-old.parquet", b"x")  # data is never expired
+
+    assert expire_reports(storage, 30, now) == ["old"]
+    assert [o.key for o in storage.list("_reports")] == [
+        "_reports/data_docs/recent/index.html", "_reports/data_docs/recent/validations/x.html",
+    ]
+    assert storage.exists("articles/ingest_date=2020-01-01/part-old.parquet")

@@ -67,3 +67,37 @@ def test_local_listing_walks_subfolders_in_path_order_and_skips_symlinks(tmp_pat
     assert listed[0].uri == str(tmp_path / "a" / "deeper" / "y.txt")
     assert [obj.key for obj in LocalStorage(tmp_path).list("a")] == ["a/deeper/y.txt", "a/x.txt"]
     assert [obj.key for obj in LocalStorage(tmp_path).list("b.txt")] == ["b.txt"]
+
+
+def test_faults_that_heal_by_waiting_are_transient_and_the_rest_permanent(s3_endpoint, bucket):
+    """Classified on real responses from the wire, after botocore's own attempts."""
+    from tasks.errors import TransientStorageError
+    from tests.s3_faults import DROP, INTERNAL_ERROR, SLOW_DOWN, FaultyS3Proxy
+
+    access_denied = (403, b"<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>")
+    open_storage(f"s3://{bucket}", S3Config()).write("k.txt", b"x")
+    for answer, expected in ((SLOW_DOWN, TransientStorageError), (INTERNAL_ERROR, TransientStorageError),
+                             (DROP, TransientStorageError), (access_denied, StorageError)):
+        with FaultyS3Proxy(s3_endpoint, lambda n, method, path, answer=answer: answer) as proxy:
+            storage = open_storage(f"s3://{bucket}", S3Config(endpoint_url=proxy.url, max_attempts=2))
+            with pytest.raises(expected) as raised:
+                storage.read("k.txt")
+        assert type(raised.value) is expected, answer
+        # botocore retried the transient ones (max_attempts=2); a permanent one is not retried at all.
+        assert proxy.failed >= 2 if expected is TransientStorageError else proxy.failed == 1
+
+
+def test_root_exists_tells_a_missing_source_from_an_empty_one(tmp_path, bucket):
+    assert LocalStorage(tmp_path).root_exists() and not LocalStorage(tmp_path / "nope").root_exists()
+    open_storage(f"s3://{bucket}", S3Config()).write("scrapes/2025-08-23/a.txt", b"x")
+    assert open_storage(f"s3://{bucket}", S3Config()).root_exists()
+    assert open_storage(f"s3://{bucket}/scrapes/2025-08-23", S3Config()).root_exists()
+    assert open_storage(f"s3://{bucket}/scrapes/2025-08-24/", S3Config()).root_exists()  # an empty day
+    assert not open_storage(f"s3://{bucket}/scrapez/2025-08-24/", S3Config()).root_exists()  # a typo
+    assert not open_storage(f"s3://{bucket}/scrapez", S3Config()).root_exists()
+    assert not open_storage("s3://no-such-bucket-here/x", S3Config(max_attempts=1)).root_exists()
+
+
+def test_an_unreadable_local_file_is_a_storage_error_naming_it(tmp_path):
+    with pytest.raises(StorageError, match="cannot read .*missing.txt"):
+        LocalStorage(tmp_path).read("missing.txt")
