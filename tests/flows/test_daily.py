@@ -247,7 +247,7 @@ def test_publish_never_serialises_the_days_frames_nor_persists_them(tmp_path, mo
     from prefect import flow
     from prefect.settings import PREFECT_LOCAL_STORAGE_PATH, temporary_settings
 
-    from tasks.config import S3Config
+    from tasks.config import PublishConfig, S3Config
     from tasks.publish import publish_task
 
     rows = 200_000
@@ -269,7 +269,8 @@ def test_publish_never_serialises_the_days_frames_nor_persists_them(tmp_path, mo
 
     @flow
     def publish_only() -> dict:
-        return publish_task(str(tmp_path / "lake"), dt.date(2025, 8, 24), "big-run", frames, {"run_id": "big-run"}, S3Config())
+        lake = str(tmp_path / "lake")
+        return publish_task(lake, dt.date(2025, 8, 24), "big-run", frames, {"run_id": "big-run"}, PublishConfig(), S3Config())
 
     results = tmp_path / "prefect-results"
     with temporary_settings({PREFECT_LOCAL_STORAGE_PATH: results}):
