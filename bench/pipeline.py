@@ -1,6 +1,6 @@
 """Whole-run throughput: `cleanwire run` on a generated day of scraped pages, measured end to end.
 
-    python bench/pipeline.py [--sizes 10000,100000] [--bench-dirs DIR,DIR] [--workdir DIR] [--keep]
+    python -m bench.pipeline [--sizes 10000,100000] [--bench-dirs DIR,DIR] [--workdir DIR] [--keep]
 
 A day of N pages is built from the dev sets' real pages (``raw/<id>.txt`` and ``gold.jsonl`` of
 aeb-dev and wcxb-dev): each page's site chrome (the raw lines before and after its gold article)
