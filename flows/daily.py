@@ -12,13 +12,14 @@ import secrets
 import time
 from collections import Counter
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
-from flows.runners import clean_in_chunks, read_in_chunks
+from flows.runners import clean_in_chunks, read_in_chunks, validate_records_in_chunks
 from tasks.config import S3Config, Settings, load_settings
 from tasks.dedup import dedup_task
 from tasks.errors import CleanwireError, PipelineError, UsageError
@@ -37,12 +38,7 @@ from tasks.quarantine import record_rejections, rejections_frame
 from tasks.read import list_inputs_task
 from tasks.schema import SCHEMA_VERSION
 from tasks.storage import open_storage
-from tasks.validate import (
-    BatchFacts,
-    preload_great_expectations,
-    validate_batch_task,
-    validate_records_task,
-)
+from tasks.validate import BatchFacts, preload_great_expectations, validate_batch_task
 from tasks.versions import pipeline_version
 
 
@@ -172,18 +168,19 @@ def process_partition(
 
     with timer.step("read"):
         read = read_in_chunks(source_uri, objects, settings)
-    inputs = len(read.documents) + len(read.rejections)
-    logger.info("read: %d documents, %d inputs rejected", len(read.documents), len(read.rejections))
+    inputs = read.documents.height + len(read.rejections)
+    logger.info("read: %d documents, %d inputs rejected", read.documents.height, len(read.rejections))
     check_rerun(published, inputs, ingest_date, settings.publish, allow_shrink or (allow_empty and not inputs))
     for warning in read.warnings:
         logger.warning("read: %s", warning)
 
     with timer.step("clean"):
         cleaned = clean_in_chunks(read.documents, settings)
+    read = replace(read, documents=read.documents.clear())  # the day's raw text is not needed after cleaning
     logger.info("clean: %d records, %d without article text", cleaned.records.height, len(cleaned.rejections))
 
     with timer.step("validate_records"):
-        record_check = validate_records_task(cleaned.records, settings.validation, ingest_date)
+        record_check = validate_records_in_chunks(cleaned.records, settings, ingest_date)
     logger.info("validate records: %d passed, %d rejected", record_check.passed.height, record_check.rejected.height)
 
     with timer.step("dedup"):

@@ -1,11 +1,12 @@
-"""Where the daily flow's work runs: the read and clean steps' fan-out, the read cache, and Dask.
+"""Where the daily flow's work runs: the read, clean and record-validation fan-out, the read cache, and Dask.
 
-The read step (fetch, decode, parse) and the clean step are per-document work: each is split into
-chunks (``ops.read_chunk_files`` objects, ``ops.clean_chunk_docs`` documents), each one task, mapped
-over the flow's task runner (threads by default, Dask worker processes with ``--runner dask``). The
+The read step (fetch, decode, parse), the clean step and record validation are per-document work:
+each is split into chunks (``ops.read_chunk_files`` objects, ``ops.clean_chunk_docs`` documents,
+``ops.validate_chunk_rows`` records), each one task, mapped over the flow's task runner (threads
+by default, Dask worker processes with ``--runner dask``). The
 clean step's one batch-wide signal, each site's recurring lines, is computed once in the flow's
 process and handed to every chunk. Everything after them (dedup against the whole batch and the
-index, validation, publish) needs the whole batch and stays in the flow's process, so the dedup join
+index, batch validation, publish) needs the whole batch and stays in the flow's process, so the dedup join
 sees every article exactly as with the default runner.
 
 A chunk's result is cached under a key made of the source objects' ETags, the read settings, the
@@ -22,8 +23,10 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib.metadata import version
+from datetime import date
 from typing import TypeVar
 
+import polars as pl
 from prefect import Flow, Task
 from prefect.cache_policies import CachePolicy
 from prefect.futures import PrefectFutureList, as_completed
@@ -32,9 +35,10 @@ from pydantic import BaseModel
 
 from tasks.clean import CleanOutcome, clean_task, find_site_boilerplate, merge_outcomes
 from tasks.config import OpsConfig, S3Config, Settings
-from tasks.parse import ParseOutcome, RawDocument
-from tasks.read import read_inputs_task
+from tasks.parse import raw_documents
+from tasks.read import ReadBatch, merge_read_batches, read_inputs_task
 from tasks.storage import StoredObject
+from tasks.validate import RecordValidation, merge_record_validations, validate_records_task
 from tasks.versions import code_digest
 
 T = TypeVar("T")
@@ -63,6 +67,9 @@ def read_task(ops: OpsConfig) -> Task:
         cache_policy=CachePolicy.from_cache_key_fn(read_cache_key),
         persist_result=True,
         result_storage=ops.cache_dir.expanduser(),
+        # Prefect otherwise also keeps every persisted result in an in-memory LRU (1,000 entries) for
+        # the life of the process: the whole day's documents, long after the flow has dropped them.
+        cache_result_in_memory=False,
     )
 
 
@@ -70,24 +77,34 @@ def chunks(items: list[T], size: int) -> list[list[T]]:
     return [items[start : start + size] for start in range(0, len(items), size)]
 
 
-def read_in_chunks(source_uri: str, objects: list[StoredObject], settings: Settings) -> ParseOutcome:
+def read_in_chunks(source_uri: str, objects: list[StoredObject], settings: Settings) -> ReadBatch:
     """The read step, one task per chunk on the flow's task runner; results in listing order."""
-    merged = ParseOutcome()
     parts = chunks(objects, settings.ops.read_chunk_files)
     futures = read_task(settings.ops).map(
         unmapped(source_uri), parts, unmapped(settings.read), unmapped(settings.s3), unmapped(settings.parse)
     )
-    for outcome in results_with_progress(futures, [len(part) for part in parts], "files read"):
-        merged.extend(outcome)
-    return merged
+    return merge_read_batches(results_with_progress(futures, [len(part) for part in parts], "files read"))
 
 
-def clean_in_chunks(documents: list[RawDocument], settings: Settings) -> CleanOutcome:
-    """The clean step, one task per chunk of documents on the flow's task runner; results in order."""
-    boilerplate = find_site_boilerplate(documents, settings.clean)
-    parts = chunks(documents, settings.ops.clean_chunk_docs)
+def clean_in_chunks(documents: pl.DataFrame, settings: Settings) -> CleanOutcome:
+    """The clean step over tasks.parse.DOCUMENTS rows, one task per chunk on the flow's task runner;
+    results in order."""
+    boilerplate = find_site_boilerplate(raw_documents(documents), settings.clean)
+    parts = frame_chunks(documents, settings.ops.clean_chunk_docs)
     futures = clean_task.map(parts, unmapped(settings.clean), unmapped(boilerplate))
-    return merge_outcomes(results_with_progress(futures, [len(part) for part in parts], "documents cleaned"))
+    return merge_outcomes(results_with_progress(futures, [part.height for part in parts], "documents cleaned"))
+
+
+def frame_chunks(frame: pl.DataFrame, size: int) -> list[pl.DataFrame]:
+    """Consecutive slices of ``frame`` (zero-copy); an empty frame is one empty chunk."""
+    return [frame.slice(start, size) for start in range(0, max(frame.height, 1), size)]
+
+
+def validate_records_in_chunks(records: pl.DataFrame, settings: Settings, today: date) -> RecordValidation:
+    """Record validation, one task per chunk of records on the flow's task runner; merged in order."""
+    parts = frame_chunks(records, settings.ops.validate_chunk_rows)
+    futures = validate_records_task.map(parts, unmapped(settings.validation), unmapped(today))
+    return merge_record_validations(results_with_progress(futures, [part.height for part in parts], "records validated"))
 
 
 def results_with_progress(futures: PrefectFutureList, sizes: list[int], unit: str) -> list:

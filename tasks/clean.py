@@ -44,7 +44,7 @@ from prefect.cache_policies import NO_CACHE
 
 from tasks.config import CleanConfig, ValidationConfig
 from tasks.language import detect_language
-from tasks.parse import RawDocument
+from tasks.parse import RawDocument, raw_documents
 from tasks.quarantine import Rejection
 from tasks.records import article_id, content_hash, word_count
 from tasks.schema import RECORDS
@@ -1145,5 +1145,6 @@ def merge_outcomes(parts: list[CleanOutcome]) -> CleanOutcome:
 
 
 @task(name="clean", cache_policy=NO_CACHE)
-def clean_task(documents: list[RawDocument], config: CleanConfig, boilerplate: dict[str, frozenset[str]]) -> CleanOutcome:
-    return clean_documents(documents, config, boilerplate)
+def clean_task(documents: pl.DataFrame, config: CleanConfig, boilerplate: dict[str, frozenset[str]]) -> CleanOutcome:
+    """``documents``: a chunk of the run's tasks.parse.DOCUMENTS rows."""
+    return clean_documents(raw_documents(documents), config, boilerplate)

@@ -390,6 +390,9 @@ class OpsConfig(Section):
     )
     read_chunk_files: int = Field(256, ge=1, description="Source objects per read task: the unit fanned out to workers.")
     clean_chunk_docs: int = Field(2000, ge=1, description="Documents per clean task: the unit fanned out to workers.")
+    validate_chunk_rows: int = Field(
+        20_000, ge=1, description="Records per record-validation task: the unit fanned out to workers."
+    )
 
     @field_validator("timezone")
     @classmethod

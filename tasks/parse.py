@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import BinaryIO
 
+import polars as pl
 import trafilatura
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
@@ -62,6 +63,35 @@ class RawDocument:
     language: str | None = None  # ISO 639-1
     # True when an extractor (trafilatura) already chose the main text from the page's structure.
     extracted: bool = False
+
+
+# A run's documents as columns, one row per RawDocument: how they travel between the steps, so the
+# flow holds a few Arrow buffers rather than an object per document.
+DOCUMENTS = pl.Schema(
+    {
+        "source_uri": pl.String,
+        "locator": pl.String,
+        "text": pl.String,
+        "size_bytes": pl.Int64,
+        "url": pl.String,
+        "fetched_at": pl.Datetime("us", "UTC"),
+        "title": pl.String,
+        "published_date": pl.Date,
+        "byline": pl.String,
+        "language": pl.String,
+        "extracted": pl.Boolean,
+    }
+)
+
+
+def documents_frame(documents: list[RawDocument]) -> pl.DataFrame:
+    """``documents`` as DOCUMENTS columns, in order."""
+    return pl.DataFrame({name: [getattr(doc, name) for doc in documents] for name in DOCUMENTS}, schema=DOCUMENTS)
+
+
+def raw_documents(frame: pl.DataFrame) -> list[RawDocument]:
+    """The RawDocuments of DOCUMENTS rows, in order (the inverse of ``documents_frame``)."""
+    return [RawDocument(**row) for row in frame.select(DOCUMENTS.names()).iter_rows(named=True)]
 
 
 @dataclass

@@ -15,6 +15,7 @@ import re
 import zlib
 from dataclasses import dataclass, field
 
+import polars as pl
 from charset_normalizer import from_bytes
 from prefect import task
 
@@ -25,6 +26,7 @@ from tasks.parse import (
     JSONL,
     WARC,
     ParseOutcome,
+    documents_frame,
     format_by_name,
     parse_html,
     parse_json,
@@ -54,6 +56,7 @@ _BOMS = (
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
 _TEXT_CONTROLS = {9, 10, 12, 13}
+_CONTROL_BYTES = bytes(b for b in range(32) if b not in _TEXT_CONTROLS)
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,7 @@ def _looks_binary(data: bytes, config: ReadConfig) -> bool:
     if any(data.startswith(bom) for bom, _ in _BOMS):
         return False  # UTF-16/32 text is full of NUL bytes by design
     sample = data[:8192]
-    controls = sum(1 for b in sample if b < 32 and b not in _TEXT_CONTROLS)
+    controls = len(sample) - len(sample.translate(None, _CONTROL_BYTES))
     return controls / len(sample) > config.binary_control_ratio
 
 
@@ -154,10 +157,11 @@ def _decode_with(data: bytes, encoding: str) -> Decoded:
 def normalise_text(text: str) -> str:
     """Drop NULs and other C0 controls a scraper leaked; unify line endings."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return text.translate(_CONTROL_DELETE)
+    # A regex scan, not str.translate: translate looks every character up in a dict (~1 ms per 20 KB page).
+    return _CONTROL_CHARS.sub("", text)
 
 
-_CONTROL_DELETE = {c: None for c in range(32) if c not in _TEXT_CONTROLS} | {0x7F: None}
+_CONTROL_CHARS = re.compile("[" + "".join(f"\\x{c:02x}" for c in range(32) if c not in _TEXT_CONTROLS) + "\\x7f]+")
 
 
 def parse_object(uri: str, key: str, payload: bytes, size_bytes: int, config: ReadConfig, parse: ParseConfig) -> ParseOutcome:
@@ -212,6 +216,29 @@ def read_objects(
     return outcome
 
 
+@dataclass(frozen=True)
+class ReadBatch:
+    """What the read step hands on: the documents as columns (tasks.parse.DOCUMENTS), and the
+    inputs it refused."""
+
+    documents: pl.DataFrame
+    rejections: list[Rejection]
+    warnings: list[str]
+
+    @classmethod
+    def of(cls, outcome: ParseOutcome) -> ReadBatch:
+        return cls(documents_frame(outcome.documents), outcome.rejections, outcome.warnings)
+
+
+def merge_read_batches(parts: list[ReadBatch]) -> ReadBatch:
+    """The batches of consecutive chunks as one, in order."""
+    return ReadBatch(
+        pl.concat([part.documents for part in parts]) if parts else documents_frame([]),
+        [rejection for part in parts for rejection in part.rejections],
+        [warning for part in parts for warning in part.warnings],
+    )
+
+
 @task(name="list-inputs", **STORAGE_TASK_OPTIONS)
 def list_inputs_task(source: str, s3: S3Config) -> list[StoredObject]:
     return open_storage(source, s3).list()
@@ -220,5 +247,5 @@ def list_inputs_task(source: str, s3: S3Config) -> list[StoredObject]:
 @task(name="read-inputs", **STORAGE_TASK_OPTIONS)
 def read_inputs_task(
     source: str, objects: list[StoredObject], config: ReadConfig, s3: S3Config, parse: ParseConfig
-) -> ParseOutcome:
-    return read_objects(source, objects, config, s3, parse)
+) -> ReadBatch:
+    return ReadBatch.of(read_objects(source, objects, config, s3, parse))

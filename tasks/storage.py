@@ -73,18 +73,17 @@ class LocalStorage:
 
     def list(self, prefix: str = "") -> list[StoredObject]:
         base = self._path(prefix)
-        if not base.exists():
-            return []
         if base.is_file():
-            files = [base]
+            entries = [(str(base), base.stat())]
+        elif base.is_dir():
+            entries = sorted(_files_below(str(base)), key=lambda entry: entry[0].split(os.sep))  # pathlib order
         else:
-            files = sorted(p for p in base.rglob("*") if p.is_file() and not p.is_symlink())
+            return []
         out = []
-        for path in files:
-            stat = path.stat()
-            key = path.relative_to(self.root).as_posix()
+        for path, stat in entries:
+            key = path[len(self.root) + 1 :].replace(os.sep, "/")
             etag = f"{stat.st_mtime_ns:x}-{stat.st_size:x}"
-            out.append(StoredObject(str(path), key, stat.st_size, etag, datetime.fromtimestamp(stat.st_mtime, UTC)))
+            out.append(StoredObject(path, key, stat.st_size, etag, datetime.fromtimestamp(stat.st_mtime, UTC)))
         return out
 
     def exists(self, key: str) -> bool:
@@ -139,6 +138,17 @@ class LocalStorage:
     def delete(self, keys: list[str]) -> None:
         for key in keys:
             self._path(key).unlink(missing_ok=True)
+
+
+def _files_below(folder: str) -> Iterator[tuple[str, os.stat_result]]:
+    """(path, stat) of every regular file below ``folder``, symlinks not followed: one scandir per
+    folder (the entry's type comes with the listing) and one stat per file."""
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                yield from _files_below(entry.path)
+            elif entry.is_file(follow_symlinks=False):
+                yield entry.path, entry.stat(follow_symlinks=False)
 
 
 class S3Storage:

@@ -41,6 +41,7 @@ thread-safe). ``build_data_docs`` writes a static site for one run to a local fo
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import functools
 import hashlib
@@ -48,6 +49,7 @@ import importlib
 import json
 import re
 import threading
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -336,6 +338,86 @@ def validate_records(records: pl.DataFrame, config: ValidationConfig, today: dt.
         parameters=parameters,
         gx_results=((gx_suite, _trimmed(result)),),
     )
+
+
+_PARTIAL_VALUES = 20  # GX's default partial_unexpected_count
+
+
+def merge_record_validations(parts: list[RecordValidation]) -> RecordValidation:
+    """One validation of the chunks' rows, in order, from the validations of consecutive chunks.
+
+    Rows are judged one by one, so the passed and rejected rows are the chunks' own; the GX result
+    is rebuilt as if the suite had run once (counts summed, percentages recomputed, partial lists
+    the first failing values in row order), so the summary and Data Docs do not depend on chunking.
+    """
+    first = parts[0]
+    sizes = [part.passed.height + part.rejected.height for part in parts]
+    offsets = [sum(sizes[:i]) for i in range(len(parts))]
+    results = [part.gx_results[0][1] for part in parts]
+    merged = _merged_result(results, offsets)
+    return RecordValidation(
+        passed=pl.concat([part.passed for part in parts]),
+        rejected=pl.concat([part.rejected for part in parts]),
+        summary=_summary([merged]),
+        suite_name=first.suite_name,
+        suite_version=first.suite_version,
+        parameters=first.parameters,
+        gx_results=((first.gx_results[0][0], merged),),
+    )
+
+
+def _merged_result(results: list, offsets: list[int]):
+    merged = copy.deepcopy(results[0])
+    for position, item in enumerate(merged.results):
+        items = [result.results[position] for result in results]
+        item.success = all(i.success for i in items)
+        out = item.result
+        counts = {key: sum(i.result.get(key) or 0 for i in items) for key in ("element_count", "unexpected_count", "missing_count")}
+        out.update({key: value for key, value in counts.items() if key in out})
+        nonmissing = counts["element_count"] - counts["missing_count"]
+        percents = {
+            "missing_percent": _percent(counts["missing_count"], counts["element_count"]),
+            "unexpected_percent_total": _percent(counts["unexpected_count"], counts["element_count"]),
+            "unexpected_percent": _percent(counts["unexpected_count"], nonmissing),
+            "unexpected_percent_nonmissing": _percent(counts["unexpected_count"], nonmissing),
+        }
+        out.update({key: value for key, value in percents.items() if key in out})
+        if "partial_unexpected_list" in out:
+            out["partial_unexpected_list"] = [v for i in items for v in i.result.get("partial_unexpected_list") or []][:_PARTIAL_VALUES]
+        if "partial_unexpected_counts" in out:
+            out["partial_unexpected_counts"] = _merged_counts([i.result.get("partial_unexpected_counts") or [] for i in items])
+        if "partial_unexpected_index_list" in out:
+            rows = [row + offset for i, offset in zip(items, offsets) for row in i.result.get("partial_unexpected_index_list") or []]
+            out["partial_unexpected_index_list"] = rows[:_PARTIAL_VALUES]
+    evaluated = len(merged.results)
+    successful = sum(1 for item in merged.results if item.success)
+    merged.success = successful == evaluated
+    merged.statistics.update(
+        evaluated_expectations=evaluated,
+        successful_expectations=successful,
+        unsuccessful_expectations=evaluated - successful,
+        success_percent=_percent(successful, evaluated),
+    )
+    return merged
+
+
+def _merged_counts(parts: list[list[dict]]) -> list[dict]:
+    """The most common failing values over chunks, ordered as GX orders them (count, then value).
+    Exact while each chunk has at most ``_PARTIAL_VALUES`` distinct failing values."""
+    counts: Counter = Counter()
+    for part in parts:
+        if any("value" not in entry for entry in part):  # GX's note that the values are unhashable
+            return part
+        counts.update({entry["value"]: entry["count"] for entry in part})
+    try:
+        top = sorted(counts.most_common(_PARTIAL_VALUES), key=lambda vc: (-vc[1], vc[0]))
+    except TypeError:  # values of mixed types (e.g. a null among strings) keep count order only
+        top = counts.most_common(_PARTIAL_VALUES)
+    return [{"value": value, "count": count} for value, count in top]
+
+
+def _percent(part: int, whole: int) -> float | None:
+    return 100 * part / whole if whole else None
 
 
 # --- batch ---------------------------------------------------------------------------------------

@@ -236,3 +236,46 @@ def test_no_task_of_a_run_hashes_its_inputs(seeds_dir, tmp_path, monkeypatch):
 
     assert manifest["counts"]["articles"] == 4
     assert hashed == []
+
+
+def test_publish_never_serialises_the_days_frames_nor_persists_them(tmp_path, monkeypatch):
+    """The publish task's own overhead does not grow with the day: Prefect neither pickles the frames
+    it is handed (to hash them, or to store them as a result) nor writes anything to result storage.
+    Publishing a large partition with every way of serialising a frame disabled proves it."""
+    import datetime as dt
+
+    from prefect import flow
+    from prefect.settings import PREFECT_LOCAL_STORAGE_PATH, temporary_settings
+
+    from tasks.config import PublishConfig, S3Config
+    from tasks.publish import publish_task
+
+    rows = 200_000
+    articles = pl.DataFrame(
+        {"article_id": [f"a{i}" for i in range(rows)], "body": "A paragraph of an article.\n" * 8}
+    ).with_columns(**{name: pl.lit(None).cast(dtype) for name, dtype in ARTICLES.items() if name not in ("article_id", "body")})
+    frames = {"articles": articles.select(ARTICLES.names()), "duplicates": pl.DataFrame(schema=DUPLICATES)}
+    serialised: list[str] = []
+
+    def refuse(name):
+        def serialise(self, *args, **kwargs):
+            serialised.append(name)
+            raise AssertionError(f"DataFrame.{name} called on a frame handed to the publish task")
+
+        return serialise
+
+    for name in ("__getstate__", "__reduce__", "__reduce_ex__", "serialize", "write_ipc"):
+        monkeypatch.setattr(pl.DataFrame, name, refuse(name))
+
+    @flow
+    def publish_only() -> dict:
+        lake = str(tmp_path / "lake")
+        return publish_task(lake, dt.date(2025, 8, 24), "big-run", frames, {"run_id": "big-run"}, PublishConfig(), S3Config())
+
+    results = tmp_path / "prefect-results"
+    with temporary_settings({PREFECT_LOCAL_STORAGE_PATH: results}):
+        committed = publish_only()
+
+    assert serialised == []
+    assert pl.read_parquet(tmp_path / "lake" / committed["keys"]["articles"]).height == rows
+    assert not results.exists() or not any(results.iterdir())

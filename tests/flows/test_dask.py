@@ -44,14 +44,14 @@ def test_cleaning_in_chunks_equals_cleaning_the_whole_run(seeds_dir):
 
     from flows.runners import clean_in_chunks
     from tasks.clean import clean_documents
-    from tasks.parse import parse_text
+    from tasks.parse import documents_frame, parse_text
 
     documents = [doc for path in sorted(seeds_dir.iterdir()) for doc in parse_text(str(path), path.read_text(), 0)]
     settings = Settings(ops={"clean_chunk_docs": 2})
 
     @flow
     def chunked():
-        return clean_in_chunks(documents, settings)
+        return clean_in_chunks(documents_frame(documents), settings)
 
     whole, parts = clean_documents(documents, settings.clean), chunked()
     assert parts.records.equals(whole.records)

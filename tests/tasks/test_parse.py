@@ -258,3 +258,20 @@ def test_a_gzipped_html_page_is_parsed(tmp_path):
     (tmp_path / "page.html.gz").write_bytes(gzip.compress(html_page(FERRY).encode()))
     outcome = read_objects(str(tmp_path), LocalStorage(tmp_path).list(), ReadConfig(), S3Config())
     assert [d.title for d in outcome.documents] == [FERRY.title]
+
+
+def test_documents_travel_as_columns_and_come_back_unchanged() -> None:
+    import datetime as dt
+
+    from tasks.parse import DOCUMENTS, RawDocument, documents_frame, raw_documents
+
+    documents = [
+        RawDocument("s3://raw/a.txt", "", "Body one.\nLine two.", 19),
+        RawDocument(
+            "s3://raw/b.jsonl", "line:2", "Body two.", 9, "https://news.example/b",
+            dt.datetime(2025, 8, 24, 6, 30, 1, 250, tzinfo=dt.UTC), "Title", dt.date(2025, 8, 23), "A. Writer", "en", True,
+        ),
+    ]  # fmt: skip
+    frame = documents_frame(documents)
+    assert frame.schema == DOCUMENTS and raw_documents(frame) == documents
+    assert raw_documents(documents_frame([])) == []

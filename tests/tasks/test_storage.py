@@ -53,6 +53,22 @@ def test_unsupported_scheme_is_a_clear_error():
         open_storage("gs://bucket/x", S3Config())
 
 
+def test_local_listing_walks_subfolders_in_path_order_and_skips_symlinks(tmp_path):
+    for key in ("b.txt", "a-b/x.txt", "a/x.txt", "a/deeper/y.txt", "a.txt"):
+        (tmp_path / key).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / key).write_text(key)
+    (tmp_path / "link.txt").symlink_to(tmp_path / "b.txt")
+    (tmp_path / "linked-folder").symlink_to(tmp_path / "a", target_is_directory=True)
+
+    listed = LocalStorage(tmp_path).list()
+
+    assert [obj.key for obj in listed] == ["a/deeper/y.txt", "a/x.txt", "a-b/x.txt", "a.txt", "b.txt"]
+    assert [obj.size for obj in listed] == [len(obj.key) for obj in listed]
+    assert listed[0].uri == str(tmp_path / "a" / "deeper" / "y.txt")
+    assert [obj.key for obj in LocalStorage(tmp_path).list("a")] == ["a/deeper/y.txt", "a/x.txt"]
+    assert [obj.key for obj in LocalStorage(tmp_path).list("b.txt")] == ["b.txt"]
+
+
 def test_faults_that_heal_by_waiting_are_transient_and_the_rest_permanent(s3_endpoint, bucket):
     """Classified on real responses from the wire, after botocore's own attempts."""
     from tasks.errors import TransientStorageError

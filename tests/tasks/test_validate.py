@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from tasks import validate
 from tasks.config import Settings, ValidationConfig
 from tasks.schema import ARTICLES, RECORDS
-from tasks.validate import BatchFacts, build_data_docs, validate_batch, validate_records
+from tasks.validate import BatchFacts, build_data_docs, merge_record_validations, validate_batch, validate_records
 from tests.conftest import REPO_ROOT
 
 TODAY = dt.date(2026, 11, 23)
@@ -198,6 +198,25 @@ def test_passed_and_rejected_partition_the_input(gx, word_counts: list[int]) -> 
     in_bounds = [CONFIG.min_word_count <= n <= CONFIG.max_word_count for n in word_counts]
     assert result.passed["article_id"].to_list() == [f"r{i}" for i, ok in enumerate(in_bounds) if ok]
     assert result.rejected["article_id"].to_list() == [f"r{i}" for i, ok in enumerate(in_bounds) if not ok]
+
+
+def test_validating_in_chunks_gives_the_whole_batch_result(gx) -> None:
+    bad = [record(name, **overrides) for name, (overrides, _) in BAD_ROWS.items()]
+    frame = records(*(row | {"article_id": f"{row['article_id']}-{i}"} for i in range(3) for row in [record("good"), *bad]))
+    whole = validate_records(frame, CONFIG, TODAY)
+
+    merged = merge_record_validations([validate_records(frame.slice(start, 7), CONFIG, TODAY) for start in range(0, frame.height, 7)])
+
+    assert merged.passed.equals(whole.passed) and merged.rejected.equals(whole.rejected)
+    assert merged.summary == whole.summary
+    [(_, whole_result)], [(_, merged_result)] = whole.gx_results, merged.gx_results
+    assert merged_result.statistics == whole_result.statistics and merged_result.success == whole_result.success
+    for merged_item, whole_item in zip(merged_result.results, whole_result.results, strict=True):
+        assert merged_item.success == whole_item.success
+        for key in ("partial_unexpected_list", "partial_unexpected_index_list", "partial_unexpected_counts"):
+            assert str(merged_item.result.get(key)) == str(whole_item.result.get(key)), key  # values may be pandas' NA
+        for key in ("unexpected_count", "element_count", "missing_count", "unexpected_percent", "missing_percent", "unexpected_percent_total"):
+            assert merged_item.result.get(key) == pytest.approx(whole_item.result.get(key)), key
 
 
 def test_concurrent_validations_do_not_see_each_others_rows(gx) -> None:

@@ -1,0 +1,82 @@
+"""How the steps hand the day over (chunk sizes of read, clean and record validation) changes no output."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from flows.daily import daily_flow
+from tests.conftest import REPO_ROOT
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+DAY = "2026-01-15"
+BENCH_DIRS = [REPO_ROOT.parent / "shared" / "benchmarks" / name for name in ("aeb-dev", "wcxb-dev")]
+SMALL_CHUNKS = {"ops": {"read_chunk_files": 2, "clean_chunk_docs": 3, "validate_chunk_rows": 4}}
+ONE_CHUNK = {"ops": {"read_chunk_files": 100_000, "clean_chunk_docs": 100_000, "validate_chunk_rows": 100_000}}
+RUN_COLUMNS = ("run_id", "ingested_at")
+
+
+def published(dest: Path) -> dict[str, pl.DataFrame]:
+    return {
+        dataset: pl.read_parquet(next((dest / dataset).glob("**/*.parquet"))).drop(RUN_COLUMNS)
+        for dataset in ("articles", "duplicates", "quarantine")
+    }
+
+
+def assert_same_output(source: Path, tmp_path: Path) -> dict:
+    runs = {}
+    for name, overrides in (("chunked", SMALL_CHUNKS), ("whole", ONE_CHUNK)):
+        manifest = daily_flow(source=str(source), dest=str(tmp_path / name), date=DAY, run_id=name, overrides=overrides)
+        runs[name] = (manifest, published(tmp_path / name))
+    (chunked, chunked_rows), (whole, whole_rows) = runs["chunked"], runs["whole"]
+    assert chunked["counts"] == whole["counts"]
+    for key in ("quarantine_reasons", "removed_by_rule", "read_warnings"):
+        assert chunked[key] == whole[key], key
+    assert chunked["validation"]["records"] == whole["validation"]["records"]
+    for dataset, rows in whole_rows.items():
+        assert chunked_rows[dataset].equals(rows), dataset
+    return whole
+
+
+def test_chunked_run_equals_one_chunk_run_on_the_seeds(seeds_dir, tmp_path):
+    manifest = assert_same_output(seeds_dir, tmp_path)
+    assert manifest["counts"]["articles"] == 4
+
+
+@pytest.mark.skipif(not all((d / "gold.jsonl").is_file() for d in BENCH_DIRS), reason="needs ../shared/benchmarks/{aeb-dev,wcxb-dev}")
+def test_chunked_run_equals_one_chunk_run_on_a_bench_day(tmp_path):
+    from bench.pipeline import build_day, load_material
+
+    stats = build_day(tmp_path / "day", 60, load_material(BENCH_DIRS), seed=7)
+    assert stats.near_duplicates and stats.bad and stats.files["html"] and stats.files["jsonl"]
+
+    manifest = assert_same_output(tmp_path / "day", tmp_path)
+    counts = manifest["counts"]
+    assert counts["inputs"] == stats.documents
+    assert counts["duplicates"] and counts["quarantine"] >= stats.bad
+
+
+def test_cached_read_results_are_not_also_kept_in_memory(seeds_dir, tmp_path):
+    """The read cache persists each chunk's documents to disk; Prefect would also keep every persisted
+    result in its in-memory LRU for the life of the process: the whole day, after the flow dropped it."""
+    from prefect import flow
+    from prefect.context import FlowRunContext
+
+    from flows.runners import read_in_chunks
+    from tasks.config import Settings
+    from tasks.storage import LocalStorage
+
+    settings = Settings(ops={"cache_reads": True, "cache_dir": tmp_path / "cache", "read_chunk_files": 2})
+
+    @flow
+    def read_only() -> tuple[int, list[str]]:
+        batch = read_in_chunks(str(seeds_dir), LocalStorage(seeds_dir).list(), settings)
+        kept = FlowRunContext.get().result_store.cache.values()
+        return batch.documents.height, [type(record.result).__name__ for record in kept]
+
+    documents, kept_in_memory = read_only()
+    assert documents == 5 and any((tmp_path / "cache").iterdir())
+    assert "ReadBatch" not in kept_in_memory
