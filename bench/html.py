@@ -5,7 +5,7 @@ and then ``tasks.clean.clean_documents`` (batch boilerplate + the noise cleaner)
 flow; the published body is scored against the benchmark's gold body. The parse step's own text
 (trafilatura's, before the cleaner) is scored too, to show what the cleaner pass adds or costs.
 
-    python bench/html.py [--bench-dir DIR] [--score-tool PATH] [--worst 5] [--parse-json '{"favor_precision": true}']
+    python -m bench.html [--bench-dir DIR] [--score-tool PATH] [--worst 5] [--parse-json '{"favor_precision": true}']
 """
 
 from __future__ import annotations

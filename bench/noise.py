@@ -19,7 +19,7 @@ clean step, share the record suite's noise-marker rule would quarantine, share o
 come out unchanged, documents per CPU-second of the clean step. On wcxb-dev, the share of the
 ``without`` snippets left and ``with`` snippets missing follow.
 
-    python bench/noise.py [--sets aeb-dev,wcxb-dev] [--shapes raw,one-line,...] [--worst 5] [--through-pipeline]
+    python -m bench.noise [--sets aeb-dev,wcxb-dev] [--shapes raw,one-line,...] [--worst 5] [--through-pipeline]
 
 With --through-pipeline the raw aeb-dev pages go through the whole daily flow instead (read, clean,
 record suite, dedup, batch suite, publish to a temporary folder): the bodies scored are those of the

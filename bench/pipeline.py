@@ -250,7 +250,7 @@ def _tree_usage(proc: psutil.Process, finished: dict[int, float]) -> tuple[float
     """CPU seconds and RSS of ``proc`` and its descendants; children that exited keep their last CPU time."""
     import psutil  # the bench extra; building a day (tests) does not need it
 
-    cpu, rss = 0.0, 0
+    rss = 0
     try:
         procs = [proc, *proc.children(recursive=True)]
     except psutil.NoSuchProcess:
