@@ -1,4 +1,4 @@
-"""Benchmark of tasks/dedup.py against datasketch and rensa on one seeded corpus (bench/corpus.py).
+"""Benchmark of tasks/dedup/ against datasketch and rensa on one seeded corpus (bench/corpus.py).
 
     .venv/bin/python -m bench.dedup                      # 100k docs: speed ratios + quality
     .venv/bin/python -m bench.dedup --docs 1000000 --memory   # peak RSS of one 1M-doc run
@@ -40,6 +40,7 @@ import numpy as np
 import polars as pl
 
 import tasks.dedup as dedup
+from tasks.dedup import candidates, features, verify
 from bench.corpus import make_corpus, real_articles, reviewed_pairs
 from tasks.config import DedupConfig
 
@@ -124,7 +125,7 @@ def _families(planted: pl.DataFrame, ids: pl.Series) -> dict[str, int]:
 def quality(batch: pl.DataFrame, planted: pl.DataFrame, result: pl.DataFrame, config: DedupConfig) -> None:
     """Per tier: LSH candidate recall on planted pairs vs 1-(1-s^r)^b at their exact Jaccard;
     precision and per-kind recall of the final clusters."""
-    lsh, tokeniser = dedup._Lsh(config), dedup._Tokeniser(config)
+    lsh, tokeniser = candidates._Lsh(config), features._Tokeniser(config)
     pos = {a: i for i, a in enumerate(batch["article_id"].to_list())}
     pairs = planted.select(
         a=pl.col("source").replace_strict(pos, return_dtype=pl.UInt32),
@@ -132,13 +133,13 @@ def quality(batch: pl.DataFrame, planted: pl.DataFrame, result: pl.DataFrame, co
         kind="kind",
     ).with_columns(pl.min_horizontal("a", "b").alias("a"), pl.max_horizontal("a", "b").alias("b"))
     rows = np.unique(np.concatenate([pairs["a"].to_numpy(), pairs["b"].to_numpy()]))
-    sets = dedup._feature_sets(batch["body"], rows, tokeniser, config)
-    keys, _ = dedup._batch_keys(batch["body"], tokeniser, lsh)
+    sets = verify._feature_sets(batch["body"], rows, tokeniser, config)
+    keys, _ = candidates._batch_keys(batch["body"], tokeniser, lsh)
     print("quality (planted pairs; LSH candidates vs the banding curve at each pair's exact Jaccard):")
     for tier in config.tiers:
         bands, r = lsh.bands[tier]
-        sims = dedup._similarities(pairs.select("a", "b"), sets[tier])
-        cands = dedup._candidate_pairs(keys[tier], config.lsh_bucket_window, config.lsh_max_bucket_rows, dedup._LARGE_BUCKETS[tier]).with_columns(found=pl.lit(True))
+        sims = verify._similarities(pairs.select("a", "b"), sets[tier])
+        cands = candidates._candidate_pairs(keys[tier], config.lsh_bucket_window, config.lsh_max_bucket_rows, candidates._LARGE_BUCKETS[tier]).with_columns(found=pl.lit(True))
         eligible = pl.Series(keys[tier].eligible)
         judged = (
             sims.join(pairs, on=["a", "b"])
@@ -218,12 +219,12 @@ def real_negatives(bench_dir: Path, config: DedupConfig) -> None:
 def content_jaccard_percentiles(bodies: pl.Series, pairs: int = 20_000, seed: int = 0) -> np.ndarray:
     """Median, p90 and p99 of the content-word Jaccard of random pairs of distinct documents."""
     config = DedupConfig()
-    feats = dedup._features(bodies, dedup._Tokeniser(config), config, ("rewrite",))
-    sets = dedup._Sets.of(np.repeat(np.arange(len(bodies)), feats.lens["rewrite"]), feats.flat["rewrite"])
+    feats = features._features(bodies, features._Tokeniser(config), config, ("rewrite",))
+    sets = features._Sets.of(np.repeat(np.arange(len(bodies)), feats.lens["rewrite"]), feats.flat["rewrite"])
     rng = np.random.default_rng(seed)
     a, b = rng.integers(0, len(bodies), (2, pairs))
     a, b = np.minimum(a, b)[a != b], np.maximum(a, b)[a != b]
-    sims = dedup._similarities(pl.DataFrame({"a": a, "b": b}, schema={"a": pl.UInt32, "b": pl.UInt32}), sets)["jaccard"]
+    sims = verify._similarities(pl.DataFrame({"a": a, "b": b}, schema={"a": pl.UInt32, "b": pl.UInt32}), sets)["jaccard"]
     return np.percentile(sims.to_numpy(), [50, 90, 99])
 
 
@@ -323,7 +324,7 @@ def main() -> None:
         memory_run(batch, config, args.with_index_rows)
         return
 
-    bands, rows = dedup._Lsh(config).bands["near_copy"]
+    bands, rows = candidates._Lsh(config).bands["near_copy"]
     bodies = batch["body"].to_list()
     near_only = config.model_copy(update={"tiers": ("near_copy",)})
     rates = {

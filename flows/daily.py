@@ -21,14 +21,12 @@ from prefect.artifacts import create_markdown_artifact
 
 from flows.runners import clean_in_chunks, read_in_chunks, validate_records_in_chunks
 from tasks.config import S3Config, Settings, load_settings
-from tasks.dedup import dedup_task
+from tasks.dedup import INDEX_DATASET, dedup_task, load_index_task
 from tasks.errors import CleanwireError, PipelineError, UsageError
 from tasks.history import FAILED, NO_INPUT, PUBLISHED, record_run_task
 from tasks.publish import (
-    INDEX_DATASET,
     articles_and_duplicates,
     check_rerun,
-    load_index_task,
     partition_lock,
     publish_data_docs_task,
     publish_task,

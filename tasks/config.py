@@ -217,7 +217,7 @@ class CleanConfig(Section):
 
 
 class DedupConfig(Section):
-    """Near-duplicate detection (see tasks/dedup.py)."""
+    """Near-duplicate detection (see tasks/dedup/)."""
 
     tiers: tuple[str, ...] = Field(
         ("near_copy", "rewrite"), min_length=1, description='Feature tiers that can make a pair: "near_copy", "rewrite" (defined below).'

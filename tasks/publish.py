@@ -30,8 +30,7 @@ from pathlib import Path
 import polars as pl
 from prefect import get_run_logger, task
 
-from tasks.config import DedupConfig, PublishConfig, S3Config
-from tasks.dedup import FEATURE_VERSION, index_rows
+from tasks.config import PublishConfig, S3Config
 from tasks.errors import PipelineError, StorageError
 from tasks.schema import DATASETS, PARTITION_COLUMN
 from tasks.storage import STORAGE_TASK_OPTIONS, Storage, open_storage
@@ -41,7 +40,6 @@ MANIFEST_PREFIX = "_manifests"
 STAGING_PREFIX = "_staging"
 LOCK_PREFIX = "_locks"
 DATA_DOCS_PREFIX = "_reports/data_docs"
-INDEX_DATASET = "_index"
 
 
 def partition_prefix(dataset: str, ingest_date: date) -> str:
@@ -224,46 +222,6 @@ def _lock_holder(storage: Storage, key: str) -> dict:
         return json.loads(storage.read(key))
     except (StorageError, OSError, ValueError):
         return {}
-
-
-def load_index(storage: Storage, ingest_date: date, days: int, config: DedupConfig) -> tuple[pl.DataFrame | None, list[date]]:
-    """Dedup index rows of the partitions committed for the ``days`` ingest dates before ``ingest_date``,
-    and the dates whose rows had to be rebuilt.
-
-    Only earlier dates count, so a date's output depends on its own inputs and the days before it:
-    a backfill in date order gives the same result as the daily runs did.  Rows built by another
-    feature version (an upgrade changed how features are hashed) cannot match this code's; they are
-    rebuilt in memory from that date's published articles, so an upgrade never loses cross-run
-    matches, at the cost of tokenising those articles again until the date leaves the window.
-    """
-    frames, rebuilt = [], []
-    for offset in range(days, 0, -1):
-        day = ingest_date - timedelta(days=offset)
-        manifest = read_manifest(storage, day)
-        keys = (manifest or {}).get("keys", {})
-        if INDEX_DATASET not in keys:
-            continue
-        rows = pl.read_parquet(io.BytesIO(storage.read(keys[INDEX_DATASET])))
-        if (rows["feature_version"] != FEATURE_VERSION).any():
-            articles = pl.read_parquet(
-                io.BytesIO(storage.read(keys["articles"])), columns=["article_id", "body", "published_date", "word_count"]
-            )
-            rows = index_rows(articles, config)
-            rebuilt.append(day)
-        frames.append(rows)
-    return (pl.concat(frames, how="diagonal_relaxed") if frames else None), rebuilt
-
-
-@task(name="load-dedup-index", **STORAGE_TASK_OPTIONS)
-def load_index_task(dest: str, ingest_date: date, config: DedupConfig, s3: S3Config) -> pl.DataFrame | None:
-    index, rebuilt = load_index(open_storage(dest, s3), ingest_date, config.index_days, config)
-    if rebuilt:
-        get_run_logger().warning(
-            "dedup index of %s was built by an older feature version (this code: %s); rebuilt from those "
-            "dates' published articles for this run (republish them with `cleanwire backfill --force` to store it)",
-            ", ".join(d.isoformat() for d in rebuilt), FEATURE_VERSION,
-        )
-    return index
 
 
 def publish_data_docs(storage: Storage, run_id: str, record: RecordValidation, batch: BatchValidation) -> str:

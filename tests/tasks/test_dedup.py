@@ -13,31 +13,26 @@ from datasketch import MinHash
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import tasks.dedup as dedup
 from bench.corpus import REAL_SETS, real_articles, reviewed_pairs
 from bench.dedup import DEFAULT_BENCH_DIR, merged_pairs, seed_batch
-from tasks import dedup_kernels as kernels
 from tasks.clean import clean_text
 from tasks.config import DedupConfig
 from tasks.dedup import (
     NFKC_NEUTRAL,
     RESULT_SCHEMA,
-    _candidate_pairs,
-    _features,
-    _Keys,
-    _Lsh,
-    _prefilter,
-    _Sets,
-    _similarities,
-    _token_hashes,
-    _Tokeniser,
+    clusters,
     deduplicate_with_index_rows,
     feature_hash,
+    features,
     find_duplicates,
     index_rows,
+    kernels,
     stopwords,
     tokens,
 )
+from tasks.dedup.candidates import _candidate_pairs, _Keys, _Lsh, _prefilter
+from tasks.dedup.features import _features, _Sets, _token_hashes, _Tokeniser
+from tasks.dedup.verify import _similarities
 from tests.conftest import SEEDS
 
 LSH_ONLY = DedupConfig(exhaustive_max_pairs=0)  # force the LSH path even on tiny batches
@@ -106,7 +101,7 @@ def test_content_word_signatures_equal_datasketch():
 
 def test_feature_hash_is_pinned():
     """Stored index rows depend on these values: if the token hash or the mixing changes, this fails,
-    and FEATURE_VERSION in tasks/dedup.py must be bumped (old index rows then refuse to match)."""
+    and FEATURE_VERSION in tasks/dedup/features.py must be bumped (old index rows then refuse to match)."""
     assert [feature_hash(w) for w in ["news", "tokyo summit", "lee jae myung"]] == [1653198875, 1879277708, 349002023]
 
 
@@ -242,7 +237,7 @@ def test_similarities_equal_python_set_arithmetic():
     keys = _Sets.of(rows, np.array([f for x in sets for f in sorted(x)], dtype=np.uint32))
     a, b = np.triu_indices(len(sets), k=1)
     pairs = pl.DataFrame({"a": a, "b": b}, schema={"a": pl.UInt32, "b": pl.UInt32})
-    weights = rng.random(dedup._DF_SLOTS)
+    weights = rng.random(features._DF_SLOTS)
     got = _similarities(pairs, keys, weights)
     for i, j, jaccard, containment, weighted in got.select("a", "b", "jaccard", "containment", "weighted").iter_rows():
         common = len(sets[i] & sets[j])
@@ -394,7 +389,7 @@ def test_next_day_rewrite_is_matched_through_the_index_on_its_names_too():
 @pytest.mark.parametrize("cache_bytes", [512 << 20, 0], ids=["cached", "re-tokenised"])
 def test_index_rows_from_the_signature_pass_equal_index_rows_of_the_kept(monkeypatch, cache_bytes):
     """The pipeline's one-pass path gives the same verdicts and index rows as the two separate calls."""
-    monkeypatch.setattr(dedup, "_FEATURE_CACHE_BYTES", cache_bytes)
+    monkeypatch.setattr(clusters, "_FEATURE_CACHE_BYTES", cache_bytes)
     rng = random.Random(19)
     bodies = {f"d{i:02d}": _text(rng, rng.randint(5, 200)) for i in range(30)}
     bodies |= {"copy_a": bodies["d03"], "copy_b": bodies["d17"] + " appended words", "short": "tiny text"}

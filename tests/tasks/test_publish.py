@@ -5,14 +5,12 @@ import polars as pl
 import pytest
 
 from tasks.config import DedupConfig, PublishConfig, S3Config
-from tasks.dedup import FEATURE_VERSION, index_rows
+from tasks.dedup import FEATURE_VERSION, INDEX_DATASET, index_rows, load_index
 from tasks.errors import PipelineError
 from tasks.publish import (
-    INDEX_DATASET,
     articles_and_duplicates,
     check_rerun,
     expire_reports,
-    load_index,
     lock_key,
     manifest_key,
     parquet_bytes,

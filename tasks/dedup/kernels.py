@@ -1,4 +1,4 @@
-"""The dedup engine's hot loops, compiled with numba (see tasks/dedup.py for what they compute and why).
+"""The dedup engine's hot loops, compiled with numba (see tasks/dedup/ for what they compute and why).
 
 Each kernel is one pass over flat arrays, releases the GIL (``nogil``), so ``tasks.dedup`` runs
 chunks on several threads, and is cached on disk after its first compilation (``cache``).  As numpy

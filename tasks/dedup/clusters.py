@@ -1,0 +1,272 @@
+"""Clusters of verified pairs and the one article kept per cluster: the engine's entry points,
+from a batch (and the index of earlier runs) to verdicts and index rows."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import numpy as np
+import polars as pl
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from tasks.config import DedupConfig
+from tasks.dedup.candidates import _LARGE_BUCKETS, _PREFILTERED, _all_pairs, _batch_keys, _candidate_pairs, _Keys, _Lsh, _prefilter
+from tasks.dedup.features import _DF_SLOTS, _VERIFIED_KINDS, TIERS, _FeatureCache, _Sets, _sorted_unique, _Tokeniser
+from tasks.dedup.index import _index_for, _index_keys, _index_rows, _index_sets, _with_index_signatures, index_rows
+from tasks.dedup.verify import _Evidence, _feature_sets, _verified
+from tasks.errors import PipelineError
+from tasks.records import WORD_PATTERN
+
+RESULT_SCHEMA = pl.Schema(
+    {
+        "article_id": pl.String,
+        "cluster_id": pl.String,
+        "duplicate_of": pl.String,
+        "similarity": pl.Float64,
+        "matched_tier": pl.String,
+        "matched_index": pl.Boolean,
+    }
+)
+
+# Bytes of signature-pass features kept for verification (about the batch's text size: 100k articles
+# of 3 KB use 192 MiB for near_copy, 321 MiB for both tiers).  Beyond it, candidates are re-tokenised:
+# slower, but the extra memory of a huge batch stays bounded by this.
+_FEATURE_CACHE_BYTES = 512 << 20
+
+
+def _keep_rank(universe: pl.DataFrame) -> np.ndarray:
+    """Rank of every universe row under the keep policy (0 = the best to keep)."""
+    order = universe.with_row_index("row").sort(
+        ["from_index", "published_date", "word_count", "article_id"],
+        descending=[True, False, True, False],
+        nulls_last=True,
+    )["row"].to_numpy()
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    return rank
+
+
+def _empty_result() -> pl.DataFrame:
+    return pl.DataFrame(schema=RESULT_SCHEMA)
+
+
+# --------------------------------------------------------------------------------------------- API
+def find_duplicates(batch: pl.DataFrame, config: DedupConfig = DedupConfig(), index: pl.DataFrame | None = None) -> pl.DataFrame:
+    """One row per batch article: its cluster, and what it duplicates if it is not kept.
+
+    ``batch`` needs ``article_id`` (unique), ``body``, ``published_date`` (nullable) and ``word_count``.
+    ``index`` holds ``index_rows`` of articles published by earlier runs; they are always kept, and
+    index rows whose ``article_id`` is also in ``batch`` are ignored (a rerun must not match itself).
+
+    Returns ``article_id``, ``cluster_id`` (the kept article's id), ``duplicate_of`` (null when kept),
+    ``similarity`` (exact Jaccard with ``duplicate_of`` in ``matched_tier``'s features), ``matched_tier``
+    ("near_copy" or "rewrite") and ``matched_index`` (the kept article comes from ``index``).
+
+    Keep policy per cluster: an index article first; then the earliest ``published_date`` (nulls
+    last), the larger ``word_count``, the smallest ``article_id``.  Two articles are in one cluster
+    when a chain of verified pairs joins them; a dropped article's ``similarity`` is measured against
+    the kept article directly (it can fall below the threshold at the end of a long chain).
+    """
+    return _deduplicate(batch, config, index, with_index_rows=False)[0]
+
+
+def deduplicate_with_index_rows(
+    batch: pl.DataFrame, config: DedupConfig = DedupConfig(), index: pl.DataFrame | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``find_duplicates``, and the ``index_rows`` of the articles it keeps, reusing the features
+    and band keys its signature pass computed instead of tokenising the kept articles again."""
+    return _deduplicate(batch, config, index, with_index_rows=True)
+
+
+def _deduplicate(
+    batch: pl.DataFrame, config: DedupConfig, index: pl.DataFrame | None, with_index_rows: bool
+) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+    if batch.height == 0:
+        return _empty_result(), (index_rows(batch, config) if with_index_rows else None)
+    n = batch.height
+    index = _index_for(batch, index)
+    m = 0 if index is None else index.height
+    bodies = batch["body"]
+    tokeniser = _Tokeniser(config)
+    lsh = _Lsh(config)
+
+    exhaustive = n * (n - 1) // 2 + n * m <= config.exhaustive_max_pairs
+    cache, reusable, frequencies = None, None, None
+    if exhaustive:
+        candidates = {tier: _all_pairs(n, m) for tier in config.tiers}
+    else:
+        cache = _FeatureCache(config.chunk_docs, _FEATURE_CACHE_BYTES)
+        keys, frequencies = _batch_keys(bodies, tokeniser, lsh, cache)
+        if with_index_rows and set(config.tiers) == set(TIERS):
+            reusable = {t: _Keys(keys[t].keys, keys[t].eligible) for t in TIERS}  # not the prefilter's signatures
+        if index is not None:
+            stored = _index_keys(index, lsh)
+            keys = {
+                t: _Keys(np.hstack([keys[t].keys, stored[t].keys]), np.concatenate([keys[t].eligible, stored[t].eligible]), keys[t].signatures)
+                for t in config.tiers
+            }
+        candidates = {}
+        for t in config.tiers:
+            screen = partial(_prefilter, signatures=keys[t].signatures, threshold=config.rewrite_threshold, config=config)
+            # Pairs of two index rows were settled by an earlier run.
+            candidates[t] = _candidate_pairs(
+                keys[t], config.lsh_bucket_window, config.lsh_max_bucket_rows, _LARGE_BUCKETS[t], screen if t in _PREFILTERED else None
+            ).filter(
+                pl.col("a") < n
+            )
+            if t in _PREFILTERED and index is not None:
+                signatures = _with_index_signatures(keys[t].signatures, index, candidates[t], t, lsh)
+                candidates[t] = _prefilter(candidates[t], signatures, config.rewrite_threshold, config)
+
+        del keys  # band keys and signatures are done with: free them before the feature sets
+    universe = batch.select("article_id", "published_date", pl.col("word_count").cast(pl.Int64), from_index=pl.lit(False))
+    if index is not None:
+        universe = pl.concat(
+            [universe, index.select("article_id", "published_date", pl.col("word_count").cast(pl.Int64), from_index=pl.lit(True))]
+        )
+    # One tier's sets at a time, only for the rows it has candidates for: memory stays ~ candidates.
+    sims, evidence = {}, _Evidence(None, universe["published_date"])
+    for t in config.tiers:
+        involved = _sorted_unique(np.concatenate([candidates[t]["a"].to_numpy(), candidates[t]["b"].to_numpy()]))
+        sets = _universe_sets(bodies, index, n, involved, tokeniser, config, _VERIFIED_KINDS[t], cache)
+        if t == "rewrite":
+            if frequencies is None:  # exhaustive: every batch row is involved (or there is nothing to verify)
+                batch_keys = sets["rewrite"].keys[sets["rewrite"].keys < (np.uint64(n) << np.uint64(32))]
+                frequencies = np.bincount((batch_keys & np.uint64(_DF_SLOTS - 1)).astype(np.int64), minlength=_DF_SLOTS)
+            evidence = _Evidence.of(frequencies, n, universe["published_date"], config)
+        sims[t] = evidence.measure(t, candidates[t], sets, config.rewrite_name_threshold)
+    edges = _verified(sims, config)
+
+    total = n + m
+    graph = coo_matrix(
+        (np.ones(edges.height, dtype=np.int8), (edges["a"].to_numpy(), edges["b"].to_numpy())), shape=(total, total)
+    )
+    _, component = connected_components(graph, directed=False)
+    rank = _keep_rank(universe)
+    # The kept row of a component is the one of lowest rank.
+    best = np.full(component.max() + 1, np.iinfo(np.int64).max)
+    np.minimum.at(best, component, rank)
+    row_of_rank = np.argsort(rank)
+    kept = row_of_rank[best[component[:n]]]
+
+    dropped = np.flatnonzero(kept != np.arange(n))
+    to_kept = pl.DataFrame(
+        {
+            "row": dropped.astype(np.uint32),
+            "a": np.minimum(dropped, kept[dropped]).astype(np.uint32),
+            "b": np.maximum(dropped, kept[dropped]).astype(np.uint32),
+        }
+    )
+    # Most dropped rows were verified against their kept article directly; only chained ones need sets.
+    similarity = to_kept.join(edges, on=["a", "b"]).select("row", "similarity", "tier")
+    chained = to_kept.join(edges, on=["a", "b"], how="anti")
+    if chained.height:
+        rows = _sorted_unique(np.concatenate([chained["a"].to_numpy(), chained["b"].to_numpy()]))
+        kinds = tuple(k for t in config.tiers for k in _VERIFIED_KINDS[t])
+        sets = _universe_sets(bodies, index, n, rows, tokeniser, config, kinds, cache)
+        similarity = pl.concat([similarity, _chained_similarity(chained, edges, sets, evidence, config)])
+    verdicts = (
+        pl.DataFrame({"article_id": batch["article_id"], "cluster_id": universe["article_id"].gather(kept), "matched_index": kept >= n})
+        .with_row_index("row")
+        .join(similarity, on="row", how="left", maintain_order="left")
+        .select(
+            "article_id",
+            "cluster_id",
+            duplicate_of=pl.when(pl.col("article_id") != pl.col("cluster_id")).then(pl.col("cluster_id")),
+            similarity="similarity",
+            matched_tier=pl.col("tier").replace_strict({0: TIERS[0], 1: TIERS[1]}, default=None, return_dtype=pl.String),
+            matched_index="matched_index",
+        )
+    )
+    if not with_index_rows:
+        return verdicts, None
+    keep = kept == np.arange(n)
+    if reusable is None:  # small batch (no signature pass) or a subset of the tiers
+        return verdicts, index_rows(batch.filter(pl.Series(keep)), config)
+    return verdicts, _index_rows(batch, keep, tokeniser, lsh, cache, reusable)
+
+
+def _universe_sets(
+    bodies: pl.Series,
+    index: pl.DataFrame | None,
+    n: int,
+    rows: np.ndarray,
+    tokeniser: _Tokeniser,
+    config: DedupConfig,
+    tiers: tuple[str, ...],
+    cache: _FeatureCache | None = None,
+) -> dict[str, _Sets]:
+    """Feature sets of batch and index rows (``rows`` ascending universe row numbers)."""
+    batch_sets = _feature_sets(bodies, rows[rows < n], tokeniser, config, tiers, cache)
+    if index is None:
+        return batch_sets
+    index_sets = _index_sets(index, n, rows[rows >= n], tiers)
+    # Index rows are numbered after batch rows, so concatenating keeps the keys sorted.
+    return {t: _Sets(np.concatenate([batch_sets[t].keys, index_sets[t].keys])) for t in tiers}
+
+
+def _chained_similarity(
+    pairs: pl.DataFrame, edges: pl.DataFrame, sets: dict[str, _Sets], evidence: _Evidence, config: DedupConfig
+) -> pl.DataFrame:
+    """(row, similarity, tier) of dropped rows joined to their kept article only through a chain.
+
+    Measured directly: the first tier whose test the pair passes names the match; otherwise the
+    tier of the row's best own edge, with the pair's score in that tier (below its threshold).
+    """
+    sims = {t: evidence.measure(t, pairs.select("a", "b"), sets) for t in config.tiers}
+    direct = _verified(sims, config).rename({"similarity": "direct_similarity", "tier": "direct_tier"})
+    own = pl.concat([edges.select(row="a", tier="tier"), edges.select(row="b", tier="tier")]).group_by("row").agg(pl.col("tier").min())
+    measured = pl.concat(
+        [sims[t].select("a", "b", chain_similarity="score", chain_tier=pl.lit(TIERS.index(t), pl.UInt8)) for t in sims]
+    )
+    return (
+        pairs.join(direct, on=["a", "b"], how="left")
+        .join(own, on="row", how="left")
+        .join(measured, left_on=["a", "b", "tier"], right_on=["a", "b", "chain_tier"], how="left")
+        .select(
+            "row",
+            similarity=pl.coalesce("direct_similarity", "chain_similarity"),
+            tier=pl.coalesce("direct_tier", "tier"),
+        )
+    )
+
+
+def deduplicate_table(
+    table: pl.DataFrame, text_column: str, id_column: str, config: DedupConfig = DedupConfig(), date_column: str | None = None
+) -> pl.DataFrame:
+    """Any table with an id and a text column: every row back, plus ``cluster_id``, ``duplicate_of``, ``similarity``.
+
+    Ids are compared as strings; ``date_column`` (a date) feeds the keep policy when given.
+    """
+    missing = [c for c in (text_column, id_column, date_column) if c and c not in table.columns]
+    if missing:
+        raise PipelineError(f"no column {', '.join(map(repr, missing))} in the input; it has {', '.join(table.columns)}")
+    ids = table[id_column].cast(pl.String)
+    if ids.null_count() or ids.n_unique() != table.height:
+        raise PipelineError(f"column {id_column!r} must hold a unique, non-null id per row")
+    body = table[text_column].cast(pl.String).fill_null("")
+    batch = pl.DataFrame(
+        {
+            "article_id": ids,
+            "body": body,
+            "published_date": table[date_column].cast(pl.Date) if date_column else pl.Series([None] * table.height, dtype=pl.Date),
+            "word_count": body.str.count_matches(WORD_PATTERN).cast(pl.Int32),
+        }
+    )
+    verdicts = find_duplicates(batch, config).select("article_id", "cluster_id", "duplicate_of", "similarity")
+    return table.with_columns(ids.alias("__id")).join(
+        verdicts.rename({"article_id": "__id"}), on="__id", how="left", maintain_order="left"
+    ).drop("__id")
+
+
+@task(name="dedup", cache_policy=NO_CACHE)
+def dedup_task(
+    batch: pl.DataFrame, config: DedupConfig, index: pl.DataFrame | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Verdicts for the batch (``matched_tier`` named ``tier``, as the duplicates dataset calls it), and
+    the index rows of the articles it keeps (for later runs)."""
+    verdicts, rows = deduplicate_with_index_rows(batch, config, index)
+    return verdicts.rename({"matched_tier": "tier"}), rows
