@@ -561,7 +561,8 @@ _line = st.one_of(
     st.builds(lambda w, n: " ".join([w] * n), st.sampled_from(["the", "news", "x"]), st.integers(0, 400)),
 )
 _raw = st.lists(_line, max_size=25).map("\n".join)
-_property = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# Derandomised: CI runs the same 200 examples every time, so a red run is a change, never luck.
+_property = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
 
 
 def _is_subsequence(body: list[str], source: list[str]) -> bool:
@@ -586,6 +587,17 @@ def test_never_raises_and_never_invents_text(raw: str) -> None:
 @_property
 @given(_raw)
 def test_idempotent_on_its_own_body(raw: str) -> None:
+    body = clean_text(raw).body
+    assert clean_text(body).body == body
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known defect (issue 12), found by hypothesis: a stray credit line above a repeated first line takes "
+    "the stray-line path, which keeps the repeated line; cleaned again, that line is a repeated headline and goes",
+)
+def test_idempotent_when_a_stray_credit_hides_a_repeated_headline() -> None:
+    raw = "PHOTO:\n0:0:0:0\n0:0:0:0\nThe city council voted on Tuesday to approve the new budget for the coming year."
     body = clean_text(raw).body
     assert clean_text(body).body == body
 
