@@ -114,7 +114,9 @@ def daily_flow(
     stale_after = timedelta(hours=settings.publish.lock_stale_after_hours)
     try:
         with partition_lock(open_storage(dest, settings.s3), ingest_date, run_id, stale_after):
-            result = process_partition(source_uri, dest, ingest_date, run_id, settings, allow_empty, allow_shrink)
+            result = process_partition(
+                source_uri, dest, ingest_date, run_id, record["pipeline_version"], settings, allow_empty, allow_shrink
+            )
     except BaseException as exc:
         error = str(exc) if isinstance(exc, CleanwireError) else f"{type(exc).__name__}: {exc}"
         save_run_record(dest, {**record, "outcome": FAILED, "error": error}, settings)
@@ -149,7 +151,14 @@ def save_run_record(dest: str, record: dict, settings: Settings) -> None:
 
 
 def process_partition(
-    source_uri: str, dest: str, ingest_date: date, run_id: str, settings: Settings, allow_empty: bool, allow_shrink: bool
+    source_uri: str,
+    dest: str,
+    ingest_date: date,
+    run_id: str,
+    version: str,
+    settings: Settings,
+    allow_empty: bool,
+    allow_shrink: bool,
 ) -> dict:
     """The steps of one run, inside the daily flow and under the ingest date's lock."""
     logger = get_run_logger()
@@ -220,7 +229,7 @@ def process_partition(
         "ingest_date": ingest_date.isoformat(),
         "source": source_uri,
         "schema_version": SCHEMA_VERSION,
-        "pipeline_version": pipeline_version(settings),
+        "pipeline_version": version,
         "suites": {
             record_check.suite_name: record_check.suite_version,
             batch_check.suite_name: batch_check.suite_version,
