@@ -54,6 +54,7 @@ __all__ = [
     "CleanOutcome",
     "CleanedText",
     "Removal",
+    "SiteChrome",
     "clean_documents",
     "clean_task",
     "clean_text",
@@ -164,18 +165,18 @@ def page_language(lines: Sequence[str], config: CleanConfig) -> PageLanguage:
 
 def _page_stopwords(token_lists: Iterable[Sequence[str]], config: CleanConfig) -> PageLanguage:
     index, lists = _stopword_index(tuple(config.stopword_languages))
-    hits: Counter[str] = Counter()
+    found: list[str] = []
     sampled = 0
     for tokens in token_lists:
         # Each line votes with its first distinct tokens only: one huge or repetitive line must not
         # outvote the page.
         sample = set(tokens[: config.language_line_tokens])
-        hits.update(filter(index.__contains__, sample))
+        found.extend(filter(index.__contains__, sample))
         sampled += len(sample)
         if sampled >= config.language_sample_tokens:
             break
     votes: Counter[str] = Counter()
-    for word, n in hits.items():
+    for word, n in Counter(found).items():
         for lang in index[word]:
             votes[lang] += n
     if not votes:
@@ -299,10 +300,11 @@ class Line(NamedTuple):  # a tuple: built for every unit of every page, twice
     density: float  # share of stop words among the tokens
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # hashed by identity: one object per config (``_compile``), a cache key
 class _Rules:
     """Config compiled once: the regexes behind the typed noise rules."""
 
+    config: CleanConfig
     prompt: tuple[tuple[str, re.Pattern[str]], ...]
     related: frozenset[str]
     comments: frozenset[str]
@@ -368,6 +370,7 @@ def _compile(config_json: str) -> _Rules:
     related = frozenset(_label(h) for h in words.related_headings)
     months = words.month_names
     return _Rules(
+        config=config,
         dates=_date_patterns(list(months)),
         dateline_label=re.compile(
             r"^\W*(?:" + "|".join(re.escape(w) for w in words.dateline_labels) + r")\b", re.IGNORECASE
@@ -518,24 +521,48 @@ def _typed_rule(text: str, words: int, ends_sentence: bool, rules: _Rules, confi
 _END_OF_ARTICLE = frozenset({"comments", "copyright"})
 
 
+class _TextFacts(NamedTuple):
+    """What a line's text alone says about it, whatever page it is on."""
+
+    key: str  # normalised
+    words: int
+    weight: float  # effective length
+    ends_sentence: bool
+    density: float  # share of stop words
+    rule: str | None  # the typed noise rule it matches
+    comment_author: bool  # reads like the header of a comment ("jane says:")
+
+
+@lru_cache(maxsize=1 << 16)
+def _text_facts(text: str, rules: _Rules, stopwords: frozenset[str]) -> _TextFacts:
+    """Cached: a page is classified again on its kept lines, and a site's chrome recurs on its pages."""
+    config = rules.config
+    tokens = _TOKEN.findall(text.casefold())
+    words = len(tokens)
+    ends = _ends_sentence(text) or _is_unmarked_prose(text, config)
+    return _TextFacts(
+        normalise(text),
+        words,
+        _effective_length(text, config),
+        ends,
+        _stop_density(text, tokens, stopwords, config),
+        _typed_rule(text, words, ends, rules, config),
+        words <= config.prompt_max_words and rules.comment_author.search(text) is not None,
+    )
+
+
 def classify(
     units: Sequence[Unit], config: CleanConfig, rules: _Rules, boilerplate: frozenset[str], stopwords: frozenset[str]
 ) -> list[Line]:
     """Every unit (non-blank line or run of sentences) with its kind; blank lines carry no signal."""
-    stripped = [(u.index, u.text) for u in units]
-    tokens = [_TOKEN.findall(s.casefold()) for _, s in stripped]
-    densities = [_stop_density(text, toks, stopwords, config) for (_, text), toks in zip(stripped, tokens, strict=True)]
-    authors = _comment_author_lines(stripped, tokens, rules, config)
-    good_density, bad_density = _density_thresholds(stripped, densities, config)
-    keys = [normalise(text) for _, text in stripped]
-    repeats = Counter(keys)
+    facts = [_text_facts(unit.text, rules, stopwords) for unit in units]
+    authors = _comment_author_lines(units, facts, config)
+    good_density, bad_density = _density_thresholds(units, facts, config)
+    repeats = Counter(f.key for f in facts)
     out = []
-    for unit, toks, density, key in zip(units, tokens, densities, keys, strict=True):
+    for unit, (key, words, weight, ends, density, typed, _) in zip(units, facts, strict=True):
         i, text = unit.index, unit.text
-        weight = _effective_length(text, config)
-        ends = _ends_sentence(text) or _is_unmarked_prose(text, config)
-        words = len(toks)
-        rule = "comments" if i in authors else _typed_rule(text, words, ends, rules, config)
+        rule = "comments" if i in authors else typed
         if rule in _END_OF_ARTICLE:
             kind = Kind.TRAILER
         elif rule is not None:
@@ -551,28 +578,20 @@ def classify(
     return out
 
 
-def _comment_author_lines(
-    lines: Sequence[tuple[int, str]], tokens: Sequence[Sequence[str]], rules: _Rules, config: CleanConfig
-) -> frozenset[int]:
+def _comment_author_lines(units: Sequence[Unit], facts: Sequence[_TextFacts], config: CleanConfig) -> frozenset[int]:
     """Headers of comments ("jane says:", "Bob on May 2, 2019 at 4:47 pm said:"), once the page has
     several: a single short line ending in "said:" is more likely to introduce a quote."""
-    found = frozenset(
-        i
-        for (i, text), toks in zip(lines, tokens, strict=True)
-        if len(toks) <= config.prompt_max_words and rules.comment_author.search(text)
-    )
+    found = frozenset(unit.index for unit, f in zip(units, facts, strict=True) if f.comment_author)
     return found if len(found) >= config.comment_author_min_count else frozenset()
 
 
-def _density_thresholds(
-    lines: Sequence[tuple[int, str]], densities: Sequence[float], config: CleanConfig
-) -> tuple[float, float]:
+def _density_thresholds(units: Sequence[Unit], facts: Sequence[_TextFacts], config: CleanConfig) -> tuple[float, float]:
     """Stop-word density thresholds for this page.
 
     Stop-word lists differ in reach (an agglutinative language's list catches few tokens), so the
     fixed thresholds are lowered to a share of the density of the page's own long sentences.
     """
-    long_lines = sorted(d for (_, text), d in zip(lines, densities, strict=True) if len(text) >= config.good_min_chars)
+    long_lines = sorted(f.density for unit, f in zip(units, facts, strict=True) if len(unit.text) >= config.good_min_chars)
     if not long_lines:
         return config.good_min_stop_density, config.bad_max_stop_density
     reference = long_lines[int(len(long_lines) * config.reference_density_quantile)]
@@ -895,15 +914,30 @@ def site_of(doc: RawDocument) -> str:
     return doc.source_uri.rsplit("/", 1)[0]
 
 
-def find_site_boilerplate(documents: Sequence[RawDocument], config: CleanConfig = CleanConfig()) -> dict[str, frozenset[str]]:
+class SiteChrome:
+    """The recurring lines of each site over a run, fed chunk by chunk (``add``), so that a run
+    need not hold all its pages' text at once: each page is kept as fingerprints of its lines."""
+
+    def __init__(self, config: CleanConfig = CleanConfig()) -> None:
+        self.config = config
+        self.sites: dict[str, _SitePages] = {}
+
+    def add(self, documents: Iterable[RawDocument]) -> SiteChrome:
+        for doc in documents:
+            self.sites.setdefault(site_of(doc), _SitePages(self.config)).add(doc.text)
+        return self
+
+    def lines(self) -> dict[str, frozenset[str]]:
+        """Each site's chrome lines (normalised), for the sites that have any."""
+        return {site: found for site, pages in self.sites.items() if (found := pages.chrome())}
+
+
+def find_site_boilerplate(documents: Iterable[RawDocument], config: CleanConfig = CleanConfig()) -> dict[str, frozenset[str]]:
     """Each site's recurring lines (``find_batch_boilerplate`` over its documents), by ``site_of``."""
-    by_site: dict[str, list[str]] = {}
-    for doc in documents:
-        by_site.setdefault(site_of(doc), []).append(doc.text)
-    return {site: found for site, texts in by_site.items() if (found := find_batch_boilerplate(texts, config))}
+    return SiteChrome(config).add(documents).lines()
 
 
-def find_batch_boilerplate(texts: Sequence[str], config: CleanConfig = CleanConfig()) -> frozenset[str]:
+def find_batch_boilerplate(texts: Iterable[str], config: CleanConfig = CleanConfig()) -> frozenset[str]:
     """Normalised lines that recur on many pages of one site (site chrome: menus, footers, prompts).
 
     One story on several pages (scraped twice, a wire copy beside its scrape, syndicated) is one
@@ -913,37 +947,82 @@ def find_batch_boilerplate(texts: Sequence[str], config: CleanConfig = CleanConf
     `boilerplate_min_share` of them, and some group carrying it has prose of its own (a recurring
     line carried only by copies of one story is that story). Very long lines are never chrome.
     """
-    distinct = list(dict.fromkeys(texts))
-    page_keys = [{key for key in map(normalise, text.splitlines()) if key} for text in distinct]
-    groups: dict[int, set[str]] = {}
-    for page, group in enumerate(_story_groups(page_keys, config)):
-        groups.setdefault(group, set()).update(page_keys[page])
-    carriers = Counter(key for keys in groups.values() for key in keys)
-    threshold = max(config.boilerplate_min_pages, config.boilerplate_min_share * len(groups))
-    chrome: set[str] = set()
-    for keys in groups.values():
-        own_prose = sum(len(key) for key in keys if carriers[key] == 1 and len(key) >= config.good_min_chars)
-        if own_prose >= config.boilerplate_own_prose_chars:
-            chrome.update(k for k in keys if carriers[k] >= threshold and len(k.split()) <= config.boilerplate_max_words)
-    return frozenset(chrome)
+    pages = _SitePages(config)
+    for text in texts:
+        pages.add(text)
+    return pages.chrome()
 
 
-def _story_groups(page_keys: Sequence[set[str]], config: CleanConfig) -> list[int]:
+class _Page(NamedTuple):
+    """A page as fingerprints (``hash``: one run is one process) of its distinct normalised lines."""
+
+    keys: frozenset[int]
+    chars: int  # their summed length
+    long: dict[int, int]  # fingerprint -> length, of its lines of at least good_min_chars
+    sentences: frozenset[int]  # those long lines that end like a sentence
+
+
+class _SitePages:
+    """The distinct pages of one site, as line fingerprints. A line's text is kept from the page
+    that shows it a second time (a line on one page is never chrome), if it is short enough to be."""
+
+    def __init__(self, config: CleanConfig) -> None:
+        self.config = config
+        self.texts: set[int] = set()  # fingerprints of the pages' whole text: a page scraped twice counts once
+        self.pages: list[_Page] = []
+        self.seen: set[int] = set()
+        self.recurring: dict[int, str] = {}
+
+    def add(self, text: str) -> None:
+        config = self.config
+        digest = hash(text)
+        if digest in self.texts:
+            return
+        self.texts.add(digest)
+        found = {hash(key): key for key in map(normalise, text.splitlines()) if key}
+        long = {h: len(key) for h, key in found.items() if len(key) >= config.good_min_chars}
+        self.pages.append(
+            _Page(frozenset(found), sum(map(len, found.values())), long, frozenset(h for h in long if _ends_sentence(found[h])))
+        )
+        keep_first = config.boilerplate_min_pages <= 1
+        for h, key in found.items():
+            if (keep_first or h in self.seen) and h not in self.recurring and len(key.split()) <= config.boilerplate_max_words:
+                self.recurring[h] = key
+            self.seen.add(h)
+
+    def chrome(self) -> frozenset[str]:
+        config = self.config
+        if len(self.pages) < config.boilerplate_min_pages:
+            return frozenset()  # too few pages for any line to recur on enough of them
+        groups: dict[int, set[int]] = {}
+        for page, group in zip(self.pages, _story_groups(self.pages, config), strict=True):
+            groups.setdefault(group, set()).update(page.keys)
+        carriers = Counter(h for keys in groups.values() for h in keys)
+        lengths = {h: n for page in self.pages for h, n in page.long.items()}
+        threshold = max(config.boilerplate_min_pages, config.boilerplate_min_share * len(groups))
+        chrome: set[str] = set()
+        for keys in groups.values():
+            own_prose = sum(lengths.get(h, 0) for h in keys if carriers[h] == 1)
+            if own_prose >= config.boilerplate_own_prose_chars:
+                chrome.update(self.recurring[h] for h in keys if carriers[h] >= threshold and h in self.recurring)
+        return frozenset(chrome)
+
+
+def _story_groups(pages: Sequence[_Page], config: CleanConfig) -> list[int]:
     """A group number per page: pages whose shared prose lines (long, ending like a sentence) are
     the bulk of either one's text are copies of one story and share a number (connected components)."""
-    long_keys = [{key for key in keys if len(key) >= config.good_min_chars and _ends_sentence(key)} for keys in page_keys]
-    carriers: dict[str, list[int]] = {}
-    for page, keys in enumerate(long_keys):
-        for key in keys:
-            carriers.setdefault(key, []).append(page)
+    carriers: dict[int, list[int]] = {}
+    for n, page in enumerate(pages):
+        for h in page.sentences:
+            carriers.setdefault(h, []).append(n)
+    lengths = {h: n for page in pages for h, n in page.long.items()}
     shared: Counter[tuple[int, int]] = Counter()
-    for key, pages in carriers.items():
+    for h, carrying in carriers.items():
         # A line on many pages is the site's, not a story's; it does not make pages copies.
-        if 2 <= len(pages) <= config.syndication_max_pages:
-            for a, b in combinations(pages, 2):
-                shared[a, b] += len(key)
-    text = [sum(map(len, keys)) for keys in page_keys]
-    parent = list(range(len(page_keys)))
+        if 2 <= len(carrying) <= config.syndication_max_pages:
+            for a, b in combinations(carrying, 2):
+                shared[a, b] += lengths[h]
+    parent = list(range(len(pages)))
 
     def root(page: int) -> int:
         while parent[page] != page:
@@ -952,9 +1031,9 @@ def _story_groups(page_keys: Sequence[set[str]], config: CleanConfig) -> list[in
         return page
 
     for (a, b), chars in shared.items():
-        if chars >= config.syndication_min_share * min(text[a], text[b]):
+        if chars >= config.syndication_min_share * min(pages[a].chars, pages[b].chars):
             parent[root(a)] = root(b)
-    return [root(page) for page in range(len(page_keys))]
+    return [root(page) for page in range(len(pages))]
 
 
 # Rules that also fire on article text (a list's labels printed several times, a row of asterisks):
@@ -1008,6 +1087,9 @@ def clean_text(
         dropped = [
             (line, line.rule or also[line.index, line.seq]) for line, g in zip(sel.classified, gone, strict=True) if g
         ]
+        if headline_anchor(kept, config) is not None:
+            # The stray line hid a repeated headline: without it, this is a page after all.
+            kept, dropped = _main_text(sel, config, rules, language, extracted)
     else:
         kept, dropped = _main_text(sel, config, rules, language, extracted)
     kept, dropped = _without_noise_markers(kept, dropped)
@@ -1066,6 +1148,11 @@ def _without_noise_markers(
     """A kept line the record suite would reject the whole article for is the cleaner's miss: it
     goes (rule ``noise_marker``) and the article stays."""
     markers = _noise_markers()
+    # The suite's patterns are line-local (they close at "\n" or the end), so the kept lines joined
+    # match one when any line does; most bodies match none.
+    joined = "\n".join(line.text for line in kept)
+    if not any(m.search(joined) for m in markers):
+        return kept, dropped
     marked = [any(m.search(line.text) for m in markers) for line in kept]
     if not any(marked):
         return kept, dropped
@@ -1120,7 +1207,8 @@ def clean_documents(
                 "title": doc.title or cleaned.title,
                 "published_date": doc.published_date or cleaned.published_date,
                 "byline": doc.byline or cleaned.byline,
-                "language": detect_language(cleaned.body) or doc.language,
+                # The model walks every byte in Python; an article's opening tells its language.
+                "language": detect_language(cleaned.body[: config.body_language_chars]) or doc.language,
                 "body": cleaned.body,
                 "word_count": word_count(cleaned.body),
                 "content_hash": content_hash(cleaned.body),

@@ -104,6 +104,9 @@ class CleanConfig(Section):
     )
     language_sample_tokens: int = Field(3000, description="How many of a page's tokens vote on its language.")
     language_line_tokens: int = Field(60, description="How many of one line's tokens vote on the page's language.")
+    body_language_chars: int = Field(
+        2000, description="How many leading characters of a cleaned body its language is identified from (py3langid)."
+    )
     good_min_chars: int = Field(
         80, description="A line at least this long with prose-like stop words is article text."
     )
