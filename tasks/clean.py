@@ -719,7 +719,9 @@ def main_region(
     return (first, end) if best > 0 else (0, 0)
 
 
-_LIST_ROW = re.compile(r"^(?:[-–•*·▪►✓]\s*|\(?\d{1,3}[.)]\s)|\d")
+_LIST_MARKERS = "-–•*·▪►✓"
+_LIST_ITEM = re.compile(rf"[{_LIST_MARKERS}]\s|\(?\d{{1,3}}[.)]\s")
+_LIST_ROW = re.compile(rf"^(?:[{_LIST_MARKERS}]\s*|\(?\d{{1,3}}[.)]\s)|\d")
 
 
 def _is_data_row(line: Line) -> bool:
@@ -784,7 +786,10 @@ class _Selection:
 def _is_chrome(line: Line, config: CleanConfig) -> bool:
     """Whether a noise rule matched the line that article text does not set off."""
     if line.rule == "repeated_line":
-        return line.words >= config.title_min_words
+        # A caption or headline printed again and again; rows of a table or list repeat their labels.
+        return line.words >= config.title_min_words and not _LIST_ROW.search(line.text)
+    if _LIST_ITEM.match(line.text):
+        return False  # a list item of the article that reads like a prompt or a credit
     return line.rule is not None and line.rule not in ARTICLE_TEXT_RULES
 
 
