@@ -496,6 +496,15 @@ def test_clean_input_comes_out_unchanged() -> None:
         assert result.removed == ()
 
 
+def test_clean_input_with_lists_that_read_like_chrome_comes_out_unchanged() -> None:
+    # List items that read like a prompt or a credit, and table rows repeating their labels, are the article's.
+    tips = ["- Follow the 3-2-1 rule for backups:", "- Top mover in NY: Seka Moving (4.96/5 rating)"]
+    schools = [f"- Median GMAT score: {n}" for n in (740, 730, 720)]
+    text = page(P1, *tips, P2, *schools, P3)
+    result = clean_text(text)
+    assert result.body == text and result.removed == ()
+
+
 def test_single_leftover_prompt_costs_only_its_line() -> None:
     result = clean_text(page(P1, P2, "Share this article", P3))
     assert body_lines(result) == ARTICLE
