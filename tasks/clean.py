@@ -111,6 +111,12 @@ def normalise(line: str) -> str:
     return " ".join(_DIGIT_RUN.sub("0", line.casefold()).split())
 
 
+def normalised_lines(text: str) -> list[str]:
+    """``normalise`` of each of text's lines, casefolding and replacing digits over the whole text
+    at once (neither ever makes or removes a line break)."""
+    return [" ".join(line.split()) for line in _DIGIT_RUN.sub("0", text.casefold()).splitlines()]
+
+
 def _label(line: str) -> str:
     """A line reduced to its words, for matching it against a list of headings or prompt words."""
     return " ".join(_TOKEN.findall(line.casefold().translate(_LABEL_CHARS)))
@@ -533,9 +539,7 @@ class _TextFacts(NamedTuple):
     comment_author: bool  # reads like the header of a comment ("jane says:")
 
 
-@lru_cache(maxsize=1 << 16)
 def _text_facts(text: str, rules: _Rules, stopwords: frozenset[str]) -> _TextFacts:
-    """Cached: a page is classified again on its kept lines, and a site's chrome recurs on its pages."""
     config = rules.config
     tokens = _TOKEN.findall(text.casefold())
     words = len(tokens)
@@ -551,11 +555,19 @@ def _text_facts(text: str, rules: _Rules, stopwords: frozenset[str]) -> _TextFac
     )
 
 
+# Cached for lines of ordinary length: a page is classified again on its kept lines, and a site's
+# chrome recurs on its pages.
+_cached_text_facts = lru_cache(maxsize=1 << 15)(_text_facts)
+
+
 def classify(
     units: Sequence[Unit], config: CleanConfig, rules: _Rules, boilerplate: frozenset[str], stopwords: frozenset[str]
 ) -> list[Line]:
     """Every unit (non-blank line or run of sentences) with its kind; blank lines carry no signal."""
-    facts = [_text_facts(unit.text, rules, stopwords) for unit in units]
+    longest = config.segment_line_chars
+    facts = [
+        (_cached_text_facts if len(unit.text) <= longest else _text_facts)(unit.text, rules, stopwords) for unit in units
+    ]
     authors = _comment_author_lines(units, facts, config)
     good_density, bad_density = _density_thresholds(units, facts, config)
     repeats = Counter(f.key for f in facts)
@@ -984,7 +996,7 @@ class _SitePages:
         if digest in self.texts:
             return
         self.texts.add(digest)
-        found = {hash(key): key for key in map(normalise, text.splitlines()) if key}
+        found = {hash(key): key for key in normalised_lines(text) if key}
         long = {h: len(key) for h, key in found.items() if len(key) >= config.good_min_chars}
         self.pages.append(
             _Page(frozenset(found), sum(map(len, found.values())), long, frozenset(h for h in long if _ends_sentence(found[h])))
