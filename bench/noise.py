@@ -17,7 +17,8 @@ lines per site, then each document), and scored with the benchmark's scorer:
 One table: set, shape, documents, F1 / precision / recall against the gold, share quarantined by the
 clean step, share the record suite's noise-marker rule would quarantine, share of clean inputs that
 come out unchanged, documents per CPU-second of the clean step. On wcxb-dev, the share of the
-``without`` snippets left and ``with`` snippets missing follow.
+``without`` snippets left and ``with`` snippets missing follow, and on both sets the share of the
+comment and related-block text labelled in tests/tasks/noise_blocks.json that the raw bodies keep.
 
     python -m bench.noise [--sets aeb-dev,wcxb-dev] [--shapes raw,one-line,...] [--worst 5] [--through-pipeline]
 
@@ -56,6 +57,9 @@ BENCHMARKS = REPO_ROOT.parent / "shared" / "benchmarks"
 DEFAULT_BENCH = BENCHMARKS / "aeb-dev"
 DEFAULT_SCORER = REPO_ROOT.parent / "shared" / "tools" / "aeb_score.py"
 SHAPES = ("raw", "one-line", "lines", "blank-lines", "wire+scrape", "syndicated")
+# Comment sections and related blocks of dev pages, labelled by raw line range (reviewed data).
+LABELLED_BLOCKS = REPO_ROOT / "tests" / "tasks" / "noise_blocks.json"
+BLOCK_MIN_WORDS = 4  # a shorter line ("Reply", "3 min read") is found in too many bodies to tell
 SITES_PER_STORY = 3
 SYNDICATION_SITES = 8
 SYNDICATED_STORIES = 120
@@ -244,7 +248,8 @@ def run_shape(name: str, shape_name: str, pages: list[Page], scorer: ModuleType,
     if shape.pairs:
         row.notes = dedup_pairs(outcome, shape.pairs)
     if shape_name == "raw":
-        row.notes = snippets(pages, {p.id: bodies.get(f"{name}/raw/{p.id}.txt", "") for p in pages})
+        raw_bodies = {p.id: bodies.get(f"{name}/raw/{p.id}.txt", "") for p in pages}
+        row.notes = "; ".join(filter(None, [snippets(pages, raw_bodies), labelled_blocks(name, pages, raw_bodies)]))
         if worst:
             print_worst(name, result, scorer, worst, outcome)
     return row
@@ -283,6 +288,27 @@ def snippets(pages: list[Page], bodies: dict[str, str]) -> str:
     if not total_without and not total_with:
         return ""
     return f"snippets: without left {left / max(total_without, 1):.3f} of {total_without}, with missing {missing / max(total_with, 1):.3f} of {total_with}"
+
+
+def labelled_blocks(name: str, pages: list[Page], bodies: dict[str, str]) -> str:
+    """Share of the labelled comment and related-block text still in the bodies, per kind: the
+    block's lines of at least BLOCK_MIN_WORDS words that the gold body lacks, weighted by length."""
+    if not LABELLED_BLOCKS.is_file():
+        return ""
+    by_id = {p.id: p for p in pages}
+    left: Counter[str] = Counter()
+    total: Counter[str] = Counter()
+    for block in json.loads(LABELLED_BLOCKS.read_text(encoding="utf-8"))["blocks"]:
+        page = by_id.get(block["id"])
+        if block["set"] != name or page is None:
+            continue
+        gold, body = snippet_norm(page.gold), snippet_norm(bodies.get(page.id, ""))
+        for line in page.raw.splitlines()[block["first_line"] - 1 : block["last_line"]]:
+            key = snippet_norm(line)
+            if len(key.split()) >= BLOCK_MIN_WORDS and key not in gold:
+                total[block["kind"]] += len(key)
+                left[block["kind"]] += len(key) * (key in body)
+    return ", ".join(f"labelled {kind} text left {left[kind] / total[kind]:.3f} of {total[kind]} chars" for kind in sorted(total))
 
 
 def print_worst(name: str, result: dict, scorer: ModuleType, worst: int, outcome: CleanOutcome) -> None:

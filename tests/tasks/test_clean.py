@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import importlib.util
+import json
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from tasks.clean import (
     find_batch_boilerplate,
     find_site_boilerplate,
     normalise,
+    normalised_lines,
     site_of,
 )
 from tasks.config import CleanConfig
@@ -626,6 +628,12 @@ def test_idempotent_when_a_stray_credit_hides_a_repeated_headline() -> None:
     assert clean_text(body).body == body
 
 
+@_property
+@given(st.text(alphabet=st.characters(codec="utf-8")) | _raw)
+def test_lines_normalised_at_once_are_each_line_normalised(text: str) -> None:
+    assert normalised_lines(text) == [normalise(line) for line in text.splitlines()]
+
+
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(_raw, max_size=6))
 def test_batch_boilerplate_never_raises(texts: list[str]) -> None:
@@ -635,6 +643,20 @@ def test_batch_boilerplate_never_raises(texts: list[str]) -> None:
 # ---------------------------------------------------------------------------------------------
 # Dev set regression
 # ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(
+    not (BENCH.parent / "wcxb-dev" / "gold.jsonl").is_file(),
+    reason=f"dev sets not present under {BENCH.parent} (they live in the shared workspace, not in a clone)",
+)
+def test_labelled_comment_and_related_blocks_are_lines_of_the_dev_pages() -> None:
+    blocks = json.loads((Path(__file__).parent / "noise_blocks.json").read_text(encoding="utf-8"))["blocks"]
+    assert len({b["id"] for b in blocks}) >= 40 and {b["kind"] for b in blocks} == {"comments", "related"}
+    for block in blocks:
+        lines = (BENCH.parent / block["set"] / "raw" / f"{block['id']}.txt").read_text(encoding="utf-8").splitlines()
+        assert 1 <= block["first_line"] <= block["last_line"] <= len(lines)
+        assert lines[block["first_line"] - 1].strip().startswith(block["first"])
+        assert lines[block["last_line"] - 1].strip().startswith(block["last"])
 
 
 @pytest.mark.skipif(
