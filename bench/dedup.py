@@ -197,17 +197,17 @@ def real_negatives(bench_dir: Path, config: DedupConfig) -> None:
     """Merges among the 800 distinct real articles, classed against the reviewed pairs."""
     reviewed = reviewed_pairs()
     print(f"real articles ({bench_dir}): merges among the 800 distinct articles of aeb-dev + wcxb-dev")
-    for text in ("gold", "cleaned", "raw"):
-        batch = real_articles(bench_dir, text)
+    for text, urls in (("gold", True), ("cleaned", True), ("raw", True), ("gold", False), ("cleaned", False), ("raw", False)):
+        batch = real_articles(bench_dir, text, urls)
         if text == "gold":
-            batch = pl.concat([batch, seed_batch()])
+            batch = pl.concat([batch, seed_batch()], how="diagonal")
         result = dedup.find_duplicates(batch, config)
         merged = merged_pairs(result)
         seeds = {p for p in merged if all(a.startswith("seed") for a in p)}
         same, known = merged & reviewed["same_story"], merged & reviewed["known_false_merges"]
         new = merged - same - known - seeds
         tiers = dict(result["matched_tier"].drop_nulls().value_counts().iter_rows())
-        print(f"  {text:8s} {batch.height} docs: {len(merged)} merges = {len(same)} reviewed same-story + "
+        print(f"  {text:8s} {'with URLs' if urls else 'no URLs  '} {batch.height} docs: {len(merged)} merges = {len(same)} reviewed same-story + "
               f"{len(known)} known false + {len(new)} new false{' + seed pair' if seeds else ''}; tiers {tiers}")
         for pair in sorted(sorted(p) for p in known | new):
             print(f"      false merge {'(known)' if frozenset(pair) in known else '(NEW)  '} {pair[0]} ~ {pair[1]}")

@@ -263,6 +263,24 @@ class DedupConfig(Section):
         7, ge=0, description="Two articles whose published dates are both known and further apart than this are "
         "never rewrites of each other (a retelling follows its story within days).",
     )
+    rewrite_max_verbatim: float = Field(
+        0.25, gt=0, le=1,
+        description="Shingle containment at and above which two texts are not rewrites of each other: a retelling "
+        "shares words, not passages; pages that share passages without being near-copies share a site's chrome or "
+        "template (uncleaned scrapes: 0.30-0.81; same-story rewrites of the dev sets: 0.06-0.18).",
+    )
+    rewrite_own_name_threshold: float = Field(
+        0.18, ge=0, le=1,
+        description="Jaccard of the names and numbers each text has outside the passages both share word for word, "
+        "that a rewrite also needs (texts of the batch; index rows have no text). Pages of one site match on names "
+        "only inside shared chrome or templates (dev sets: at most 0.13); retellings name the story's people in "
+        "their own sentences (0.24-0.46).",
+    )
+    rewrite_within_site: bool = Field(
+        False, description="Whether two pages of one site (same URL host, www. aside, both URLs known) can be "
+        "rewrites of each other. A site does not retell its own story; its pages share chrome and topics. "
+        "Near-copies (the same page under two URLs) count either way.",
+    )
     rewrite_lsh_threshold: float = Field(
         0.22, gt=0, le=1, description="Jaccard the rewrite LSH banding is tuned for (b=85, r=3 at 256 perms)."
     )

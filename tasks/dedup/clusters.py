@@ -14,9 +14,9 @@ from scipy.sparse.csgraph import connected_components
 
 from tasks.config import DedupConfig
 from tasks.dedup.candidates import _LARGE_BUCKETS, _PREFILTERED, _all_pairs, _batch_keys, _candidate_pairs, _Keys, _Lsh, _prefilter
-from tasks.dedup.features import _DF_SLOTS, _VERIFIED_KINDS, TIERS, _FeatureCache, _Sets, _sorted_unique, _Tokeniser
+from tasks.dedup.features import _DF_SLOTS, TIERS, _FeatureCache, _Sets, _sorted_unique, _Tokeniser
 from tasks.dedup.index import _index_for, _index_keys, _index_rows, _index_sets, _with_index_signatures, index_rows
-from tasks.dedup.verify import _Evidence, _feature_sets, _verified
+from tasks.dedup.verify import SetsOf, _Evidence, _feature_sets, _verified, sites
 from tasks.errors import PipelineError
 from tasks.records import WORD_PATTERN
 
@@ -122,22 +122,17 @@ def _deduplicate(
                 candidates[t] = _prefilter(candidates[t], signatures, config.rewrite_threshold, config)
 
         del keys  # band keys and signatures are done with: free them before the feature sets
-    universe = batch.select("article_id", "published_date", pl.col("word_count").cast(pl.Int64), from_index=pl.lit(False))
-    if index is not None:
-        universe = pl.concat(
-            [universe, index.select("article_id", "published_date", pl.col("word_count").cast(pl.Int64), from_index=pl.lit(True))]
-        )
-    # One tier's sets at a time, only for the rows it has candidates for: memory stays ~ candidates.
-    sims, evidence = {}, _Evidence(None, universe["published_date"])
+    universe = _universe(batch, index)
+    sets_of = partial(_universe_sets, bodies, index, n, tokeniser=tokeniser, config=config, cache=cache)
+    sims, evidence = {}, _Evidence.of(None, universe, bodies, tokeniser, config)
     for t in config.tiers:
-        involved = _sorted_unique(np.concatenate([candidates[t]["a"].to_numpy(), candidates[t]["b"].to_numpy()]))
-        sets = _universe_sets(bodies, index, n, involved, tokeniser, config, _VERIFIED_KINDS[t], cache)
         if t == "rewrite":
-            if frequencies is None:  # exhaustive: every batch row is involved (or there is nothing to verify)
-                batch_keys = sets["rewrite"].keys[sets["rewrite"].keys < (np.uint64(n) << np.uint64(32))]
+            if frequencies is None:  # exhaustive: no signature pass counted them
+                rows = np.arange(n) if candidates[t].height else np.empty(0, np.int64)
+                batch_keys = sets_of(rows, ("rewrite",))["rewrite"].keys
                 frequencies = np.bincount((batch_keys & np.uint64(_DF_SLOTS - 1)).astype(np.int64), minlength=_DF_SLOTS)
-            evidence = _Evidence.of(frequencies, n, universe["published_date"], config)
-        sims[t] = evidence.measure(t, candidates[t], sets, config.rewrite_name_threshold)
+            evidence = _Evidence.of(frequencies, universe, bodies, tokeniser, config)
+        sims[t] = evidence.measure(t, candidates[t], sets_of, config)
     edges = _verified(sims, config)
 
     total = n + m
@@ -164,10 +159,7 @@ def _deduplicate(
     similarity = to_kept.join(edges, on=["a", "b"]).select("row", "similarity", "tier")
     chained = to_kept.join(edges, on=["a", "b"], how="anti")
     if chained.height:
-        rows = _sorted_unique(np.concatenate([chained["a"].to_numpy(), chained["b"].to_numpy()]))
-        kinds = tuple(k for t in config.tiers for k in _VERIFIED_KINDS[t])
-        sets = _universe_sets(bodies, index, n, rows, tokeniser, config, kinds, cache)
-        similarity = pl.concat([similarity, _chained_similarity(chained, edges, sets, evidence, config)])
+        similarity = pl.concat([similarity, _chained_similarity(chained, edges, sets_of, evidence, config)])
     verdicts = (
         pl.DataFrame({"article_id": batch["article_id"], "cluster_id": universe["article_id"].gather(kept), "matched_index": kept >= n})
         .with_row_index("row")
@@ -189,14 +181,27 @@ def _deduplicate(
     return verdicts, _index_rows(batch, keep, tokeniser, lsh, cache, reusable)
 
 
+def _universe(batch: pl.DataFrame, index: pl.DataFrame | None) -> pl.DataFrame:
+    """What the keep policy and the evidence read of every universe row: batch rows, then index rows."""
+    frames = [(batch, False)] + ([] if index is None else [(index, True)])
+    return pl.concat(
+        [
+            frame.select("article_id", "published_date", pl.col("word_count").cast(pl.Int64), from_index=pl.lit(origin)).with_columns(
+                site=sites(frame)
+            )
+            for frame, origin in frames
+        ]
+    )
+
+
 def _universe_sets(
     bodies: pl.Series,
     index: pl.DataFrame | None,
     n: int,
     rows: np.ndarray,
+    tiers: tuple[str, ...],
     tokeniser: _Tokeniser,
     config: DedupConfig,
-    tiers: tuple[str, ...],
     cache: _FeatureCache | None = None,
 ) -> dict[str, _Sets]:
     """Feature sets of batch and index rows (``rows`` ascending universe row numbers)."""
@@ -209,14 +214,14 @@ def _universe_sets(
 
 
 def _chained_similarity(
-    pairs: pl.DataFrame, edges: pl.DataFrame, sets: dict[str, _Sets], evidence: _Evidence, config: DedupConfig
+    pairs: pl.DataFrame, edges: pl.DataFrame, sets_of: SetsOf, evidence: _Evidence, config: DedupConfig
 ) -> pl.DataFrame:
     """(row, similarity, tier) of dropped rows joined to their kept article only through a chain.
 
     Measured directly: the first tier whose test the pair passes names the match; otherwise the
     tier of the row's best own edge, with the pair's score in that tier (below its threshold).
     """
-    sims = {t: evidence.measure(t, pairs.select("a", "b"), sets) for t in config.tiers}
+    sims = {t: evidence.measure(t, pairs.select("a", "b"), sets_of, config, screen=False) for t in config.tiers}
     direct = _verified(sims, config).rename({"similarity": "direct_similarity", "tier": "direct_tier"})
     own = pl.concat([edges.select(row="a", tier="tier"), edges.select(row="b", tier="tier")]).group_by("row").agg(pl.col("tier").min())
     measured = pl.concat(

@@ -146,8 +146,7 @@ def _features(bodies: pl.Series, tokeniser: _Tokeniser, config: DedupConfig, tie
     return out
 
 
-# Feature kinds each tier verifies on, and all of them (what index rows store).
-_VERIFIED_KINDS = {"near_copy": ("near_copy",), "rewrite": ("rewrite", "names")}
+# Feature kinds index rows store.
 _INDEXED_KINDS = ("near_copy", "rewrite", "names")
 # Counters of the rewrite tier's document-frequency table (4 MiB): enough that most words of a day's
 # batch have their own.

@@ -25,6 +25,7 @@ from tasks.dedup.features import (
     _Sets,
     _Tokeniser,
 )
+from tasks.dedup.verify import sites
 from tasks.publish import read_manifest
 from tasks.storage import STORAGE_TASK_OPTIONS, Storage, open_storage
 
@@ -97,7 +98,7 @@ def _index_sets(index: pl.DataFrame, n_batch: int, rows: np.ndarray, tiers: tupl
 def index_rows(kept: pl.DataFrame, config: DedupConfig = DedupConfig()) -> pl.DataFrame:
     """What a later run needs to match against published articles, without their bodies.
 
-    Columns: ``article_id``, ``published_date``, ``word_count``, per feature kind ``{kind}_features``
+    Columns: ``article_id``, ``published_date``, ``word_count``, ``site`` (see ``verify.sites``), per feature kind ``{kind}_features``
     (distinct feature hashes, List(UInt32), for exact verification: ``near_copy``, ``rewrite``,
     ``names``), per tier ``{tier}_bands`` (band keys,
     List(UInt64); empty when the article is not eligible for the tier), ``lsh_params`` (the setup the
@@ -143,6 +144,7 @@ def _index_rows(
     }
     return (
         batch.select("article_id", "published_date", pl.col("word_count").cast(pl.Int32))
+        .with_columns(site=sites(batch))
         .filter(pl.Series(keep))
         .with_columns(**columns, lsh_params=pl.lit(lsh.fingerprint), feature_version=pl.lit(FEATURE_VERSION))
     )

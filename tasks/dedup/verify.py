@@ -1,8 +1,9 @@
 """Verification: exact similarities of candidate pairs on their feature sets, the evidence the
-rewrite tier weighs (word rarity, publication dates), and each tier's test."""
+rewrite tier weighs (word rarity, publication dates, sites, shared verbatim text), and each tier's test."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -11,7 +12,7 @@ import polars as pl
 
 from tasks.config import DedupConfig
 from tasks.dedup import kernels
-from tasks.dedup.features import _DF_SLOTS, TIERS, _FeatureCache, _features, _Sets, _Tokeniser
+from tasks.dedup.features import _DF_SLOTS, _MIX, _MIX_OUT, TIERS, _FeatureCache, _features, _Sets, _sorted_unique, _Tokeniser
 
 
 def _feature_sets(
@@ -69,55 +70,144 @@ def _similarities(pairs: pl.DataFrame, sets: _Sets, weights: np.ndarray | None =
     return pl.DataFrame(columns, schema_overrides={"a": pl.UInt32, "b": pl.UInt32})
 
 
+# Sets of the given universe rows (ascending) for the given feature kinds.
+SetsOf = Callable[[np.ndarray, tuple[str, ...]], dict[str, _Sets]]
+
+
+def _involved(pairs: pl.DataFrame) -> np.ndarray:
+    """The rows of ``pairs``, ascending and distinct."""
+    return _sorted_unique(np.concatenate([pairs["a"].to_numpy(), pairs["b"].to_numpy()]))
+
+
+def sites(frame: pl.DataFrame) -> pl.Series:
+    """The site of each row's ``url``: its host in lower case without a leading ``www.`` (null when
+    the URL, or the column, is missing)."""
+    if "site" in frame.columns:  # index rows store it
+        return frame["site"]
+    if "url" not in frame.columns:
+        return pl.Series("site", [None] * frame.height, dtype=pl.String)
+    host = frame["url"].cast(pl.String).str.extract(r"^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?([^/:?#]+)", 1)
+    return host.str.to_lowercase().str.strip_prefix("www.").alias("site")
+
+
 @dataclass
 class _Evidence:
-    """What verification weighs beside the feature sets: word rarity and publication dates."""
+    """What verification weighs beside the feature sets: word rarity, publication dates and sites."""
 
     weights: np.ndarray | None  # per document-frequency slot: log((N + prior) / (df + 1))
     dates: pl.Series  # published_date of every universe row
+    sites: pl.Series  # site of every universe row (null when its URL is unknown)
+    bodies: pl.Series  # texts of the batch rows (the first universe rows; index rows have none)
+    tokeniser: _Tokeniser
 
     @classmethod
-    def of(cls, frequencies: np.ndarray | None, n_docs: int, dates: pl.Series, config: DedupConfig) -> _Evidence:
-        if frequencies is None:
-            return cls(None, dates)
-        prior = config.rewrite_idf_prior_docs
-        return cls(np.log((n_docs + prior) / (frequencies.astype(np.float64) + 1.0)), dates)
+    def of(
+        cls, frequencies: np.ndarray | None, universe: pl.DataFrame, bodies: pl.Series, tokeniser: _Tokeniser, config: DedupConfig
+    ) -> _Evidence:
+        weights = None
+        if frequencies is not None:
+            weights = np.log((len(bodies) + config.rewrite_idf_prior_docs) / (frequencies.astype(np.float64) + 1.0))
+        return cls(weights, universe["published_date"], universe["site"], bodies, tokeniser)
 
-    def measure(self, tier: str, pairs: pl.DataFrame, sets: dict[str, _Sets], min_names: float = 0.0) -> pl.DataFrame:
+    def measure(self, tier: str, pairs: pl.DataFrame, sets_of: SetsOf, config: DedupConfig, screen: bool = True) -> pl.DataFrame:
         """A tier's similarities of ``pairs``, with ``score`` (the similarity a verdict reports: shingle
         Jaccard for near-copies, rarity-weighted content-word Jaccard for rewrites) and, for rewrites,
-        ``names`` (Jaccard of names and numbers) and ``days_apart`` (null when a date is unknown).
+        ``names`` (Jaccard of names and numbers), ``verbatim`` (shingle containment: how much text
+        they share word for word), ``own_names`` (``_own_names``), ``days_apart`` (null when a date
+        is unknown) and ``same_site``.
 
-        Rewrite pairs whose names Jaccard is below ``min_names`` are left out before their (larger)
-        content-word sets are compared: documents of one template share their words, not their names.
+        With ``screen``, rewrite pairs that fail the names test are left out before their (larger)
+        content-word sets are compared (documents of one template share their words, not their
+        names), and pairs that fail the content tests before their (larger still) shingle sets are.
         """
         if tier != "rewrite":
-            return _similarities(pairs, sets[tier]).with_columns(score=pl.col("jaccard"))
-        names = _similarities(pairs, sets["names"])["jaccard"]
-        pairs = pairs.select("a", "b").with_columns(names=names).filter(pl.col("names") >= min_names)
-        sims = _similarities(pairs, sets[tier], self.weights)
-        a, b = pairs["a"].to_numpy(), pairs["b"].to_numpy()
+            return _similarities(pairs, sets_of(_involved(pairs), (tier,))[tier]).with_columns(score=pl.col("jaccard"))
+        sets = sets_of(_involved(pairs), ("names", "rewrite"))
+        pairs = pairs.select("a", "b").with_columns(names=_similarities(pairs, sets["names"])["jaccard"])
+        if screen:
+            pairs = pairs.filter(pl.col("names") >= config.rewrite_name_threshold)
+        sims = _similarities(pairs, sets["rewrite"], self.weights).with_columns(names=pairs["names"])
+        if screen:
+            sims = sims.filter(_passes_content(config))
+        verbatim = _similarities(sims, sets_of(_involved(sims), ("near_copy",))["near_copy"])["containment"]
+        a, b = sims["a"].to_numpy(), sims["b"].to_numpy()
+        site_a, site_b = self.sites.gather(a), self.sites.gather(b)
         return sims.with_columns(
             score=pl.col("weighted"),
-            names=pairs["names"],
+            verbatim=verbatim,
+            own_names=_own_names(sims, self.bodies, self.tokeniser, config),
             days_apart=(self.dates.gather(a) - self.dates.gather(b)).dt.total_days().abs(),
+            same_site=(site_a == site_b).fill_null(False),
         )
+
+
+def _own_names(pairs: pl.DataFrame, bodies: pl.Series, tokeniser: _Tokeniser, config: DedupConfig) -> pl.Series:
+    """Per pair, the Jaccard of the names and numbers each text has outside the passages both share
+    word for word (words covered by a shingle of the other text); null for a pair with an index row
+    (no text, only its feature sets).
+
+    Two pages of one site share their chrome and templates (menus, a show's cast and ticket block):
+    their names match inside those passages only.  A retelling uses the story's names in its own
+    sentences.  Positions matter, so this is measured on the texts, for the few pairs that pass every
+    other rewrite test.
+    """
+    a, b = pairs["a"].to_numpy(), pairs["b"].to_numpy()
+    out = np.full(len(a), np.nan)
+    both = np.flatnonzero((a < len(bodies)) & (b < len(bodies)))
+    if len(both):
+        rows = _sorted_unique(np.concatenate([a[both], b[both]]))
+        tok, flags, lens = tokeniser.tokenise(bodies.gather(rows))
+        shingles, shingle_lens = kernels.ngram_hashes(tok, lens, config.near_copy_ngram, _MIX, _MIX_OUT)
+        starts, shingle_starts = np.cumsum(lens) - lens, np.cumsum(shingle_lens) - shingle_lens
+        name = (flags & (kernels.CONTENT | kernels.NAME)) == (kernels.CONTENT | kernels.NAME)
+
+        def words(row: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            i = np.searchsorted(rows, row)
+            span = slice(starts[i], starts[i] + lens[i])
+            return tok[span], name[span], shingles[shingle_starts[i] : shingle_starts[i] + shingle_lens[i]]
+
+        def own(text: tuple[np.ndarray, np.ndarray, np.ndarray], other_shingles: np.ndarray) -> np.ndarray:
+            words_, names, own_shingles = text
+            covered = np.zeros(len(words_) + config.near_copy_ngram, dtype=np.bool_)
+            for first in np.flatnonzero(np.isin(own_shingles, other_shingles)):
+                covered[first : first + config.near_copy_ngram] = True
+            return np.unique(words_[names & ~covered[: len(words_)]])
+
+        for p in both:
+            text_a, text_b = words(a[p]), words(b[p])
+            names_a, names_b = own(text_a, text_b[2]), own(text_b, text_a[2])
+            union = len(np.union1d(names_a, names_b))
+            out[p] = len(np.intersect1d(names_a, names_b, assume_unique=True)) / union if union else 0.0
+    return pl.Series("own_names", out, nan_to_null=True)
+
+
+def _passes_content(config: DedupConfig) -> pl.Expr:
+    """The rewrite tests on content words: plain and rarity-weighted Jaccard, enough words on both sides."""
+    return (
+        (pl.col("jaccard") >= config.rewrite_threshold)
+        & (pl.col("weighted") >= config.rewrite_weighted_threshold)
+        & (pl.min_horizontal("na", "nb") >= config.rewrite_min_words)
+    )
 
 
 def _verified(sims: dict[str, pl.DataFrame], config: DedupConfig) -> pl.DataFrame:
     """Pairs whose similarity passes a tier's test (``_Evidence.measure`` columns); near_copy wins when both do.
 
     A rewrite needs all of: content-word Jaccard, its rarity-weighted form, the Jaccard of names and
-    numbers, published dates (when both known) at most ``rewrite_max_days_apart`` apart, and
+    numbers, published dates (when both known) at most ``rewrite_max_days_apart`` apart,
     ``rewrite_min_words`` distinct content words on both sides (a low threshold on a handful of words
-    is noise).  Each alone lets same-topic stories through (docs/scaling.md has the measured margins).
+    is noise), less than ``rewrite_max_verbatim`` of the text shared word for word (pages that share
+    passages without being near-copies share a site's chrome or template: the shared words are not
+    a retelling), ``rewrite_own_name_threshold`` of names shared outside those passages, and two sites (unless ``rewrite_within_site``).  Each alone lets same-topic stories
+    through (docs/scaling.md has the measured margins).
     """
     passes = {
         "near_copy": (pl.col("jaccard") >= config.near_copy_threshold) | (pl.col("containment") >= config.near_copy_containment),
-        "rewrite": (pl.col("jaccard") >= config.rewrite_threshold)
-        & (pl.col("weighted") >= config.rewrite_weighted_threshold)
+        "rewrite": _passes_content(config)
         & (pl.col("names") >= config.rewrite_name_threshold)
-        & (pl.min_horizontal("na", "nb") >= config.rewrite_min_words)
+        & (pl.col("verbatim") < config.rewrite_max_verbatim)
+        & pl.col("own_names").fill_null(1.0).ge(config.rewrite_own_name_threshold)
+        & (~pl.col("same_site") | config.rewrite_within_site)
         & pl.col("days_apart").fill_null(0).le(config.rewrite_max_days_apart),
     }
     return (
