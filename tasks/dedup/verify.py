@@ -3,16 +3,16 @@ rewrite tier weighs (word rarity, publication dates, sites, shared verbatim text
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import polars as pl
 
 from tasks.config import DedupConfig
 from tasks.dedup import kernels
-from tasks.dedup.features import _DF_SLOTS, _MIX, _MIX_OUT, TIERS, _FeatureCache, _features, _Sets, _sorted_unique, _Tokeniser
+from tasks.dedup.features import _DF_SLOTS, _MIX, _MIX_OUT, TIERS, _FeatureCache, _features, _KINDS, _Sets, _sorted_unique, _Tokeniser, sketch_sizes
 
 
 def _feature_sets(
@@ -30,7 +30,7 @@ def _feature_sets(
             kept = cache.sets(int(chunk[0]) // cache.chunk_docs * cache.chunk_docs, chunk, tiers)
             if kept is not None:
                 return kept
-        feats = _features(bodies.gather(chunk), tokeniser, config, tiers)
+        feats = _features(bodies.gather(chunk), tokeniser, config, tuple(t for t in TIERS if any(k in _KINDS[t] for k in tiers)))
         return {tier: _Sets.of(np.repeat(chunk, feats.lens[tier]), feats.flat[tier]).keys for tier in tiers}
 
     if cache is None:
@@ -70,13 +70,66 @@ def _similarities(pairs: pl.DataFrame, sets: _Sets, weights: np.ndarray | None =
     return pl.DataFrame(columns, schema_overrides={"a": pl.UInt32, "b": pl.UInt32})
 
 
-# Sets of the given universe rows (ascending) for the given feature kinds.
-SetsOf = Callable[[np.ndarray, tuple[str, ...]], dict[str, _Sets]]
+def _estimated_similarities(
+    pairs: pl.DataFrame, sketches: _Sets, na: np.ndarray, nb: np.ndarray, k: int, weights: np.ndarray | None = None
+) -> pl.DataFrame:
+    """``_similarities`` estimated from bottom-k sketches (what index rows store) and set sizes.
+
+    Jaccard: the share of the k smallest features of A ∪ B that are in both (standard error about
+    sqrt(J(1-J)/k)); weighted Jaccard: the same sample weighted; containment: the intersection
+    J(|A|+|B|)/(1+J) over the smaller set (noisy when the sizes differ a lot).
+    """
+    a, b = pairs["a"].to_numpy(), pairs["b"].to_numpy()
+    start_a, end_a = sketches.bounds(a)
+    start_b, end_b = sketches.bounds(b)
+    key_weights = np.empty(0) if weights is None else weights[(sketches.keys & np.uint64(_DF_SLOTS - 1)).astype(np.int64)]
+    seen, common, shared, total = kernels.sketch_intersections(sketches.keys, key_weights, start_a, end_a, start_b, end_b, k)
+    jaccard = np.divide(common, seen, out=np.zeros(len(a)), where=seen > 0)
+    smaller = np.minimum(na, nb)
+    columns = {
+        "a": a,
+        "b": b,
+        "na": na,
+        "nb": nb,
+        "jaccard": jaccard,
+        "containment": np.minimum(np.divide(jaccard * (na + nb) / (1 + jaccard), smaller, out=np.zeros(len(a)), where=smaller > 0), 1.0),
+    }
+    if weights is not None:
+        columns["weighted"] = np.divide(shared, total, out=np.zeros(len(a)), where=total > 0)
+    return pl.DataFrame(columns, schema_overrides={"a": pl.UInt32, "b": pl.UInt32})
+
+
+class Universe(Protocol):
+    """The feature sets of the rows verification compares: exact for the batch, bottom-k sketches
+    (``sketch_sizes``) for the index of earlier runs, which stores no text and no full sets."""
+
+    n_exact: int  # rows below this have exact sets; pairs with a row at or above it are estimated
+
+    def sets(self, rows: np.ndarray, kinds: tuple[str, ...]) -> dict[str, _Sets]:
+        """Exact sets of rows below ``n_exact`` (``rows`` ascending)."""
+
+    def sketches(self, rows: np.ndarray, kind: str) -> tuple[_Sets, np.ndarray]:
+        """Bottom-k sketches of ``rows`` (ascending) and their full set sizes, in row order."""
 
 
 def _involved(pairs: pl.DataFrame) -> np.ndarray:
     """The rows of ``pairs``, ascending and distinct."""
     return _sorted_unique(np.concatenate([pairs["a"].to_numpy(), pairs["b"].to_numpy()]))
+
+
+def _kind_similarities(pairs: pl.DataFrame, kind: str, universe: Universe, config: DedupConfig, weights: np.ndarray | None = None) -> pl.DataFrame:
+    """Similarities of ``pairs`` in one feature kind: exact where both rows have their sets, estimated
+    from sketches where one is an index row (``b > a``, and index rows come after batch rows)."""
+    sketched = pairs["b"].to_numpy() >= universe.n_exact
+    exact, estimated = pairs.filter(pl.Series(~sketched)), pairs.filter(pl.Series(sketched))
+    parts = [_similarities(exact, universe.sets(_involved(exact), (kind,))[kind], weights)]
+    if estimated.height:
+        rows = _involved(estimated)
+        sketches, sizes = universe.sketches(rows, kind)
+        na = sizes[np.searchsorted(rows, estimated["a"].to_numpy())]
+        nb = sizes[np.searchsorted(rows, estimated["b"].to_numpy())]
+        parts.append(_estimated_similarities(estimated, sketches, na, nb, sketch_sizes(config)[kind], weights))
+    return pl.concat(parts)
 
 
 def sites(frame: pl.DataFrame) -> pl.Series:
@@ -109,42 +162,42 @@ class _Evidence:
             weights = np.log((len(bodies) + config.rewrite_idf_prior_docs) / (frequencies.astype(np.float64) + 1.0))
         return cls(weights, universe["published_date"], universe["site"], bodies, tokeniser)
 
-    def measure(self, tier: str, pairs: pl.DataFrame, sets_of: SetsOf, config: DedupConfig, screen: bool = True) -> pl.DataFrame:
+    def measure(self, tier: str, pairs: pl.DataFrame, universe: Universe, config: DedupConfig, screen: bool = True) -> pl.DataFrame:
         """A tier's similarities of ``pairs``, with ``score`` (the similarity a verdict reports: shingle
         Jaccard for near-copies, rarity-weighted content-word Jaccard for rewrites) and, for rewrites,
         ``names`` (Jaccard of names and numbers), ``verbatim`` (shingle containment: how much text
         they share word for word), ``own_names`` (``_own_names``), ``days_apart`` (null when a date
-        is unknown) and ``same_site``.
+        is unknown) and ``same_site``.  Pairs with an index row are estimated from its sketches.
 
         With ``screen``, rewrite pairs that fail the names test are left out before their (larger)
         content-word sets are compared (documents of one template share their words, not their
         names), and pairs that fail the content tests before their (larger still) shingle sets are.
         """
+        pairs = pairs.select("a", "b")
         if tier != "rewrite":
-            return _similarities(pairs, sets_of(_involved(pairs), (tier,))[tier]).with_columns(score=pl.col("jaccard"))
-        sets = sets_of(_involved(pairs), ("names", "rewrite"))
-        pairs = pairs.select("a", "b").with_columns(names=_similarities(pairs, sets["names"])["jaccard"])
+            return _kind_similarities(pairs, tier, universe, config).with_columns(score=pl.col("jaccard"))
+        names = _kind_similarities(pairs, "names", universe, config).select("a", "b", names="jaccard")
         if screen:
-            pairs = pairs.filter(pl.col("names") >= config.rewrite_name_threshold)
-        sims = _similarities(pairs, sets["rewrite"], self.weights).with_columns(names=pairs["names"])
+            names = names.filter(pl.col("names") >= config.rewrite_name_threshold)
+        sims = _kind_similarities(names, "rewrite", universe, config, self.weights).join(names, on=["a", "b"])
         if screen:
             sims = sims.filter(_passes_content(config))
-        verbatim = _similarities(sims, sets_of(_involved(sims), ("near_copy",))["near_copy"])["containment"]
+        verbatim = _kind_similarities(sims, "near_copy", universe, config).select("a", "b", verbatim="containment")
+        sims = sims.join(verbatim, on=["a", "b"])
         a, b = sims["a"].to_numpy(), sims["b"].to_numpy()
         site_a, site_b = self.sites.gather(a), self.sites.gather(b)
         return sims.with_columns(
             score=pl.col("weighted"),
-            verbatim=verbatim,
-            own_names=_own_names(sims, self.bodies, self.tokeniser, config),
+            own_names=_own_names(sims, self.bodies, universe.n_exact, self.tokeniser, config),
             days_apart=(self.dates.gather(a) - self.dates.gather(b)).dt.total_days().abs(),
             same_site=(site_a == site_b).fill_null(False),
         )
 
 
-def _own_names(pairs: pl.DataFrame, bodies: pl.Series, tokeniser: _Tokeniser, config: DedupConfig) -> pl.Series:
+def _own_names(pairs: pl.DataFrame, bodies: pl.Series, n_exact: int, tokeniser: _Tokeniser, config: DedupConfig) -> pl.Series:
     """Per pair, the Jaccard of the names and numbers each text has outside the passages both share
-    word for word (words covered by a shingle of the other text); null for a pair with an index row
-    (no text, only its feature sets).
+    word for word (words covered by a shingle of the other text); null for a pair with a row at or
+    beyond ``n_exact`` (an index row: no text, only its sketches).
 
     Two pages of one site share their chrome and templates (menus, a show's cast and ticket block):
     their names match inside those passages only.  A retelling uses the story's names in its own
@@ -153,7 +206,7 @@ def _own_names(pairs: pl.DataFrame, bodies: pl.Series, tokeniser: _Tokeniser, co
     """
     a, b = pairs["a"].to_numpy(), pairs["b"].to_numpy()
     out = np.full(len(a), np.nan)
-    both = np.flatnonzero((a < len(bodies)) & (b < len(bodies)))
+    both = np.flatnonzero((a < n_exact) & (b < n_exact))
     if len(both):
         rows = _sorted_unique(np.concatenate([a[both], b[both]]))
         tok, flags, lens = tokeniser.tokenise(bodies.gather(rows))

@@ -32,7 +32,8 @@ from tasks.dedup import (
 )
 from tasks.dedup.candidates import _candidate_pairs, _Keys, _Lsh, _prefilter
 from tasks.dedup.features import _features, _Sets, _token_hashes, _Tokeniser
-from tasks.dedup.verify import _similarities
+from tasks.dedup.verify import _estimated_similarities, _similarities
+from tasks.errors import PipelineError
 from tests.conftest import SEEDS
 
 LSH_ONLY = DedupConfig(exhaustive_max_pairs=0)  # force the LSH path even on tiny batches
@@ -247,6 +248,27 @@ def test_similarities_equal_python_set_arithmetic():
         assert weighted == pytest.approx(sum(weights[f] for f in sets[i] & sets[j]) / union_weight if union_weight else 0)
 
 
+def test_sketch_estimates_follow_the_exact_similarities():
+    """Bottom-k estimates (what index rows allow) of pairs across the range: exact when both sets fit in
+    the sketch, within a few standard errors sqrt(J(1-J)/k) otherwise, weighted Jaccard too."""
+    rng = np.random.default_rng(5)
+    k, pool = 48, rng.choice(2**32, 5000, replace=False).astype(np.uint32)
+    small = [pool[:30], pool[10:40]]  # both within k: the sketch is the set
+    big = [(pool[:400], pool[400 - shared : 800 - shared]) for shared in (0, 100, 200, 300, 380)]
+    sets_list = [s for pair in [small, *big] for s in pair]
+    rows = np.repeat(np.arange(len(sets_list)), [len(s) for s in sets_list])
+    sets = _Sets.of(rows, np.concatenate(sets_list))
+    pairs = pl.DataFrame({"a": np.arange(0, len(sets_list), 2), "b": np.arange(1, len(sets_list), 2)}, schema={"a": pl.UInt32, "b": pl.UInt32})
+    weights = rng.uniform(0.5, 3.0, 1 << 20)
+    exact = _similarities(pairs, sets, weights)
+    sizes = sets.sizes(np.arange(len(sets_list)))
+    estimated = _estimated_similarities(pairs, sets.bottom_k(k), sizes[0::2], sizes[1::2], k, weights)
+    assert estimated.row(0) == pytest.approx(exact.row(0))
+    error = np.sqrt(exact["jaccard"] * (1 - exact["jaccard"]) / k) + 1e-9
+    assert ((estimated["jaccard"] - exact["jaccard"]).abs() <= 4 * error).all()
+    assert ((estimated["weighted"] - exact["weighted"]).abs() <= 4 * error + 0.02).all()
+
+
 def _retold(rng: random.Random, story: list[str], names: list[str], keep_names: list[str]) -> str:
     """Half the story's words among fresh ones, and ``keep_names`` where the story had ``names``, all
     in its own order (a retelling names the story's people in its own sentences)."""
@@ -431,15 +453,17 @@ def test_index_rows_from_the_signature_pass_equal_index_rows_of_the_kept(monkeyp
     assert rows.equals(index_rows(kept, config))
 
 
-def test_index_from_another_lsh_setup_is_rebanded():
+def test_index_of_another_lsh_setup_or_layout_is_a_clear_error():
+    """Stored band keys and sketches only match the setup that made them (load_index rebuilds such rows)."""
     rng = random.Random(17)
     story = _text(rng, 150)
-    index = index_rows(_batch({"old": story}), DedupConfig(near_copy_lsh_threshold=0.8))
-    result = find_duplicates(_batch({"new": story}), LSH_ONLY, index=index)
-    assert _dups(result) == {"new": "old"}
+    other_setup = index_rows(_batch({"old": story}), DedupConfig(near_copy_lsh_threshold=0.8))
+    older_layout = index_rows(_batch({"old": story})).drop("near_copy_sketch").with_columns(near_copy_features=pl.lit([1, 2], pl.List(pl.UInt32)))
+    for index in (other_setup, older_layout):
+        with pytest.raises(PipelineError, match="another feature version or LSH setup"):
+            find_duplicates(_batch({"new": story}), LSH_ONLY, index=index)
 
 
-# ------------------------------------------------------------------------------------ seeds
 def _seed_bodies(cleaning: str) -> dict[str, str]:
     bodies = {}
     for path in sorted(SEEDS.glob("*.txt")):
