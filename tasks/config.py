@@ -263,18 +263,28 @@ class DedupConfig(Section):
         7, ge=0, description="Two articles whose published dates are both known and further apart than this are "
         "never rewrites of each other (a retelling follows its story within days).",
     )
-    rewrite_max_verbatim: float = Field(
-        0.25, gt=0, le=1,
-        description="Shingle containment at and above which two texts are not rewrites of each other: a retelling "
-        "shares words, not passages; pages that share passages without being near-copies share a site's chrome or "
-        "template (uncleaned scrapes: 0.30-0.81; same-story rewrites of the dev sets: 0.06-0.18).",
+    rewrite_own_run_words: int = Field(
+        12, ge=1, description="Words outside the passages two texts share (word for word) that make a passage of a "
+        "text's own: shorter runs are edits, not text of its own.",
+    )
+    rewrite_copy_own_share: float = Field(
+        0.1, ge=0, le=1,
+        description="A rewrite pair where one text has less than this share of its content words in passages of its "
+        "own is an edited copy and needs no own-names match (bench copies with heavy edits: median 0.0, p90 0.03; "
+        "pages of one site linked by chrome: 0.14 and up; same-story rewrites: 0.28 and up).",
     )
     rewrite_own_name_threshold: float = Field(
         0.18, ge=0, le=1,
         description="Jaccard of the names and numbers each text has outside the passages both share word for word, "
-        "that a rewrite also needs (texts of the batch; index rows have no text). Pages of one site match on names "
-        "only inside shared chrome or templates (dev sets: at most 0.13); retellings name the story's people in "
-        "their own sentences (0.24-0.46).",
+        "that a rewrite needs unless it is an edited copy (texts of the batch; index rows have no text). Pages of one "
+        "site match on names only inside shared chrome or templates (dev sets: at most 0.14); retellings name the "
+        "story's people in their own sentences (0.22-0.46).",
+    )
+    rewrite_max_verbatim: float = Field(
+        0.25, gt=0, le=1,
+        description="Against an index row (no text to find passages in), the shingle containment at and above which a "
+        "pair is not a rewrite: pages that share passages without being near-copies share a site's chrome or template "
+        "(uncleaned scrapes of the dev sets: 0.30-0.81; same-story rewrites: 0.06-0.18).",
     )
     rewrite_within_site: bool = Field(
         False, description="Whether two pages of one site (same URL host, www. aside, both URLs known) can be "
@@ -282,10 +292,11 @@ class DedupConfig(Section):
         "Near-copies (the same page under two URLs) count either way.",
     )
     rewrite_lsh_threshold: float = Field(
-        0.2, gt=0, le=1,
+        0.15, gt=0, le=1,
         description="Jaccard of rare content words (common ones left out, see rewrite_common_share) the rewrite LSH "
-        "banding is tuned for (b=85, r=3 at 256 perms), and the MinHash prefilter's threshold. Same-story pairs of "
-        "the dev sets score 0.25-0.49 on rare words, random pairs median 0.007, p99 0.045.",
+        "banding is tuned for (b=51, r=2 at 256 perms: a pair at 0.25 is a candidate with probability 0.96), and the "
+        "MinHash prefilter's threshold. Same-story pairs of the dev sets score 0.25-0.49 on rare words, random "
+        "pairs median 0.007, p99 0.045.",
     )
     rewrite_common_share: float = Field(
         0.01, gt=0, le=1,
@@ -299,8 +310,8 @@ class DedupConfig(Section):
     )
     rewrite_num_perm: int = Field(
         256, ge=8, le=1024,
-        description="MinHash permutations of the rewrite tier. More bands find low-Jaccard rewrites more often: a pair "
-        "at Jaccard 0.31 (the seed rewrite) is an LSH candidate with probability 0.92 at 256 (85x3), 0.72 at 128 (42x3).",
+        description="MinHash permutations of the rewrite tier: the LSH bands use 51x2 of them, and all of them "
+        "estimate a candidate's rare-word Jaccard for the prefilter (standard error sqrt(J(1-J)/num_perm)).",
     )
     prefilter_sigmas: float = Field(
         3.0, ge=0, description="Rewrite candidates whose MinHash estimate is this many standard errors below "

@@ -166,12 +166,13 @@ class _Evidence:
         """A tier's similarities of ``pairs``, with ``score`` (the similarity a verdict reports: shingle
         Jaccard for near-copies, rarity-weighted content-word Jaccard for rewrites) and, for rewrites,
         ``names`` (Jaccard of names and numbers), ``verbatim`` (shingle containment: how much text
-        they share word for word), ``own_names`` (``_own_names``), ``days_apart`` (null when a date
+        they share word for word), ``own_share`` and ``own_names`` (``_own_text``), ``days_apart`` (null when a date
         is unknown) and ``same_site``.  Pairs with an index row are estimated from its sketches.
 
         With ``screen``, rewrite pairs that fail the names test are left out before their (larger)
         content-word sets are compared (documents of one template share their words, not their
-        names), and pairs that fail the content tests before their (larger still) shingle sets are.
+        names), and pairs that fail the content tests before their (larger still) shingle sets and
+        their texts are.
         """
         pairs = pairs.select("a", "b")
         if tier != "rewrite":
@@ -186,52 +187,68 @@ class _Evidence:
         sims = sims.join(verbatim, on=["a", "b"])
         a, b = sims["a"].to_numpy(), sims["b"].to_numpy()
         site_a, site_b = self.sites.gather(a), self.sites.gather(b)
-        return sims.with_columns(
+        return pl.concat([sims, _own_text(sims, self.bodies, universe.n_exact, self.tokeniser, config)], how="horizontal").with_columns(
             score=pl.col("weighted"),
-            own_names=_own_names(sims, self.bodies, universe.n_exact, self.tokeniser, config),
             days_apart=(self.dates.gather(a) - self.dates.gather(b)).dt.total_days().abs(),
             same_site=(site_a == site_b).fill_null(False),
         )
 
 
-def _own_names(pairs: pl.DataFrame, bodies: pl.Series, n_exact: int, tokeniser: _Tokeniser, config: DedupConfig) -> pl.Series:
-    """Per pair, the Jaccard of the names and numbers each text has outside the passages both share
-    word for word (words covered by a shingle of the other text); null for a pair with a row at or
-    beyond ``n_exact`` (an index row: no text, only its sketches).
+def _own_text(pairs: pl.DataFrame, bodies: pl.Series, n_exact: int, tokeniser: _Tokeniser, config: DedupConfig) -> pl.DataFrame:
+    """What each text of a pair says outside the passages both share word for word (words covered by
+    a shingle of the other text): ``own_share``, the smaller of the two texts' shares of content words
+    in runs of at least ``rewrite_own_run_words`` such words (a passage of its own), and
+    ``own_names``, the Jaccard of the names and numbers each has outside shared passages.  Null for a
+    pair with a row at or beyond ``n_exact`` (an index row: no text, only its sketches).
 
-    Two pages of one site share their chrome and templates (menus, a show's cast and ticket block):
-    their names match inside those passages only.  A retelling uses the story's names in its own
-    sentences.  Positions matter, so this is measured on the texts, for the few pairs that pass every
-    other rewrite test.
+    An edited copy has almost no passage of its own (scattered edits, a cut); two pages of one site
+    share their chrome and templates (menus, a show's cast and ticket block) and each has its own
+    story, whose names do not match; a retelling names the story's people in its own sentences.
+    Positions matter, so this is measured on the texts, for the few pairs that pass every other
+    rewrite test.
     """
     a, b = pairs["a"].to_numpy(), pairs["b"].to_numpy()
-    out = np.full(len(a), np.nan)
+    own_names, own_share = np.full(len(a), np.nan), np.full(len(a), np.nan)
     both = np.flatnonzero((a < n_exact) & (b < n_exact))
     if len(both):
+        n = config.near_copy_ngram
         rows = _sorted_unique(np.concatenate([a[both], b[both]]))
         tok, flags, lens = tokeniser.tokenise(bodies.gather(rows))
-        shingles, shingle_lens = kernels.ngram_hashes(tok, lens, config.near_copy_ngram, _MIX, _MIX_OUT)
+        shingles, shingle_lens = kernels.ngram_hashes(tok, lens, n, _MIX, _MIX_OUT)
         starts, shingle_starts = np.cumsum(lens) - lens, np.cumsum(shingle_lens) - shingle_lens
+        content = (flags & kernels.CONTENT) != 0
         name = (flags & (kernels.CONTENT | kernels.NAME)) == (kernels.CONTENT | kernels.NAME)
 
-        def words(row: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        def words(row: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
             i = np.searchsorted(rows, row)
             span = slice(starts[i], starts[i] + lens[i])
-            return tok[span], name[span], shingles[shingle_starts[i] : shingle_starts[i] + shingle_lens[i]]
+            return tok[span], content[span], name[span], shingles[shingle_starts[i] : shingle_starts[i] + shingle_lens[i]]
 
-        def own(text: tuple[np.ndarray, np.ndarray, np.ndarray], other_shingles: np.ndarray) -> np.ndarray:
-            words_, names, own_shingles = text
-            covered = np.zeros(len(words_) + config.near_copy_ngram, dtype=np.bool_)
-            for first in np.flatnonzero(np.isin(own_shingles, other_shingles)):
-                covered[first : first + config.near_copy_ngram] = True
-            return np.unique(words_[names & ~covered[: len(words_)]])
+        def own(text: tuple[np.ndarray, ...], other_shingles: np.ndarray) -> tuple[np.ndarray, float]:
+            words_, contents, names, own_shingles = text
+            covered = np.zeros(len(words_) + n, dtype=np.bool_)
+            shared = np.flatnonzero(np.isin(own_shingles, other_shingles))
+            for offset in range(n):  # a shingle covers its n words
+                covered[shared + offset] = True
+            free = ~covered[: len(words_)]
+            # Runs of uncovered words: starts and ends from the steps of the mask.
+            steps = np.flatnonzero(np.diff(np.concatenate(([False], free, [False])).astype(np.int8)))
+            run_starts, run_ends = steps[::2], steps[1::2]
+            long_runs = (run_ends - run_starts) >= config.rewrite_own_run_words
+            depth = np.zeros(len(words_) + 1, dtype=np.int64)
+            np.add.at(depth, run_starts[long_runs], 1)
+            np.add.at(depth, run_ends[long_runs], -1)
+            in_passage = np.cumsum(depth)[: len(words_)] > 0
+            share = (contents & in_passage).sum() / max(int(contents.sum()), 1)
+            return np.unique(words_[names & free]), share
 
         for p in both:
             text_a, text_b = words(a[p]), words(b[p])
-            names_a, names_b = own(text_a, text_b[2]), own(text_b, text_a[2])
+            (names_a, share_a), (names_b, share_b) = own(text_a, text_b[3]), own(text_b, text_a[3])
             union = len(np.union1d(names_a, names_b))
-            out[p] = len(np.intersect1d(names_a, names_b, assume_unique=True)) / union if union else 0.0
-    return pl.Series("own_names", out, nan_to_null=True)
+            own_names[p] = len(np.intersect1d(names_a, names_b, assume_unique=True)) / union if union else 0.0
+            own_share[p] = min(share_a, share_b)
+    return pl.DataFrame({"own_names": own_names, "own_share": own_share}, nan_to_null=True)
 
 
 def _passes_content(config: DedupConfig) -> pl.Expr:
@@ -249,17 +266,20 @@ def _verified(sims: dict[str, pl.DataFrame], config: DedupConfig) -> pl.DataFram
     A rewrite needs all of: content-word Jaccard, its rarity-weighted form, the Jaccard of names and
     numbers, published dates (when both known) at most ``rewrite_max_days_apart`` apart,
     ``rewrite_min_words`` distinct content words on both sides (a low threshold on a handful of words
-    is noise), less than ``rewrite_max_verbatim`` of the text shared word for word (pages that share
-    passages without being near-copies share a site's chrome or template: the shared words are not
-    a retelling), ``rewrite_own_name_threshold`` of names shared outside those passages, and two sites (unless ``rewrite_within_site``).  Each alone lets same-topic stories
-    through (docs/scaling.md has the measured margins).
+    is noise), two sites (unless ``rewrite_within_site``), and what the texts say outside the passages
+    they share word for word: either one text has almost no passage of its own (an edited copy), or
+    their names outside shared passages match (``_own_text``: pages of one site share chrome and
+    templates, not their stories' names); against an index row, which has no text, the shared
+    passages must be few (``rewrite_max_verbatim``).  Each alone lets different stories through
+    (README, "Dedup", has the measured margins).
     """
     passes = {
         "near_copy": (pl.col("jaccard") >= config.near_copy_threshold) | (pl.col("containment") >= config.near_copy_containment),
         "rewrite": _passes_content(config)
         & (pl.col("names") >= config.rewrite_name_threshold)
-        & (pl.col("verbatim") < config.rewrite_max_verbatim)
-        & pl.col("own_names").fill_null(1.0).ge(config.rewrite_own_name_threshold)
+        & pl.when(pl.col("own_share").is_null())  # an index row: no text, only how much is shared
+        .then(pl.col("verbatim") < config.rewrite_max_verbatim)
+        .otherwise((pl.col("own_share") < config.rewrite_copy_own_share) | (pl.col("own_names") >= config.rewrite_own_name_threshold))
         & (~pl.col("same_site") | config.rewrite_within_site)
         & pl.col("days_apart").fill_null(0).le(config.rewrite_max_days_apart),
     }
