@@ -282,9 +282,15 @@ class DedupConfig(Section):
     )
     rewrite_max_verbatim: float = Field(
         0.25, gt=0, le=1,
-        description="Against an index row (no text to find passages in), the shingle containment at and above which a "
-        "pair is not a rewrite: pages that share passages without being near-copies share a site's chrome or template "
-        "(uncleaned scrapes of the dev sets: 0.30-0.81; same-story rewrites: 0.06-0.18).",
+        description="Against an index row (no text to find passages in), the shingle containment below which a pair "
+        "can be a retelling (same-story rewrites of the dev sets: 0.06-0.18); pages that share more without being "
+        "copies share a site's chrome or template (cleaned scrapes of the dev sets: 0.52-0.58, uncleaned 0.30-0.81).",
+    )
+    rewrite_index_copy_containment: float = Field(
+        0.6, gt=0, le=1,
+        description="Against an index row, the shingle containment (estimated from the sketches) at and above which a "
+        "pair that passes the content-word tests is an edited copy (bench copies with heavy edits: ~0.65-0.75). "
+        "Between rewrite_max_verbatim and this, nothing is merged.",
     )
     rewrite_within_site: bool = Field(
         False, description="Whether two pages of one site (same URL host, www. aside, both URLs known) can be "
@@ -345,9 +351,14 @@ class DedupConfig(Section):
     )
     # Index rows store bottom-k sketches (the k smallest feature hashes of each set), not the sets: a
     # batch-index pair is verified on estimates whose standard error is about sqrt(J(1-J)/k).
-    index_shingle_sketch: int = Field(48, ge=1, description="Shingles per index row (near-copy Jaccard, containment, verbatim share).")
-    index_word_sketch: int = Field(48, ge=1, description="Content words per index row (rewrite Jaccard and its rarity-weighted form).")
-    index_name_sketch: int = Field(24, ge=1, description="Names and numbers per index row (the rewrite names test).")
+    index_shingle_sketch: int = Field(32, ge=1, description="Shingles per index row (near-copy Jaccard, containment, verbatim share).")
+    index_word_sketch: int = Field(112, ge=1, description="Content words per index row (rewrite Jaccard and its rarity-weighted form).")
+    index_name_sketch: int = Field(48, ge=1, description="Names and numbers per index row (the rewrite names test).")
+    index_estimate_sigmas: float = Field(
+        1.0, ge=0, description="Standard errors of a sketch estimate added to a threshold when a pair is verified "
+        "against an index row: at 1, a pair whose exact value is at the threshold merges ~16% of the time instead of "
+        "50%, and pairs just below it (the seed's unrelated same-event article at 0.17 content Jaccard) rarely.",
+    )
 
 
 class ValidationConfig(Section):

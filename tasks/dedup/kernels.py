@@ -270,3 +270,25 @@ def sketch_intersections(keys, weights, start_a, end_a, start_b, end_b, k):
             total[p] += w
             seen[p] += 1
     return seen, common, shared, total
+
+
+@njit(nogil=True, cache=True)
+def sketch_containment(keys, start_small, end_small, start_large, end_large, large_truncated):
+    """Per pair, a sample for the containment of the smaller set in the larger one: the smaller set's
+    sketched features that the larger set's sketch can vouch for (at most its largest sketched
+    feature when the sketch is truncated, any otherwise), and how many of them it holds."""
+    sample = np.zeros(len(start_small), dtype=np.int64)
+    held = np.zeros(len(start_small), dtype=np.int64)
+    for p in range(len(start_small)):
+        j, end_j = start_large[p], end_large[p]
+        limit = keys[end_j - 1] & _LOW32 if large_truncated[p] and end_j > j else _LOW32
+        for i in range(start_small[p], end_small[p]):
+            x = keys[i] & _LOW32
+            if x > limit:
+                break
+            sample[p] += 1
+            while j < end_j and (keys[j] & _LOW32) < x:
+                j += 1
+            if j < end_j and (keys[j] & _LOW32) == x:
+                held[p] += 1
+    return sample, held

@@ -76,27 +76,40 @@ def _estimated_similarities(
     """``_similarities`` estimated from bottom-k sketches (what index rows store) and set sizes.
 
     Jaccard: the share of the k smallest features of A ∪ B that are in both (standard error about
-    sqrt(J(1-J)/k)); weighted Jaccard: the same sample weighted; containment: the intersection
-    J(|A|+|B|)/(1+J) over the smaller set (noisy when the sizes differ a lot).
+    sqrt(J(1-J)/k)); weighted Jaccard: the same sample weighted; containment: the share of the
+    smaller set's sketched features, up to the largest one the larger set's sketch holds, that the
+    larger set's sketch holds too (0 with fewer than ``_MIN_CONTAINMENT_SAMPLE`` of them: a short text
+    against a long one cannot be judged from the sketches).
     """
     a, b = pairs["a"].to_numpy(), pairs["b"].to_numpy()
     start_a, end_a = sketches.bounds(a)
     start_b, end_b = sketches.bounds(b)
     key_weights = np.empty(0) if weights is None else weights[(sketches.keys & np.uint64(_DF_SLOTS - 1)).astype(np.int64)]
     seen, common, shared, total = kernels.sketch_intersections(sketches.keys, key_weights, start_a, end_a, start_b, end_b, k)
-    jaccard = np.divide(common, seen, out=np.zeros(len(a)), where=seen > 0)
-    smaller = np.minimum(na, nb)
+    a_smaller = na <= nb
+    sample, held = kernels.sketch_containment(
+        sketches.keys,
+        np.where(a_smaller, start_a, start_b),
+        np.where(a_smaller, end_a, end_b),
+        np.where(a_smaller, start_b, start_a),
+        np.where(a_smaller, end_b, end_a),
+        np.where(a_smaller, nb > end_b - start_b, na > end_a - start_a),
+    )
     columns = {
         "a": a,
         "b": b,
         "na": na,
         "nb": nb,
-        "jaccard": jaccard,
-        "containment": np.minimum(np.divide(jaccard * (na + nb) / (1 + jaccard), smaller, out=np.zeros(len(a)), where=smaller > 0), 1.0),
+        "jaccard": np.divide(common, seen, out=np.zeros(len(a)), where=seen > 0),
+        "containment": np.divide(held, sample, out=np.zeros(len(a)), where=sample >= _MIN_CONTAINMENT_SAMPLE),
     }
     if weights is not None:
         columns["weighted"] = np.divide(shared, total, out=np.zeros(len(a)), where=total > 0)
     return pl.DataFrame(columns, schema_overrides={"a": pl.UInt32, "b": pl.UInt32})
+
+
+# Sketched features a containment estimate needs (at 8, one that is 0.9 has a standard error of 0.11).
+_MIN_CONTAINMENT_SAMPLE = 8
 
 
 class Universe(Protocol):
@@ -129,7 +142,7 @@ def _kind_similarities(pairs: pl.DataFrame, kind: str, universe: Universe, confi
         na = sizes[np.searchsorted(rows, estimated["a"].to_numpy())]
         nb = sizes[np.searchsorted(rows, estimated["b"].to_numpy())]
         parts.append(_estimated_similarities(estimated, sketches, na, nb, sketch_sizes(config)[kind], weights))
-    return pl.concat(parts)
+    return pl.concat(parts).with_columns(estimated=pl.col("b") >= universe.n_exact)
 
 
 def sites(frame: pl.DataFrame) -> pl.Series:
@@ -251,11 +264,19 @@ def _own_text(pairs: pl.DataFrame, bodies: pl.Series, n_exact: int, tokeniser: _
     return pl.DataFrame({"own_names": own_names, "own_share": own_share}, nan_to_null=True)
 
 
+def _at_least(column: str, threshold: float, kind: str, config: DedupConfig) -> pl.Expr:
+    """``column >= threshold``; for a pair estimated from sketches (``estimated``) the threshold is
+    raised by ``index_estimate_sigmas`` standard errors of the estimate at the threshold, so that
+    estimation noise rarely merges a pair whose exact value is below it."""
+    error = config.index_estimate_sigmas * np.sqrt(threshold * (1 - threshold) / sketch_sizes(config)[kind])
+    return pl.col(column) >= threshold + pl.col("estimated").cast(pl.Float64) * error
+
+
 def _passes_content(config: DedupConfig) -> pl.Expr:
     """The rewrite tests on content words: plain and rarity-weighted Jaccard, enough words on both sides."""
     return (
-        (pl.col("jaccard") >= config.rewrite_threshold)
-        & (pl.col("weighted") >= config.rewrite_weighted_threshold)
+        _at_least("jaccard", config.rewrite_threshold, "rewrite", config)
+        & _at_least("weighted", config.rewrite_weighted_threshold, "rewrite", config)
         & (pl.min_horizontal("na", "nb") >= config.rewrite_min_words)
     )
 
@@ -270,15 +291,17 @@ def _verified(sims: dict[str, pl.DataFrame], config: DedupConfig) -> pl.DataFram
     they share word for word: either one text has almost no passage of its own (an edited copy), or
     their names outside shared passages match (``_own_text``: pages of one site share chrome and
     templates, not their stories' names); against an index row, which has no text, the shared
-    passages must be few (``rewrite_max_verbatim``).  Each alone lets different stories through
+    passages must be few (``rewrite_max_verbatim``: a retelling) or most of the smaller text
+    (``rewrite_index_copy_containment``: an edited copy).  Each alone lets different stories through
     (README, "Dedup", has the measured margins).
     """
     passes = {
-        "near_copy": (pl.col("jaccard") >= config.near_copy_threshold) | (pl.col("containment") >= config.near_copy_containment),
+        "near_copy": _at_least("jaccard", config.near_copy_threshold, "near_copy", config)
+        | _at_least("containment", config.near_copy_containment, "near_copy", config),
         "rewrite": _passes_content(config)
-        & (pl.col("names") >= config.rewrite_name_threshold)
+        & _at_least("names", config.rewrite_name_threshold, "names", config)
         & pl.when(pl.col("own_share").is_null())  # an index row: no text, only how much is shared
-        .then(pl.col("verbatim") < config.rewrite_max_verbatim)
+        .then((pl.col("verbatim") < config.rewrite_max_verbatim) | (pl.col("verbatim") >= config.rewrite_index_copy_containment))
         .otherwise((pl.col("own_share") < config.rewrite_copy_own_share) | (pl.col("own_names") >= config.rewrite_own_name_threshold))
         & (~pl.col("same_site") | config.rewrite_within_site)
         & pl.col("days_apart").fill_null(0).le(config.rewrite_max_days_apart),
