@@ -55,18 +55,30 @@ def _similarities(pairs: pl.DataFrame, sets: _Sets, weights: np.ndarray | None =
     common, shared = kernels.intersections(sets.keys, key_weights, start_a, end_a, start_b, end_b)
     na, nb = end_a - start_a, end_b - start_b
     union, smaller = na + nb - common, np.minimum(na, nb)
-    columns = {
-        "a": a,
-        "b": b,
-        "na": na,
-        "nb": nb,
-        "jaccard": np.divide(common, union, out=np.zeros(len(a)), where=union > 0),
-        "containment": np.divide(common, smaller, out=np.zeros(len(a)), where=smaller > 0),
-    }
+    weighted = None
     if weights is not None:
         total = np.concatenate(([0.0], np.cumsum(key_weights)))
-        weighted_union = total[end_a] - total[start_a] + total[end_b] - total[start_b] - shared
-        columns["weighted"] = np.divide(shared, weighted_union, out=np.zeros(len(a)), where=weighted_union > 0)
+        weighted = (shared, total[end_a] - total[start_a] + total[end_b] - total[start_b] - shared)
+    return _similarity_frame(pairs, na, nb, (common, union), (common, smaller), weighted)
+
+
+def _similarity_frame(
+    pairs: pl.DataFrame,
+    na: np.ndarray,
+    nb: np.ndarray,
+    jaccard: tuple[np.ndarray, np.ndarray],
+    containment: tuple[np.ndarray, np.ndarray],
+    weighted: tuple[np.ndarray, np.ndarray] | None,
+) -> pl.DataFrame:
+    """The similarity columns from (numerator, denominator) pairs: 0 where a denominator is 0."""
+
+    def ratio(parts: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        top, bottom = parts
+        return np.divide(top, bottom, out=np.zeros(len(top)), where=bottom > 0)
+
+    columns = {"a": pairs["a"], "b": pairs["b"], "na": na, "nb": nb, "jaccard": ratio(jaccard), "containment": ratio(containment)}
+    if weighted is not None:
+        columns["weighted"] = ratio(weighted)
     return pl.DataFrame(columns, schema_overrides={"a": pl.UInt32, "b": pl.UInt32})
 
 
@@ -95,17 +107,8 @@ def _estimated_similarities(
         np.where(a_smaller, end_b, end_a),
         np.where(a_smaller, nb > end_b - start_b, na > end_a - start_a),
     )
-    columns = {
-        "a": a,
-        "b": b,
-        "na": na,
-        "nb": nb,
-        "jaccard": np.divide(common, seen, out=np.zeros(len(a)), where=seen > 0),
-        "containment": np.divide(held, sample, out=np.zeros(len(a)), where=sample >= _MIN_CONTAINMENT_SAMPLE),
-    }
-    if weights is not None:
-        columns["weighted"] = np.divide(shared, total, out=np.zeros(len(a)), where=total > 0)
-    return pl.DataFrame(columns, schema_overrides={"a": pl.UInt32, "b": pl.UInt32})
+    enough = np.where(sample >= _MIN_CONTAINMENT_SAMPLE, sample, 0)
+    return _similarity_frame(pairs, na, nb, (common, seen), (held, enough), None if weights is None else (shared, total))
 
 
 # Sketched features a containment estimate needs (at 8, one that is 0.9 has a standard error of 0.11).
