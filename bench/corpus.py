@@ -248,13 +248,15 @@ REAL_SETS = ("aeb-dev", "wcxb-dev")
 SAME_STORY_PAIRS = Path(__file__).with_name("same_story_pairs.json")
 
 
-def real_articles(bench_dir: Path, text: str = "gold") -> pl.DataFrame:
+def real_articles(bench_dir: Path, text: str = "gold", urls: bool = True) -> pl.DataFrame:
     """The distinct articles of aeb-dev and wcxb-dev (800) as a dedup batch, undated.
 
     ``text``: ``gold`` (the benchmarks' true article bodies), ``cleaned`` (each page's raw scrape
     through the clean step, with the batch's recurring lines as site chrome, as a run does) or
-    ``raw`` (the raw scrapes as they are: menus, footers and all).
+    ``raw`` (the raw scrapes as they are: menus, footers and all).  ``urls``: each page's URL (from
+    gold.jsonl, as a crawl states it), or none (text scrapes without metadata).
     """
+    page_urls = {r["id"]: r.get("url") for name in REAL_SETS for r in map(json.loads, (bench_dir / name / "gold.jsonl").open(encoding="utf-8"))}
     if text == "gold":
         rows = [
             (r["id"], r["body"]) for name in REAL_SETS for r in map(json.loads, (bench_dir / name / "gold.jsonl").open(encoding="utf-8"))
@@ -268,7 +270,12 @@ def real_articles(bench_dir: Path, text: str = "gold") -> pl.DataFrame:
             rows = [(i, clean_text(body, boilerplate=chrome).body) for i, body in rows]
     ids, bodies = zip(*rows)
     return pl.DataFrame(
-        {"article_id": list(ids), "body": list(bodies), "published_date": pl.Series([None] * len(rows), dtype=pl.Date)}
+        {
+            "article_id": list(ids),
+            "body": list(bodies),
+            "published_date": pl.Series([None] * len(rows), dtype=pl.Date),
+            "url": pl.Series([page_urls.get(i) if urls else None for i in ids], dtype=pl.String),
+        }
     ).with_columns(word_count=pl.col("body").str.count_matches(r"\w+").cast(pl.Int32))
 
 

@@ -4,6 +4,8 @@
     .venv/bin/python -m bench.dedup --docs 1000000 --memory   # peak RSS of one 1M-doc run
     .venv/bin/python -m bench.dedup --docs 1000000 --memory --with-index-rows   # the flow's dedup step
     .venv/bin/python -m bench.dedup --real               # only the real-article negatives (below)
+    .venv/bin/python -m bench.dedup --index              # index bytes per article, sketch vs exact verification
+    .venv/bin/python -m bench.dedup --versus-rensa 100000   # whole-process cleanwire dedup vs rensa
     .venv/bin/python -m bench.dedup --scaling 50000,100000   # both tiers, realistic vs templated corpus
 
 Every baseline does the same job on the same documents: word 3-gram shingles, 128 permutations,
@@ -197,23 +199,88 @@ def real_negatives(bench_dir: Path, config: DedupConfig) -> None:
     """Merges among the 800 distinct real articles, classed against the reviewed pairs."""
     reviewed = reviewed_pairs()
     print(f"real articles ({bench_dir}): merges among the 800 distinct articles of aeb-dev + wcxb-dev")
-    for text in ("gold", "cleaned", "raw"):
-        batch = real_articles(bench_dir, text)
+    for text, urls in (("gold", True), ("cleaned", True), ("raw", True), ("gold", False), ("cleaned", False), ("raw", False)):
+        batch = real_articles(bench_dir, text, urls)
         if text == "gold":
-            batch = pl.concat([batch, seed_batch()])
+            batch = pl.concat([batch, seed_batch()], how="diagonal")
         result = dedup.find_duplicates(batch, config)
         merged = merged_pairs(result)
         seeds = {p for p in merged if all(a.startswith("seed") for a in p)}
         same, known = merged & reviewed["same_story"], merged & reviewed["known_false_merges"]
         new = merged - same - known - seeds
         tiers = dict(result["matched_tier"].drop_nulls().value_counts().iter_rows())
-        print(f"  {text:8s} {batch.height} docs: {len(merged)} merges = {len(same)} reviewed same-story + "
+        print(f"  {text:8s} {'with URLs' if urls else 'no URLs  '} {batch.height} docs: {len(merged)} merges = {len(same)} reviewed same-story + "
               f"{len(known)} known false + {len(new)} new false{' + seed pair' if seeds else ''}; tiers {tiers}")
         for pair in sorted(sorted(p) for p in known | new):
             print(f"      false merge {'(known)' if frozenset(pair) in known else '(NEW)  '} {pair[0]} ~ {pair[1]}")
         if text == "gold":
             print(f"      seed rewrite 001/004 inside the gold batch: {'found' if frozenset(('seed001', 'seed004')) in seeds else 'MISSED'}"
                   f"{'' if len(seeds) <= 1 else f'; other seed merges {len(seeds) - 1}'}")
+
+
+def index_fit(
+    batch: pl.DataFrame, config: DedupConfig, name: str, pairs: pl.DataFrame | None = None, planted: set[tuple[int, int]] | None = None
+) -> None:
+    """Bytes per article of ``index_rows`` as the flow publishes them (zstd Parquet), and how verification
+    from what they store (bottom-k sketches) agrees with exact verification: every pair of ``batch``
+    (or ``pairs``) verified both ways, the pairs each way verifies, and the estimates' error."""
+    import io
+
+    from tasks.dedup.clusters import _universe, _UniverseFeatures
+    from tasks.dedup.verify import _Evidence, _verified
+
+    buf = io.BytesIO()
+    dedup.index_rows(batch, config).write_parquet(buf, compression="zstd", statistics=True)
+    tokeniser, n = features._Tokeniser(config), batch.height
+    if pairs is None:
+        a, b = np.triu_indices(n, k=1)
+        pairs = pl.DataFrame({"a": a, "b": b}, schema={"a": pl.UInt32, "b": pl.UInt32})
+    feats = features._features(batch["body"], tokeniser, config, ("rewrite",))
+    frequencies = features._document_frequencies(feats.flat["rewrite"], feats.lens["rewrite"])
+    evidence = _Evidence.of(frequencies, _universe(batch, None), batch["body"], tokeniser, config)
+    verified, measured = {}, {}
+    sample = pairs.sample(min(pairs.height, 20_000), seed=0).sort("a", "b")
+    for mode, n_exact in (("exact", n), ("sketched", 0)):
+        universe = _UniverseFeatures(batch["body"], None, n_exact, tokeniser, config)
+        sims = {t: evidence.measure(t, pairs, universe, config) for t in config.tiers}
+        verified[mode] = set(_verified(sims, config).select("a", "b").iter_rows())
+        measured[mode] = evidence.measure("rewrite", sample, universe, config, screen=False)
+    both = verified["exact"] & verified["sketched"]
+    print(f"index rows of {name}: {buf.tell() / n:,.0f} bytes per article (zstd Parquet, {n:,} articles); "
+          f"verification from them vs exact, {pairs.height:,} pairs: {len(verified['exact'])} verified exactly, "
+          f"{len(verified['sketched'])} from sketches, {len(both)} by both "
+          f"({len(verified['exact'] - both)} lost, {len(verified['sketched'] - both)} gained)")
+    ids = batch["article_id"]
+    for kind, changed in (("lost", verified["exact"] - both), ("gained", verified["sketched"] - both)):
+        if planted is not None:
+            print(f"      {kind}: {len(changed & planted)} planted pairs, {len(changed - planted)} others")
+        else:
+            for a, b in sorted(changed)[:5]:
+                print(f"      {kind}: {ids[a]} ~ {ids[b]}")
+    joined = measured["exact"].join(measured["sketched"], on=["a", "b"], suffix="_sketch")
+    errors = ", ".join(
+        f"{c} {np.abs(joined[c] - joined[c + '_sketch']).mean():.3f} / {np.percentile(np.abs(joined[c] - joined[c + '_sketch']), 99):.3f}"
+        for c in ("jaccard", "weighted", "names", "verbatim")
+    )
+    print(f"      estimate error, mean / p99 absolute ({sample.height:,} of the pairs): {errors}")
+
+
+def index_agreement(bench_dir: Path, config: DedupConfig) -> None:
+    """``index_fit`` on the real gold bodies (every pair) and on 20,000 documents of the bench corpus
+    (their LSH candidates of both tiers and the planted pairs)."""
+    if bench_dir.is_dir():
+        index_fit(pl.concat([real_articles(bench_dir, "gold"), seed_batch()], how="diagonal"), config, "the real gold bodies + seeds")
+    batch, planted = make_corpus(20_000, 0.1, 0)
+    lsh, tokeniser = candidates._Lsh(config), features._Tokeniser(config)
+    keys, _ = candidates._batch_keys(batch["body"], tokeniser, lsh)
+    pos = {a: i for i, a in enumerate(batch["article_id"].to_list())}
+    found = [candidates._candidate_pairs(keys[t], config.lsh_bucket_window, config.lsh_max_bucket_rows, candidates._LARGE_BUCKETS[t]) for t in config.tiers]
+    planted_pairs = planted.select(
+        a=pl.min_horizontal(pl.col("source").replace_strict(pos, return_dtype=pl.UInt32), pl.col("copy").replace_strict(pos, return_dtype=pl.UInt32)),
+        b=pl.max_horizontal(pl.col("source").replace_strict(pos, return_dtype=pl.UInt32), pl.col("copy").replace_strict(pos, return_dtype=pl.UInt32)),
+    )
+    pairs = pl.concat([*found, planted_pairs]).unique().sort("a", "b")
+    index_fit(batch, config, "20,000 bench-corpus documents", pairs, set(planted_pairs.iter_rows()))
 
 
 def content_jaccard_percentiles(bodies: pl.Series, pairs: int = 20_000, seed: int = 0) -> np.ndarray:
@@ -258,6 +325,25 @@ def scaling(sizes: list[int], config: DedupConfig, bench_dir: Path) -> None:
         print(f"  {n:,} docs: templated / realistic time x{seconds['templated', n] / seconds['realistic', n]:.2f}")
 
 
+def versus_rensa(n: int, profile: str) -> None:
+    """Whole processes on the same Parquet file of ``n`` documents: ``cleanwire dedup`` (both tiers,
+    reading and writing included) against a process that reads the file and runs ``rensa_loop``."""
+    batch, _ = make_corpus(n, 0.1, 0, profile=profile)
+    with tempfile.TemporaryDirectory() as tmp:
+        source, output = Path(tmp) / "in.parquet", Path(tmp) / "out.parquet"
+        batch.select("article_id", "body").write_parquet(source)
+        cleanwire = [str(Path(sys.executable).parent / "cleanwire"), "dedup", str(source), "--text-column", "body", "--id-column", "article_id", "--output", str(output)]
+        rensa = [sys.executable, "-c", f"import polars as pl; from bench.dedup import rensa_loop; rensa_loop(pl.read_parquet({str(source)!r})['body'].to_list(), 0.5)"]
+        seconds = {}
+        for name, command in (("cleanwire dedup", cleanwire), ("rensa", rensa)):
+            start = time.perf_counter()
+            subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+            seconds[name] = time.perf_counter() - start
+    print(f"whole process, {n:,} {profile} documents (load {os.getloadavg()[0]:.2f}): cleanwire dedup {seconds['cleanwire dedup']:.1f} s "
+          f"({n / seconds['cleanwire dedup']:,.0f} docs/s, both tiers), rensa {_version('rensa')} {seconds['rensa']:.1f} s "
+          f"({n / seconds['rensa']:,.0f} docs/s): x{seconds['rensa'] / seconds['cleanwire dedup']:.2f} rensa")
+
+
 def _rss_gib() -> float:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**30
@@ -298,6 +384,8 @@ def main() -> None:
     parser.add_argument("--memory", action="store_true", help="only run find_duplicates once and report peak RSS")
     parser.add_argument("--with-index-rows", action="store_true", help="with --memory: the flow's step, verdicts and index rows")
     parser.add_argument("--real", action="store_true", help="only the real-article negatives")
+    parser.add_argument("--versus-rensa", type=int, metavar="N", help="only whole-process cleanwire dedup vs rensa on N documents")
+    parser.add_argument("--index", action="store_true", help="only the index size and its agreement with exact verification")
     parser.add_argument("--scaling", help="comma-separated sizes: only the realistic vs templated timing")
     parser.add_argument("--profile", default="realistic", choices=["realistic", "templated"], help="bench/corpus.py profile")
     parser.add_argument("--bench-dir", type=Path, default=DEFAULT_BENCH_DIR, help="folder holding aeb-dev/ and wcxb-dev/")
@@ -306,6 +394,12 @@ def main() -> None:
     config = DedupConfig(workers=args.workers)
     if args.real:
         real_negatives(args.bench_dir, config)
+        return
+    if args.index:
+        index_agreement(args.bench_dir, config)
+        return
+    if args.versus_rensa:
+        versus_rensa(args.versus_rensa, args.profile)
         return
     if args.scaling:
         dedup.find_duplicates(make_corpus(2_000, 0.1, 1)[0], config.model_copy(update={"exhaustive_max_pairs": 0}))  # compile

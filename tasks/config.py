@@ -266,17 +266,65 @@ class DedupConfig(Section):
         7, ge=0, description="Two articles whose published dates are both known and further apart than this are "
         "never rewrites of each other (a retelling follows its story within days).",
     )
+    rewrite_own_run_words: int = Field(
+        12, ge=1, description="Words outside the passages two texts share (word for word) that make a passage of a "
+        "text's own: shorter runs are edits, not text of its own.",
+    )
+    rewrite_copy_own_share: float = Field(
+        0.1, ge=0, le=1,
+        description="A rewrite pair where one text has less than this share of its content words in passages of its "
+        "own is an edited copy and needs no own-names match (bench copies with heavy edits: median 0.0, p90 0.03; "
+        "pages of one site linked by chrome: 0.14 and up; same-story rewrites: 0.28 and up).",
+    )
+    rewrite_own_name_threshold: float = Field(
+        0.18, ge=0, le=1,
+        description="Jaccard of the names and numbers each text has outside the passages both share word for word, "
+        "that a rewrite needs unless it is an edited copy (texts of the batch; index rows have no text). Pages of one "
+        "site match on names only inside shared chrome or templates (dev sets: at most 0.14); retellings name the "
+        "story's people in their own sentences (0.22-0.46).",
+    )
+    rewrite_max_verbatim: float = Field(
+        0.25, gt=0, le=1,
+        description="Against an index row (no text to find passages in), the shingle containment below which a pair "
+        "can be a retelling (same-story rewrites of the dev sets: 0.06-0.18); pages that share more without being "
+        "copies share a site's chrome or template (cleaned scrapes of the dev sets: 0.52-0.58, uncleaned 0.30-0.81).",
+    )
+    rewrite_index_copy_containment: float = Field(
+        0.6, gt=0, le=1,
+        description="Against an index row, the shingle containment (estimated from the sketches) at and above which a "
+        "pair that passes the content-word tests is an edited copy (bench copies with heavy edits: ~0.65-0.75). "
+        "Between rewrite_max_verbatim and this, nothing is merged.",
+    )
+    rewrite_within_site: bool = Field(
+        False, description="Whether two pages of one site (same URL host, www. aside, both URLs known) can be "
+        "rewrites of each other. A site does not retell its own story; its pages share chrome and topics. "
+        "Near-copies (the same page under two URLs) count either way.",
+    )
     rewrite_lsh_threshold: float = Field(
-        0.22, gt=0, le=1, description="Jaccard the rewrite LSH banding is tuned for (b=85, r=3 at 256 perms)."
+        0.15, gt=0, le=1,
+        description="Jaccard of rare content words (common ones left out, see rewrite_common_share) the rewrite LSH "
+        "banding is tuned for (b=51, r=2 at 256 perms: a pair at 0.25 is a candidate with probability 0.96), and the "
+        "MinHash prefilter's threshold. Same-story pairs of the dev sets score 0.25-0.49 on rare words, random "
+        "pairs median 0.007, p99 0.045.",
+    )
+    rewrite_common_share: float = Field(
+        0.01, gt=0, le=1,
+        description="Words in more than this share of the batch's articles (and more than rewrite_common_min_docs) "
+        "are common: the rewrite tier's candidates come from the other words, so a section's or a template's "
+        "vocabulary does not pair every long article with every other (candidates stay linear in the batch).",
+    )
+    rewrite_common_min_docs: int = Field(
+        50, ge=1, description="A word in at most this many articles of the batch is never common (small batches "
+        "say little about which words are).",
     )
     rewrite_num_perm: int = Field(
         256, ge=8, le=1024,
-        description="MinHash permutations of the rewrite tier. More bands find low-Jaccard rewrites more often: a pair "
-        "at Jaccard 0.31 (the seed rewrite) is an LSH candidate with probability 0.92 at 256 (85x3), 0.72 at 128 (42x3).",
+        description="MinHash permutations of the rewrite tier: the LSH bands use 51x2 of them, and all of them "
+        "estimate a candidate's rare-word Jaccard for the prefilter (standard error sqrt(J(1-J)/num_perm)).",
     )
     prefilter_sigmas: float = Field(
         3.0, ge=0, description="Rewrite candidates whose MinHash estimate is this many standard errors below "
-        "rewrite_threshold skip exact verification (3: ~0.13% of pairs exactly at the threshold lost, ~0 from 0.3 up).",
+        "rewrite_lsh_threshold skip exact verification (3: ~0.13% of pairs exactly at the threshold lost, ~0 from 0.3 up).",
     )
     rewrite_min_words: int = Field(
         20, ge=1, description="Articles with fewer distinct content words skip the rewrite tier (low thresholds on tiny sets are noise)."
@@ -303,6 +351,16 @@ class DedupConfig(Section):
     # Across runs.
     index_days: int = Field(
         30, ge=0, description="A run matches its batch against the articles published on this many earlier ingest dates."
+    )
+    # Index rows store bottom-k sketches (the k smallest feature hashes of each set), not the sets: a
+    # batch-index pair is verified on estimates whose standard error is about sqrt(J(1-J)/k).
+    index_shingle_sketch: int = Field(32, ge=1, description="Shingles per index row (near-copy Jaccard, containment, verbatim share).")
+    index_word_sketch: int = Field(112, ge=1, description="Content words per index row (rewrite Jaccard and its rarity-weighted form).")
+    index_name_sketch: int = Field(48, ge=1, description="Names and numbers per index row (the rewrite names test).")
+    index_estimate_sigmas: float = Field(
+        1.0, ge=0, description="Standard errors of a sketch estimate added to a threshold when a pair is verified "
+        "against an index row: at 1, a pair whose exact value is at the threshold merges ~16% of the time instead of "
+        "50%, and pairs just below it (the seed's unrelated same-event article at 0.17 content Jaccard) rarely.",
     )
 
 

@@ -6,7 +6,10 @@ Features (both from the same normalised tokens: NFKC, lower case, runs of letter
   ``near_copy_threshold`` or their containment |A∩B|/min(|A|,|B|) reaches ``near_copy_containment``
   (a copy wrapped in another site's boilerplate);
 * tier ``rewrite``: the set of content words (stopwordsiso list removed); a pair counts when their
-  Jaccard reaches ``rewrite_threshold``.  A rewrite keeps the story's vocabulary, not its word order.
+  Jaccard reaches ``rewrite_threshold`` and the evidence a retelling keeps agrees (rarity-weighted
+  Jaccard, names and numbers, dates, two sites, what the texts say outside shared passages: see
+  ``verify._verified``).  A rewrite keeps the story's vocabulary, not its word order.  Its
+  candidates come from the batch's rare words only.
 
 Each feature is a 32-bit ``feature_hash``; signatures use datasketch's default "affine32" permutation
 scheme (``num_perm`` permutations for near-copies, ``rewrite_num_perm`` for rewrites) and equal
@@ -15,8 +18,9 @@ shingles and signatures of whole chunks of documents come from the compiled loop
 ``tasks/dedup/kernels.py``, chunks on ``workers`` threads (the kernels release the GIL).  Bands and
 rows come from ``datasketch.lsh._optimal_param``.  Rows sharing a band key are candidates; rewrite
 candidates whose MinHash estimate is far below the threshold are dropped first
-(``prefilter_sigmas``); every remaining candidate is verified on its exact feature sets, so an LSH
-false positive never drops an article.  Verified pairs of both tiers form a graph; each connected
+(``prefilter_sigmas``); every remaining candidate is verified, on its exact feature sets within the
+batch and on bottom-k sketches against index rows (thresholds raised by the estimates' error), so
+an LSH false positive never drops an article.  Verified pairs of both tiers form a graph; each connected
 component (scipy.sparse.csgraph) is one cluster.  Batches with at most ``exhaustive_max_pairs`` pairs
 skip LSH and verify every pair (exact recall where it costs nothing).
 

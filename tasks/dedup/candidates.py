@@ -27,6 +27,7 @@ from tasks.dedup.features import (
     _features,
     _sorted_unique,
     _Tokeniser,
+    sketch_sizes,
 )
 
 # ------------------------------------------------------------------------------------- signatures
@@ -56,10 +57,11 @@ class _Lsh:
 
     @cached_property
     def fingerprint(self) -> str:
-        """What stored band keys depend on; index rows with another fingerprint get theirs recomputed."""
-        return "affine32;seed=%d;%s" % (
+        """What stored band keys and sketches depend on; index rows with another one are rebuilt."""
+        return "affine32;seed=%d;%s;sketch=%s" % (
             self.config.seed,
             ";".join(f"{t}={self.num_perm[t]}perm,{b}x{r}" for t, (b, r) in self.bands.items()),
+            ",".join(map(str, sketch_sizes(self.config).values())),
         )
 
     def signatures(self, tier: str, feats: np.ndarray, lens: np.ndarray) -> np.ndarray:
@@ -68,12 +70,13 @@ class _Lsh:
         return kernels.signatures(feats.astype(np.uint32, copy=False), lens.astype(np.int64, copy=False), a, b, _FMIX_CONSTANTS[32])
 
     def band_keys(self, tier: str, sig: np.ndarray) -> np.ndarray:
-        """(bands, docs) uint64: the rows of each band mixed into one key (a collision only costs a check)."""
+        """(bands, docs) uint64 holding 32-bit keys: the rows of each band mixed into one key, its top
+        half kept (index rows store 4 bytes a key; a collision only costs a check)."""
         bands, rows = self.bands[tier]
         keys = np.zeros((bands, sig.shape[1]), dtype=np.uint64)
         for r in range(rows):
             keys = (keys ^ sig[r:bands * rows:rows].astype(np.uint64)) * _MIX
-        return keys
+        return keys >> np.uint64(32)
 
 
 @dataclass
@@ -118,7 +121,14 @@ def _batch_keys(
     frequencies = np.zeros(_DF_SLOTS, dtype=np.uint32) if "rewrite" in config.tiers else None
     lock = threading.Lock()
 
-    def one_chunk(start: int) -> None:
+    def store(tier: str, start: int, chunk: _Keys) -> None:
+        rows = slice(start, start + len(chunk.eligible))
+        out[tier].keys[:, rows] = chunk.keys
+        out[tier].eligible[rows] = chunk.eligible
+        if out[tier].signatures is not None:
+            out[tier].signatures[rows] = chunk.signatures
+
+    def first_pass(start: int) -> None:
         feats = _features(bodies.slice(start, config.chunk_docs), tokeniser, config, config.tiers)
         if cache is not None:
             cache.offer(start, feats)
@@ -126,23 +136,55 @@ def _batch_keys(
             counted = _document_frequencies(feats.flat["rewrite"], feats.lens["rewrite"])
             with lock:
                 frequencies[:] += counted
-        rows = slice(start, start + len(feats.lens[config.tiers[0]]))
         for tier in config.tiers:
-            chunk = _chunk_keys(tier, feats, lsh)
-            out[tier].keys[:, rows] = chunk.keys
-            out[tier].eligible[rows] = chunk.eligible
-            if out[tier].signatures is not None:
-                out[tier].signatures[rows] = chunk.signatures
+            if tier != "rewrite":
+                store(tier, start, _chunk_keys(tier, feats, lsh))
 
+    def rewrite_pass(start: int) -> None:
+        feats = cache.chunks.get(start) if cache is not None else None
+        if feats is None:  # beyond the cache's budget: tokenised again
+            feats = _features(bodies.slice(start, config.chunk_docs), tokeniser, config, ("rewrite",))
+        store("rewrite", start, _chunk_keys("rewrite", feats, lsh, common))
+
+    starts = range(0, n, config.chunk_docs)
     with ThreadPoolExecutor(max_workers=config.workers) as pool:
-        list(pool.map(one_chunk, range(0, n, config.chunk_docs)))
+        list(pool.map(first_pass, starts))
+        if frequencies is not None:
+            common = _common_words(frequencies, n, config)
+            list(pool.map(rewrite_pass, starts))
     return out, frequencies
 
 
-def _chunk_keys(tier: str, feats: _Features, lsh: _Lsh) -> _Keys:
-    """Band keys, eligibility and signatures (docs x num_perm, a view) of one chunk's documents in a tier."""
-    sig = lsh.signatures(tier, feats.flat[tier], feats.lens[tier])
-    return _Keys(lsh.band_keys(tier, sig), _eligible(tier, feats.lens[tier], lsh.config), sig.T)
+def _chunk_keys(tier: str, feats: _Features, lsh: _Lsh, common: np.ndarray | None = None) -> _Keys:
+    """Band keys, eligibility and signatures (docs x num_perm, a view) of one chunk's documents in a
+    tier; rewrite signatures leave out the ``common`` words (see ``_rare``)."""
+    flat, lens = feats.flat[tier], feats.lens[tier]
+    eligible = _eligible(tier, lens, lsh.config)
+    if tier == "rewrite":
+        flat, lens = _rare(flat, lens, common)
+        eligible &= lens > 0
+    sig = lsh.signatures(tier, flat, lens)
+    return _Keys(lsh.band_keys(tier, sig), eligible, sig.T)
+
+
+def _common_words(frequencies: np.ndarray, n_docs: int, config: DedupConfig) -> np.ndarray:
+    """Per document-frequency slot, whether its words are common in the batch: in more than
+    ``rewrite_common_share`` of its documents and more than ``rewrite_common_min_docs``."""
+    return frequencies > max(config.rewrite_common_min_docs, config.rewrite_common_share * n_docs)
+
+
+def _rare(flat: np.ndarray, lens: np.ndarray, common: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Content words without the batch's common ones, and their number per document.
+
+    The rewrite tier's candidates come from these: words most of a day's articles use (a section's,
+    a template's vocabulary) make unrelated long articles look alike to MinHash, and the number of
+    such pairs grows with the square of the batch.  Verification still weighs every word.
+    """
+    if common is None:
+        return flat, lens
+    keep = ~common[(flat & np.uint32(_DF_SLOTS - 1)).astype(np.int64)]
+    rows = np.repeat(np.arange(len(lens)), lens)
+    return flat[keep], np.bincount(rows[keep], minlength=len(lens)).astype(lens.dtype)
 
 
 def _eligible(tier: str, lens: np.ndarray, config: DedupConfig) -> np.ndarray:

@@ -3,6 +3,7 @@ from a batch (and the index of earlier runs) to verdicts and index rows."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
@@ -13,10 +14,19 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from tasks.config import DedupConfig
-from tasks.dedup.candidates import _LARGE_BUCKETS, _PREFILTERED, _all_pairs, _batch_keys, _candidate_pairs, _Keys, _Lsh, _prefilter
-from tasks.dedup.features import _DF_SLOTS, _VERIFIED_KINDS, TIERS, _FeatureCache, _Sets, _sorted_unique, _Tokeniser
-from tasks.dedup.index import _index_for, _index_keys, _index_rows, _index_sets, _with_index_signatures, index_rows
-from tasks.dedup.verify import _Evidence, _feature_sets, _verified
+from tasks.dedup.candidates import (
+    _LARGE_BUCKETS,
+    _PREFILTERED,
+    _all_pairs,
+    _batch_keys,
+    _candidate_pairs,
+    _Keys,
+    _Lsh,
+    _prefilter,
+)
+from tasks.dedup.features import _DF_SLOTS, TIERS, _FeatureCache, _Sets, _sorted_unique, _Tokeniser, sketch_sizes
+from tasks.dedup.index import _index_for, _index_keys, _index_rows, _index_sketches, index_rows
+from tasks.dedup.verify import Universe, _Evidence, _feature_sets, _verified, sites
 from tasks.errors import PipelineError
 from tasks.records import WORD_PATTERN
 
@@ -87,11 +97,11 @@ def _deduplicate(
     if batch.height == 0:
         return _empty_result(), (index_rows(batch, config) if with_index_rows else None)
     n = batch.height
-    index = _index_for(batch, index)
+    lsh = _Lsh(config)
+    index = _index_for(batch, index, lsh)
     m = 0 if index is None else index.height
     bodies = batch["body"]
     tokeniser = _Tokeniser(config)
-    lsh = _Lsh(config)
 
     exhaustive = n * (n - 1) // 2 + n * m <= config.exhaustive_max_pairs
     cache, reusable, frequencies = None, None, None
@@ -110,34 +120,26 @@ def _deduplicate(
             }
         candidates = {}
         for t in config.tiers:
-            screen = partial(_prefilter, signatures=keys[t].signatures, threshold=config.rewrite_threshold, config=config)
+            screen = partial(_prefilter, signatures=keys[t].signatures, threshold=config.rewrite_lsh_threshold, config=config)
             # Pairs of two index rows were settled by an earlier run.
             candidates[t] = _candidate_pairs(
                 keys[t], config.lsh_bucket_window, config.lsh_max_bucket_rows, _LARGE_BUCKETS[t], screen if t in _PREFILTERED else None
             ).filter(
                 pl.col("a") < n
             )
-            if t in _PREFILTERED and index is not None:
-                signatures = _with_index_signatures(keys[t].signatures, index, candidates[t], t, lsh)
-                candidates[t] = _prefilter(candidates[t], signatures, config.rewrite_threshold, config)
 
         del keys  # band keys and signatures are done with: free them before the feature sets
-    universe = batch.select("article_id", "published_date", pl.col("word_count").cast(pl.Int64), from_index=pl.lit(False))
-    if index is not None:
-        universe = pl.concat(
-            [universe, index.select("article_id", "published_date", pl.col("word_count").cast(pl.Int64), from_index=pl.lit(True))]
-        )
-    # One tier's sets at a time, only for the rows it has candidates for: memory stays ~ candidates.
-    sims, evidence = {}, _Evidence(None, universe["published_date"])
+    universe = _universe(batch, index)
+    features = _UniverseFeatures(bodies, index, n, tokeniser, config, cache)
+    sims, evidence = {}, _Evidence.of(None, universe, bodies, tokeniser, config)
     for t in config.tiers:
-        involved = _sorted_unique(np.concatenate([candidates[t]["a"].to_numpy(), candidates[t]["b"].to_numpy()]))
-        sets = _universe_sets(bodies, index, n, involved, tokeniser, config, _VERIFIED_KINDS[t], cache)
         if t == "rewrite":
-            if frequencies is None:  # exhaustive: every batch row is involved (or there is nothing to verify)
-                batch_keys = sets["rewrite"].keys[sets["rewrite"].keys < (np.uint64(n) << np.uint64(32))]
+            if frequencies is None:  # exhaustive: no signature pass counted them
+                rows = np.arange(n) if candidates[t].height else np.empty(0, np.int64)
+                batch_keys = features.sets(rows, ("rewrite",))["rewrite"].keys
                 frequencies = np.bincount((batch_keys & np.uint64(_DF_SLOTS - 1)).astype(np.int64), minlength=_DF_SLOTS)
-            evidence = _Evidence.of(frequencies, n, universe["published_date"], config)
-        sims[t] = evidence.measure(t, candidates[t], sets, config.rewrite_name_threshold)
+            evidence = _Evidence.of(frequencies, universe, bodies, tokeniser, config)
+        sims[t] = evidence.measure(t, candidates[t], features, config)
     edges = _verified(sims, config)
 
     total = n + m
@@ -164,10 +166,7 @@ def _deduplicate(
     similarity = to_kept.join(edges, on=["a", "b"]).select("row", "similarity", "tier")
     chained = to_kept.join(edges, on=["a", "b"], how="anti")
     if chained.height:
-        rows = _sorted_unique(np.concatenate([chained["a"].to_numpy(), chained["b"].to_numpy()]))
-        kinds = tuple(k for t in config.tiers for k in _VERIFIED_KINDS[t])
-        sets = _universe_sets(bodies, index, n, rows, tokeniser, config, kinds, cache)
-        similarity = pl.concat([similarity, _chained_similarity(chained, edges, sets, evidence, config)])
+        similarity = pl.concat([similarity, _chained_similarity(chained, edges, features, evidence, config)])
     verdicts = (
         pl.DataFrame({"article_id": batch["article_id"], "cluster_id": universe["article_id"].gather(kept), "matched_index": kept >= n})
         .with_row_index("row")
@@ -189,34 +188,55 @@ def _deduplicate(
     return verdicts, _index_rows(batch, keep, tokeniser, lsh, cache, reusable)
 
 
-def _universe_sets(
-    bodies: pl.Series,
-    index: pl.DataFrame | None,
-    n: int,
-    rows: np.ndarray,
-    tokeniser: _Tokeniser,
-    config: DedupConfig,
-    tiers: tuple[str, ...],
-    cache: _FeatureCache | None = None,
-) -> dict[str, _Sets]:
-    """Feature sets of batch and index rows (``rows`` ascending universe row numbers)."""
-    batch_sets = _feature_sets(bodies, rows[rows < n], tokeniser, config, tiers, cache)
-    if index is None:
-        return batch_sets
-    index_sets = _index_sets(index, n, rows[rows >= n], tiers)
-    # Index rows are numbered after batch rows, so concatenating keeps the keys sorted.
-    return {t: _Sets(np.concatenate([batch_sets[t].keys, index_sets[t].keys])) for t in tiers}
+def _universe(batch: pl.DataFrame, index: pl.DataFrame | None) -> pl.DataFrame:
+    """What the keep policy and the evidence read of every universe row: batch rows, then index rows."""
+    frames = [(batch, False)] + ([] if index is None else [(index, True)])
+    return pl.concat(
+        [
+            frame.select("article_id", "published_date", pl.col("word_count").cast(pl.Int64), from_index=pl.lit(origin)).with_columns(
+                site=sites(frame)
+            )
+            for frame, origin in frames
+        ]
+    )
+
+
+@dataclass
+class _UniverseFeatures:
+    """Feature sets of the batch rows (from the signature pass's cache, else tokenised) and sketches
+    of every row: the batch's cut from its sets, the index's as stored (``verify.Universe``)."""
+
+    bodies: pl.Series
+    index: pl.DataFrame | None
+    n_exact: int
+    tokeniser: _Tokeniser
+    config: DedupConfig
+    cache: _FeatureCache | None = None
+
+    def sets(self, rows: np.ndarray, kinds: tuple[str, ...]) -> dict[str, _Sets]:
+        return _feature_sets(self.bodies, rows, self.tokeniser, self.config, kinds, self.cache)
+
+    def sketches(self, rows: np.ndarray, kind: str) -> tuple[_Sets, np.ndarray]:
+        batch_rows = rows[rows < len(self.bodies)]
+        batch_sets = self.sets(batch_rows, (kind,))[kind]
+        keys, sizes = [batch_sets.bottom_k(sketch_sizes(self.config)[kind]).keys], [batch_sets.sizes(batch_rows)]
+        if self.index is not None:
+            stored = _index_sketches(self.index, len(self.bodies), rows[rows >= len(self.bodies)], kind)
+            keys.append(stored[0].keys)
+            sizes.append(stored[1])
+        # Index rows are numbered after batch rows, so concatenating keeps the keys sorted.
+        return _Sets(np.concatenate(keys)), np.concatenate(sizes)
 
 
 def _chained_similarity(
-    pairs: pl.DataFrame, edges: pl.DataFrame, sets: dict[str, _Sets], evidence: _Evidence, config: DedupConfig
+    pairs: pl.DataFrame, edges: pl.DataFrame, features: Universe, evidence: _Evidence, config: DedupConfig
 ) -> pl.DataFrame:
     """(row, similarity, tier) of dropped rows joined to their kept article only through a chain.
 
     Measured directly: the first tier whose test the pair passes names the match; otherwise the
     tier of the row's best own edge, with the pair's score in that tier (below its threshold).
     """
-    sims = {t: evidence.measure(t, pairs.select("a", "b"), sets) for t in config.tiers}
+    sims = {t: evidence.measure(t, pairs.select("a", "b"), features, config, screen=False) for t in config.tiers}
     direct = _verified(sims, config).rename({"similarity": "direct_similarity", "tier": "direct_tier"})
     own = pl.concat([edges.select(row="a", tier="tier"), edges.select(row="b", tier="tier")]).group_by("row").agg(pl.col("tier").min())
     measured = pl.concat(

@@ -17,7 +17,7 @@ from tasks.dedup import kernels
 TIERS = ("near_copy", "rewrite")
 
 # Bumped whenever tokens or feature hashes change: stored index rows of another version can't match.
-FEATURE_VERSION = "3"
+FEATURE_VERSION = "4"
 # Odd 64-bit constants for the multiplicative mixing of token hashes into n-gram and band keys.
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 _MIX_OUT = np.uint64(0xD6E8FEB86659FD93)
@@ -146,9 +146,16 @@ def _features(bodies: pl.Series, tokeniser: _Tokeniser, config: DedupConfig, tie
     return out
 
 
-# Feature kinds each tier verifies on, and all of them (what index rows store).
-_VERIFIED_KINDS = {"near_copy": ("near_copy",), "rewrite": ("rewrite", "names")}
+# Feature kinds each tier's features hold, and all of them (what index rows sketch).
+_KINDS = {"near_copy": ("near_copy",), "rewrite": ("rewrite", "names")}
 _INDEXED_KINDS = ("near_copy", "rewrite", "names")
+
+
+def sketch_sizes(config: DedupConfig) -> dict[str, int]:
+    """Features per kind in the bottom-k sketches index rows store."""
+    return {"near_copy": config.index_shingle_sketch, "rewrite": config.index_word_sketch, "names": config.index_name_sketch}
+
+
 # Counters of the rewrite tier's document-frequency table (4 MiB): enough that most words of a day's
 # batch have their own.
 _DF_SLOTS = 1 << 20
@@ -177,6 +184,20 @@ class _Sets:
     @classmethod
     def from_keys(cls, keys: np.ndarray) -> _Sets:
         return cls(_sorted_unique(keys))
+
+    def bottom_k(self, k: int) -> _Sets:
+        """The ``k`` smallest features of each row's set: its bottom-k sketch (feature hashes are
+        uniform, so they are a uniform sample of the set, and any two rows' sketches give one of
+        the union of their sets)."""
+        row = self.keys >> np.uint64(32)
+        starts = np.flatnonzero(np.concatenate(([True], row[1:] != row[:-1]))) if len(row) else np.empty(0, np.int64)
+        rank = np.arange(len(row)) - np.repeat(starts, np.diff(np.append(starts, len(row))))
+        return _Sets(self.keys[rank < k])
+
+    def sizes(self, rows: np.ndarray) -> np.ndarray:
+        """Number of features of each of ``rows``."""
+        start, end = self.bounds(rows)
+        return (end - start).astype(np.int64)
 
     def bounds(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Start and end (positions in ``keys``) of each row's set."""

@@ -13,7 +13,7 @@ import pyarrow as pa
 from prefect import get_run_logger, task
 
 from tasks.config import DedupConfig, S3Config
-from tasks.dedup.candidates import _chunk_keys, _eligible, _Keys, _Lsh
+from tasks.dedup.candidates import _chunk_keys, _Keys, _Lsh
 from tasks.dedup.features import (
     _INDEXED_KINDS,
     FEATURE_VERSION,
@@ -21,10 +21,12 @@ from tasks.dedup.features import (
     _FeatureCache,
     _Features,
     _features,
-    _sorted_unique,
     _Sets,
     _Tokeniser,
+    sketch_sizes,
 )
+from tasks.dedup.verify import sites
+from tasks.errors import PipelineError
 from tasks.publish import read_manifest
 from tasks.storage import STORAGE_TASK_OPTIONS, Storage, open_storage
 
@@ -32,72 +34,64 @@ from tasks.storage import STORAGE_TASK_OPTIONS, Storage, open_storage
 INDEX_DATASET = "_index"
 
 
-def _index_for(batch: pl.DataFrame, index: pl.DataFrame | None) -> pl.DataFrame | None:
+def _index_for(batch: pl.DataFrame, index: pl.DataFrame | None, lsh: _Lsh) -> pl.DataFrame | None:
     """Index rows to match against: never the batch's own articles (a rerun of the same day)."""
     if index is None or index.height == 0:
         return None
     index = index.filter(~pl.col("article_id").is_in(batch["article_id"].implode()))
     if index.height == 0:
         return None
-    stale = index.filter(pl.col("feature_version") != FEATURE_VERSION)
-    if stale.height:
-        raise ValueError(
-            f"{stale.height} index rows were built with feature version(s) "
-            f"{stale['feature_version'].unique().to_list()}, this code has {FEATURE_VERSION}: rebuild or drop them"
+    stale = _stale(index, lsh)
+    if stale.any():
+        raise PipelineError(
+            f"{int(stale.sum())} index rows were built by another feature version or LSH setup (this code: "
+            f"{FEATURE_VERSION}, {lsh.fingerprint}): rebuild them with index_rows from their articles, or drop them"
         )
     return index
 
 
+def _stale(rows: pl.DataFrame, lsh: _Lsh) -> np.ndarray:
+    """Which index rows this code cannot match against: another feature version (how features are
+    hashed) or LSH setup (band keys, sketch sizes), or the columns of an older layout."""
+    if not {"feature_version", "lsh_params", *_index_columns()}.issubset(rows.columns):
+        return np.ones(rows.height, dtype=np.bool_)
+    return ((rows["feature_version"] != FEATURE_VERSION) | (rows["lsh_params"] != lsh.fingerprint)).fill_null(True).to_numpy()
+
+
 def _index_keys(index: pl.DataFrame, lsh: _Lsh) -> dict[str, _Keys]:
-    """Stored band keys, or keys recomputed from the stored feature sets when the LSH setup changed."""
-    current = (index["lsh_params"] == lsh.fingerprint).to_numpy()
+    """Stored band keys (as uint64; an empty list: not eligible for the tier)."""
     out = {}
     for tier in lsh.config.tiers:
         bands, _ = lsh.bands[tier]
         keys = np.zeros((bands, index.height), dtype=np.uint64)
         stored = index[f"{tier}_bands"]
-        eligible = current & (stored.list.len() == bands).to_numpy()
+        eligible = (stored.list.len() == bands).to_numpy()
         same = np.flatnonzero(eligible)
-        keys[:, same] = stored.gather(same).explode().to_numpy().reshape(len(same), bands).T
-        other = np.flatnonzero(~current)
-        if len(other):
-            feats = index[f"{tier}_features"].gather(other)
-            lens = feats.list.len().to_numpy()
-            keys[:, other] = lsh.band_keys(tier, lsh.signatures(tier, feats.explode().drop_nulls().to_numpy(), lens))
-            eligible[other] = _eligible(tier, lens, lsh.config)
+        keys[:, same] = stored.gather(same).explode().to_numpy().astype(np.uint64).reshape(len(same), bands).T
         out[tier] = _Keys(keys, eligible)
     return out
 
 
-def _with_index_signatures(
-    batch_sigs: np.ndarray, index: pl.DataFrame | None, pairs: pl.DataFrame, tier: str, lsh: _Lsh
-) -> np.ndarray:
-    """Signatures of all universe rows; index rows' (only those in ``pairs``) from their stored features."""
-    if index is None:
-        return batch_sigs
-    n = len(batch_sigs)
-    rows = _sorted_unique(pairs["b"].to_numpy())
-    rows = rows[rows >= n]
-    out = np.zeros((n + index.height, batch_sigs.shape[1]), dtype=np.uint32)  # calloc: untouched rows cost nothing
-    out[:n] = batch_sigs
-    feats = index[f"{tier}_features"].gather(rows - n)
-    out[rows] = lsh.signatures(tier, feats.explode().drop_nulls().to_numpy(), feats.list.len().to_numpy()).T
-    return out
+def _index_sketches(index: pl.DataFrame, n_batch: int, rows: np.ndarray, kind: str) -> tuple[_Sets, np.ndarray]:
+    """Stored sketches and set sizes of the given universe rows that are index rows (offset by the batch size)."""
+    sketch = index[f"{kind}_sketch"].gather(rows - n_batch)
+    keys = _Sets.of(np.repeat(rows, sketch.list.len().to_numpy()), sketch.explode().drop_nulls().to_numpy())
+    return keys, index[f"{kind}_size"].gather(rows - n_batch).to_numpy().astype(np.int64)
 
 
-def _index_sets(index: pl.DataFrame, n_batch: int, rows: np.ndarray, tiers: tuple[str, ...]) -> dict[str, _Sets]:
-    """Feature sets of the given universe rows that are index rows (offset by the batch size)."""
-    out = {}
-    for tier in tiers:
-        feats = index[f"{tier}_features"].gather(rows - n_batch)
-        out[tier] = _Sets.of(np.repeat(rows, feats.list.len().to_numpy()), feats.explode().drop_nulls().to_numpy())
-    return out
+def _index_columns() -> dict[str, pl.DataType]:
+    """The feature columns of index rows and their types."""
+    return (
+        {f"{kind}_sketch": pl.List(pl.UInt32) for kind in _INDEXED_KINDS}
+        | {f"{kind}_size": pl.Int32 for kind in _INDEXED_KINDS}
+        | {f"{t}_bands": pl.List(pl.UInt32) for t in TIERS}
+    )
 
 
 def index_rows(kept: pl.DataFrame, config: DedupConfig = DedupConfig()) -> pl.DataFrame:
     """What a later run needs to match against published articles, without their bodies.
 
-    Columns: ``article_id``, ``published_date``, ``word_count``, per feature kind ``{kind}_features``
+    Columns: ``article_id``, ``published_date``, ``word_count``, ``site`` (see ``verify.sites``), per feature kind ``{kind}_features``
     (distinct feature hashes, List(UInt32), for exact verification: ``near_copy``, ``rewrite``,
     ``names``), per tier ``{tier}_bands`` (band keys,
     List(UInt64); empty when the article is not eligible for the tier), ``lsh_params`` (the setup the
@@ -132,38 +126,40 @@ def _index_rows(
             chunk_keys = {tier: _chunk_keys(tier, feats, lsh) for tier in TIERS}
         else:
             chunk_keys = {tier: _Keys(k.keys[:, rows], k.eligible[rows]) for tier, k in keys.items()}
-        return _index_chunk(feats, chunk_keys, keep[rows])
+        return _index_chunk(feats, chunk_keys, keep[rows], sketch_sizes(config))
 
     with ThreadPoolExecutor(max_workers=config.workers) as pool:
         parts = list(pool.map(one_chunk, range(0, batch.height, config.chunk_docs)))
-    dtypes = {f"{kind}_features": pl.List(pl.UInt32) for kind in _INDEXED_KINDS} | {f"{t}_bands": pl.List(pl.UInt64) for t in TIERS}
     columns = {
         name: pl.concat([p[name] for p in parts], rechunk=False) if parts else pl.Series([], dtype=dtype)
-        for name, dtype in dtypes.items()
+        for name, dtype in _index_columns().items()
     }
     return (
         batch.select("article_id", "published_date", pl.col("word_count").cast(pl.Int32))
+        .with_columns(site=sites(batch))
         .filter(pl.Series(keep))
         .with_columns(**columns, lsh_params=pl.lit(lsh.fingerprint), feature_version=pl.lit(FEATURE_VERSION))
     )
 
 
-def _index_chunk(feats: _Features, keys: dict[str, _Keys], keep: np.ndarray) -> dict[str, pl.Series]:
-    """Index-row columns of one chunk's ``keep`` rows: distinct sorted features and band keys (none
-    for a row not eligible for the tier) per tier.  Built per chunk, so the flat arrays of a
-    million rows never exist next to their list columns."""
+def _index_chunk(feats: _Features, keys: dict[str, _Keys], keep: np.ndarray, sizes: dict[str, int]) -> dict[str, pl.Series]:
+    """Index-row columns of one chunk's ``keep`` rows: per feature kind the bottom-k sketch and the
+    number of distinct features, per tier the band keys (none for a row not eligible for the tier).
+    Built per chunk, so the flat arrays of a million rows never exist next to their list columns."""
     out = {}
     for kind in _INDEXED_KINDS:
         lens = feats.lens[kind]
-        distinct = _Sets.of(np.repeat(np.arange(len(lens)), lens), feats.flat[kind]).keys
-        row = (distinct >> np.uint64(32)).astype(np.int64)
-        out[f"{kind}_features"] = _list_series(
-            (distinct[keep[row]] & np.uint64(0xFFFFFFFF)).astype(np.uint32), np.bincount(row, minlength=len(lens))[keep]
+        distinct = _Sets.of(np.repeat(np.arange(len(lens)), lens), feats.flat[kind])
+        sketch = distinct.bottom_k(sizes[kind]).keys
+        row = (sketch >> np.uint64(32)).astype(np.int64)
+        out[f"{kind}_sketch"] = _list_series(
+            (sketch[keep[row]] & np.uint64(0xFFFFFFFF)).astype(np.uint32), np.bincount(row, minlength=len(lens))[keep]
         )
+        out[f"{kind}_size"] = pl.Series(distinct.sizes(np.arange(len(lens)))[keep], dtype=pl.Int32)
     for tier in TIERS:
         bands, eligible = keys[tier].keys, keys[tier].eligible
         out[f"{tier}_bands"] = _list_series(
-            np.ascontiguousarray(bands.T[keep & eligible]).ravel(), np.where(eligible, bands.shape[0], 0)[keep]
+            np.ascontiguousarray(bands.T[keep & eligible]).ravel().astype(np.uint32), np.where(eligible, bands.shape[0], 0)[keep]
         )
     return out
 
@@ -180,11 +176,12 @@ def load_index(storage: Storage, ingest_date: date, days: int, config: DedupConf
 
     Only earlier dates count, so a date's output depends on its own inputs and the days before it:
     a backfill in date order gives the same result as the daily runs did.  Rows built by another
-    feature version (an upgrade changed how features are hashed) cannot match this code's; they are
-    rebuilt in memory from that date's published articles, so an upgrade never loses cross-run
+    feature version or LSH setup (an upgrade changed how features are hashed or sketched, or the
+    settings changed) cannot match this code's; they are rebuilt in memory from that date's published articles, so an upgrade never loses cross-run
     matches, at the cost of tokenising those articles again until the date leaves the window.
     """
     frames, rebuilt = [], []
+    lsh = _Lsh(config.model_copy(update={"tiers": TIERS}))
     for offset in range(days, 0, -1):
         day = ingest_date - timedelta(days=offset)
         manifest = read_manifest(storage, day)
@@ -192,7 +189,7 @@ def load_index(storage: Storage, ingest_date: date, days: int, config: DedupConf
         if INDEX_DATASET not in keys:
             continue
         rows = pl.read_parquet(io.BytesIO(storage.read(keys[INDEX_DATASET])))
-        if (rows["feature_version"] != FEATURE_VERSION).any():
+        if _stale(rows, lsh).any():
             articles = pl.read_parquet(
                 io.BytesIO(storage.read(keys["articles"])), columns=["article_id", "body", "published_date", "word_count"]
             )
@@ -207,7 +204,7 @@ def load_index_task(dest: str, ingest_date: date, config: DedupConfig, s3: S3Con
     index, rebuilt = load_index(open_storage(dest, s3), ingest_date, config.index_days, config)
     if rebuilt:
         get_run_logger().warning(
-            "dedup index of %s was built by an older feature version (this code: %s); rebuilt from those "
+            "dedup index of %s was built by another feature version or LSH setup (this code: %s); rebuilt from those "
             "dates' published articles for this run (republish them with `cleanwire backfill --force` to store it)",
             ", ".join(d.isoformat() for d in rebuilt), FEATURE_VERSION,
         )

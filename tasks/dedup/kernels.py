@@ -234,3 +234,61 @@ def document_frequencies(features, lens, slots):
                 table[seen[i] & (slots - 1)] += 1
         start += lens[t]
     return table
+
+
+@njit(nogil=True, cache=True)
+def sketch_intersections(keys, weights, start_a, end_a, start_b, end_b, k):
+    """Bottom-k estimates per pair: of the ``k`` smallest features of A ∪ B (read off the two bottom-k
+    sketches, ranges of ``keys`` as in ``intersections``), how many are in both, and the sum of their
+    ``weights`` over those in both and over all of them (no weights: sums stay 0)."""
+    seen = np.zeros(len(start_a), dtype=np.int64)
+    common = np.zeros(len(start_a), dtype=np.int64)
+    shared = np.zeros(len(start_a), dtype=np.float64)
+    total = np.zeros(len(start_a), dtype=np.float64)
+    with_weights = len(weights) > 0
+    for p in range(len(start_a)):
+        i, j, end_i, end_j = start_a[p], start_b[p], end_a[p], end_b[p]
+        while seen[p] < k and (i < end_i or j < end_j):
+            x = keys[i] & _LOW32 if i < end_i else _LOW32 + np.uint64(1)
+            y = keys[j] & _LOW32 if j < end_j else _LOW32 + np.uint64(1)
+            w = 0.0
+            if x == y:
+                if with_weights:
+                    w = weights[i]
+                    shared[p] += w
+                common[p] += 1
+                i += 1
+                j += 1
+            elif x < y:
+                if with_weights:
+                    w = weights[i]
+                i += 1
+            else:
+                if with_weights:
+                    w = weights[j]
+                j += 1
+            total[p] += w
+            seen[p] += 1
+    return seen, common, shared, total
+
+
+@njit(nogil=True, cache=True)
+def sketch_containment(keys, start_small, end_small, start_large, end_large, large_truncated):
+    """Per pair, a sample for the containment of the smaller set in the larger one: the smaller set's
+    sketched features that the larger set's sketch can vouch for (at most its largest sketched
+    feature when the sketch is truncated, any otherwise), and how many of them it holds."""
+    sample = np.zeros(len(start_small), dtype=np.int64)
+    held = np.zeros(len(start_small), dtype=np.int64)
+    for p in range(len(start_small)):
+        j, end_j = start_large[p], end_large[p]
+        limit = keys[end_j - 1] & _LOW32 if large_truncated[p] and end_j > j else _LOW32
+        for i in range(start_small[p], end_small[p]):
+            x = keys[i] & _LOW32
+            if x > limit:
+                break
+            sample[p] += 1
+            while j < end_j and (keys[j] & _LOW32) < x:
+                j += 1
+            if j < end_j and (keys[j] & _LOW32) == x:
+                held[p] += 1
+    return sample, held

@@ -1,17 +1,18 @@
 """Verification: exact similarities of candidate pairs on their feature sets, the evidence the
-rewrite tier weighs (word rarity, publication dates), and each tier's test."""
+rewrite tier weighs (word rarity, publication dates, sites, shared verbatim text), and each tier's test."""
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import polars as pl
 
 from tasks.config import DedupConfig
 from tasks.dedup import kernels
-from tasks.dedup.features import _DF_SLOTS, TIERS, _FeatureCache, _features, _Sets, _Tokeniser
+from tasks.dedup.features import _DF_SLOTS, _MIX, _MIX_OUT, TIERS, _FeatureCache, _features, _KINDS, _Sets, _sorted_unique, _Tokeniser, sketch_sizes
 
 
 def _feature_sets(
@@ -29,7 +30,7 @@ def _feature_sets(
             kept = cache.sets(int(chunk[0]) // cache.chunk_docs * cache.chunk_docs, chunk, tiers)
             if kept is not None:
                 return kept
-        feats = _features(bodies.gather(chunk), tokeniser, config, tiers)
+        feats = _features(bodies.gather(chunk), tokeniser, config, tuple(t for t in TIERS if any(k in _KINDS[t] for k in tiers)))
         return {tier: _Sets.of(np.repeat(chunk, feats.lens[tier]), feats.flat[tier]).keys for tier in tiers}
 
     if cache is None:
@@ -54,70 +55,258 @@ def _similarities(pairs: pl.DataFrame, sets: _Sets, weights: np.ndarray | None =
     common, shared = kernels.intersections(sets.keys, key_weights, start_a, end_a, start_b, end_b)
     na, nb = end_a - start_a, end_b - start_b
     union, smaller = na + nb - common, np.minimum(na, nb)
-    columns = {
-        "a": a,
-        "b": b,
-        "na": na,
-        "nb": nb,
-        "jaccard": np.divide(common, union, out=np.zeros(len(a)), where=union > 0),
-        "containment": np.divide(common, smaller, out=np.zeros(len(a)), where=smaller > 0),
-    }
+    weighted = None
     if weights is not None:
         total = np.concatenate(([0.0], np.cumsum(key_weights)))
-        weighted_union = total[end_a] - total[start_a] + total[end_b] - total[start_b] - shared
-        columns["weighted"] = np.divide(shared, weighted_union, out=np.zeros(len(a)), where=weighted_union > 0)
+        weighted = (shared, total[end_a] - total[start_a] + total[end_b] - total[start_b] - shared)
+    return _similarity_frame(pairs, na, nb, (common, union), (common, smaller), weighted)
+
+
+def _similarity_frame(
+    pairs: pl.DataFrame,
+    na: np.ndarray,
+    nb: np.ndarray,
+    jaccard: tuple[np.ndarray, np.ndarray],
+    containment: tuple[np.ndarray, np.ndarray],
+    weighted: tuple[np.ndarray, np.ndarray] | None,
+) -> pl.DataFrame:
+    """The similarity columns from (numerator, denominator) pairs: 0 where a denominator is 0."""
+
+    def ratio(parts: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        top, bottom = parts
+        return np.divide(top, bottom, out=np.zeros(len(top)), where=bottom > 0)
+
+    columns = {"a": pairs["a"], "b": pairs["b"], "na": na, "nb": nb, "jaccard": ratio(jaccard), "containment": ratio(containment)}
+    if weighted is not None:
+        columns["weighted"] = ratio(weighted)
     return pl.DataFrame(columns, schema_overrides={"a": pl.UInt32, "b": pl.UInt32})
+
+
+def _estimated_similarities(
+    pairs: pl.DataFrame, sketches: _Sets, na: np.ndarray, nb: np.ndarray, k: int, weights: np.ndarray | None = None
+) -> pl.DataFrame:
+    """``_similarities`` estimated from bottom-k sketches (what index rows store) and set sizes.
+
+    Jaccard: the share of the k smallest features of A ∪ B that are in both (standard error about
+    sqrt(J(1-J)/k)); weighted Jaccard: the same sample weighted; containment: the share of the
+    smaller set's sketched features, up to the largest one the larger set's sketch holds, that the
+    larger set's sketch holds too (0 with fewer than ``_MIN_CONTAINMENT_SAMPLE`` of them: a short text
+    against a long one cannot be judged from the sketches).
+    """
+    a, b = pairs["a"].to_numpy(), pairs["b"].to_numpy()
+    start_a, end_a = sketches.bounds(a)
+    start_b, end_b = sketches.bounds(b)
+    key_weights = np.empty(0) if weights is None else weights[(sketches.keys & np.uint64(_DF_SLOTS - 1)).astype(np.int64)]
+    seen, common, shared, total = kernels.sketch_intersections(sketches.keys, key_weights, start_a, end_a, start_b, end_b, k)
+    a_smaller = na <= nb
+    sample, held = kernels.sketch_containment(
+        sketches.keys,
+        np.where(a_smaller, start_a, start_b),
+        np.where(a_smaller, end_a, end_b),
+        np.where(a_smaller, start_b, start_a),
+        np.where(a_smaller, end_b, end_a),
+        np.where(a_smaller, nb > end_b - start_b, na > end_a - start_a),
+    )
+    enough = np.where(sample >= _MIN_CONTAINMENT_SAMPLE, sample, 0)
+    return _similarity_frame(pairs, na, nb, (common, seen), (held, enough), None if weights is None else (shared, total))
+
+
+# Sketched features a containment estimate needs (at 8, one that is 0.9 has a standard error of 0.11).
+_MIN_CONTAINMENT_SAMPLE = 8
+
+
+class Universe(Protocol):
+    """The feature sets of the rows verification compares: exact for the batch, bottom-k sketches
+    (``sketch_sizes``) for the index of earlier runs, which stores no text and no full sets."""
+
+    n_exact: int  # rows below this have exact sets; pairs with a row at or above it are estimated
+
+    def sets(self, rows: np.ndarray, kinds: tuple[str, ...]) -> dict[str, _Sets]:
+        """Exact sets of rows below ``n_exact`` (``rows`` ascending)."""
+
+    def sketches(self, rows: np.ndarray, kind: str) -> tuple[_Sets, np.ndarray]:
+        """Bottom-k sketches of ``rows`` (ascending) and their full set sizes, in row order."""
+
+
+def _involved(pairs: pl.DataFrame) -> np.ndarray:
+    """The rows of ``pairs``, ascending and distinct."""
+    return _sorted_unique(np.concatenate([pairs["a"].to_numpy(), pairs["b"].to_numpy()]))
+
+
+def _kind_similarities(pairs: pl.DataFrame, kind: str, universe: Universe, config: DedupConfig, weights: np.ndarray | None = None) -> pl.DataFrame:
+    """Similarities of ``pairs`` in one feature kind: exact where both rows have their sets, estimated
+    from sketches where one is an index row (``b > a``, and index rows come after batch rows)."""
+    sketched = pairs["b"].to_numpy() >= universe.n_exact
+    exact, estimated = pairs.filter(pl.Series(~sketched)), pairs.filter(pl.Series(sketched))
+    parts = [_similarities(exact, universe.sets(_involved(exact), (kind,))[kind], weights)]
+    if estimated.height:
+        rows = _involved(estimated)
+        sketches, sizes = universe.sketches(rows, kind)
+        na = sizes[np.searchsorted(rows, estimated["a"].to_numpy())]
+        nb = sizes[np.searchsorted(rows, estimated["b"].to_numpy())]
+        parts.append(_estimated_similarities(estimated, sketches, na, nb, sketch_sizes(config)[kind], weights))
+    return pl.concat(parts).with_columns(estimated=pl.col("b") >= universe.n_exact)
+
+
+def sites(frame: pl.DataFrame) -> pl.Series:
+    """The site of each row's ``url``: its host in lower case without a leading ``www.`` (null when
+    the URL, or the column, is missing)."""
+    if "site" in frame.columns:  # index rows store it
+        return frame["site"]
+    if "url" not in frame.columns:
+        return pl.Series("site", [None] * frame.height, dtype=pl.String)
+    host = frame["url"].cast(pl.String).str.extract(r"^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?([^/:?#]+)", 1)
+    return host.str.to_lowercase().str.strip_prefix("www.").alias("site")
 
 
 @dataclass
 class _Evidence:
-    """What verification weighs beside the feature sets: word rarity and publication dates."""
+    """What verification weighs beside the feature sets: word rarity, publication dates and sites."""
 
     weights: np.ndarray | None  # per document-frequency slot: log((N + prior) / (df + 1))
     dates: pl.Series  # published_date of every universe row
+    sites: pl.Series  # site of every universe row (null when its URL is unknown)
+    bodies: pl.Series  # texts of the batch rows (the first universe rows; index rows have none)
+    tokeniser: _Tokeniser
 
     @classmethod
-    def of(cls, frequencies: np.ndarray | None, n_docs: int, dates: pl.Series, config: DedupConfig) -> _Evidence:
-        if frequencies is None:
-            return cls(None, dates)
-        prior = config.rewrite_idf_prior_docs
-        return cls(np.log((n_docs + prior) / (frequencies.astype(np.float64) + 1.0)), dates)
+    def of(
+        cls, frequencies: np.ndarray | None, universe: pl.DataFrame, bodies: pl.Series, tokeniser: _Tokeniser, config: DedupConfig
+    ) -> _Evidence:
+        weights = None
+        if frequencies is not None:
+            weights = np.log((len(bodies) + config.rewrite_idf_prior_docs) / (frequencies.astype(np.float64) + 1.0))
+        return cls(weights, universe["published_date"], universe["site"], bodies, tokeniser)
 
-    def measure(self, tier: str, pairs: pl.DataFrame, sets: dict[str, _Sets], min_names: float = 0.0) -> pl.DataFrame:
+    def measure(self, tier: str, pairs: pl.DataFrame, universe: Universe, config: DedupConfig, screen: bool = True) -> pl.DataFrame:
         """A tier's similarities of ``pairs``, with ``score`` (the similarity a verdict reports: shingle
         Jaccard for near-copies, rarity-weighted content-word Jaccard for rewrites) and, for rewrites,
-        ``names`` (Jaccard of names and numbers) and ``days_apart`` (null when a date is unknown).
+        ``names`` (Jaccard of names and numbers), ``verbatim`` (shingle containment: how much text
+        they share word for word), ``own_share`` and ``own_names`` (``_own_text``), ``days_apart`` (null when a date
+        is unknown) and ``same_site``.  Pairs with an index row are estimated from its sketches.
 
-        Rewrite pairs whose names Jaccard is below ``min_names`` are left out before their (larger)
-        content-word sets are compared: documents of one template share their words, not their names.
+        With ``screen``, rewrite pairs that fail the names test are left out before their (larger)
+        content-word sets are compared (documents of one template share their words, not their
+        names), and pairs that fail the content tests before their (larger still) shingle sets and
+        their texts are.
         """
+        pairs = pairs.select("a", "b")
         if tier != "rewrite":
-            return _similarities(pairs, sets[tier]).with_columns(score=pl.col("jaccard"))
-        names = _similarities(pairs, sets["names"])["jaccard"]
-        pairs = pairs.select("a", "b").with_columns(names=names).filter(pl.col("names") >= min_names)
-        sims = _similarities(pairs, sets[tier], self.weights)
-        a, b = pairs["a"].to_numpy(), pairs["b"].to_numpy()
-        return sims.with_columns(
+            return _kind_similarities(pairs, tier, universe, config).with_columns(score=pl.col("jaccard"))
+        names = _kind_similarities(pairs, "names", universe, config).select("a", "b", names="jaccard")
+        if screen:
+            names = names.filter(pl.col("names") >= config.rewrite_name_threshold)
+        sims = _kind_similarities(names, "rewrite", universe, config, self.weights).join(names, on=["a", "b"])
+        if screen:
+            sims = sims.filter(_passes_content(config))
+        verbatim = _kind_similarities(sims, "near_copy", universe, config).select("a", "b", verbatim="containment")
+        sims = sims.join(verbatim, on=["a", "b"])
+        a, b = sims["a"].to_numpy(), sims["b"].to_numpy()
+        site_a, site_b = self.sites.gather(a), self.sites.gather(b)
+        return pl.concat([sims, _own_text(sims, self.bodies, universe.n_exact, self.tokeniser, config)], how="horizontal").with_columns(
             score=pl.col("weighted"),
-            names=pairs["names"],
             days_apart=(self.dates.gather(a) - self.dates.gather(b)).dt.total_days().abs(),
+            same_site=(site_a == site_b).fill_null(False),
         )
+
+
+def _own_text(pairs: pl.DataFrame, bodies: pl.Series, n_exact: int, tokeniser: _Tokeniser, config: DedupConfig) -> pl.DataFrame:
+    """What each text of a pair says outside the passages both share word for word (words covered by
+    a shingle of the other text): ``own_share``, the smaller of the two texts' shares of content words
+    in runs of at least ``rewrite_own_run_words`` such words (a passage of its own), and
+    ``own_names``, the Jaccard of the names and numbers each has outside shared passages.  Null for a
+    pair with a row at or beyond ``n_exact`` (an index row: no text, only its sketches).
+
+    An edited copy has almost no passage of its own (scattered edits, a cut); two pages of one site
+    share their chrome and templates (menus, a show's cast and ticket block) and each has its own
+    story, whose names do not match; a retelling names the story's people in its own sentences.
+    Positions matter, so this is measured on the texts, for the few pairs that pass every other
+    rewrite test.
+    """
+    a, b = pairs["a"].to_numpy(), pairs["b"].to_numpy()
+    own_names, own_share = np.full(len(a), np.nan), np.full(len(a), np.nan)
+    both = np.flatnonzero((a < n_exact) & (b < n_exact))
+    if len(both):
+        n = config.near_copy_ngram
+        rows = _sorted_unique(np.concatenate([a[both], b[both]]))
+        tok, flags, lens = tokeniser.tokenise(bodies.gather(rows))
+        shingles, shingle_lens = kernels.ngram_hashes(tok, lens, n, _MIX, _MIX_OUT)
+        starts, shingle_starts = np.cumsum(lens) - lens, np.cumsum(shingle_lens) - shingle_lens
+        content = (flags & kernels.CONTENT) != 0
+        name = (flags & (kernels.CONTENT | kernels.NAME)) == (kernels.CONTENT | kernels.NAME)
+
+        def words(row: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+            i = np.searchsorted(rows, row)
+            span = slice(starts[i], starts[i] + lens[i])
+            return tok[span], content[span], name[span], shingles[shingle_starts[i] : shingle_starts[i] + shingle_lens[i]]
+
+        def own(text: tuple[np.ndarray, ...], other_shingles: np.ndarray) -> tuple[np.ndarray, float]:
+            words_, contents, names, own_shingles = text
+            covered = np.zeros(len(words_) + n, dtype=np.bool_)
+            shared = np.flatnonzero(np.isin(own_shingles, other_shingles))
+            for offset in range(n):  # a shingle covers its n words
+                covered[shared + offset] = True
+            free = ~covered[: len(words_)]
+            # Runs of uncovered words: starts and ends from the steps of the mask.
+            steps = np.flatnonzero(np.diff(np.concatenate(([False], free, [False])).astype(np.int8)))
+            run_starts, run_ends = steps[::2], steps[1::2]
+            long_runs = (run_ends - run_starts) >= config.rewrite_own_run_words
+            depth = np.zeros(len(words_) + 1, dtype=np.int64)
+            np.add.at(depth, run_starts[long_runs], 1)
+            np.add.at(depth, run_ends[long_runs], -1)
+            in_passage = np.cumsum(depth)[: len(words_)] > 0
+            share = (contents & in_passage).sum() / max(int(contents.sum()), 1)
+            return np.unique(words_[names & free]), share
+
+        for p in both:
+            text_a, text_b = words(a[p]), words(b[p])
+            (names_a, share_a), (names_b, share_b) = own(text_a, text_b[3]), own(text_b, text_a[3])
+            union = len(np.union1d(names_a, names_b))
+            own_names[p] = len(np.intersect1d(names_a, names_b, assume_unique=True)) / union if union else 0.0
+            own_share[p] = min(share_a, share_b)
+    return pl.DataFrame({"own_names": own_names, "own_share": own_share}, nan_to_null=True)
+
+
+def _at_least(column: str, threshold: float, kind: str, config: DedupConfig) -> pl.Expr:
+    """``column >= threshold``; for a pair estimated from sketches (``estimated``) the threshold is
+    raised by ``index_estimate_sigmas`` standard errors of the estimate at the threshold, so that
+    estimation noise rarely merges a pair whose exact value is below it."""
+    error = config.index_estimate_sigmas * np.sqrt(threshold * (1 - threshold) / sketch_sizes(config)[kind])
+    return pl.col(column) >= threshold + pl.col("estimated").cast(pl.Float64) * error
+
+
+def _passes_content(config: DedupConfig) -> pl.Expr:
+    """The rewrite tests on content words: plain and rarity-weighted Jaccard, enough words on both sides."""
+    return (
+        _at_least("jaccard", config.rewrite_threshold, "rewrite", config)
+        & _at_least("weighted", config.rewrite_weighted_threshold, "rewrite", config)
+        & (pl.min_horizontal("na", "nb") >= config.rewrite_min_words)
+    )
 
 
 def _verified(sims: dict[str, pl.DataFrame], config: DedupConfig) -> pl.DataFrame:
     """Pairs whose similarity passes a tier's test (``_Evidence.measure`` columns); near_copy wins when both do.
 
     A rewrite needs all of: content-word Jaccard, its rarity-weighted form, the Jaccard of names and
-    numbers, published dates (when both known) at most ``rewrite_max_days_apart`` apart, and
+    numbers, published dates (when both known) at most ``rewrite_max_days_apart`` apart,
     ``rewrite_min_words`` distinct content words on both sides (a low threshold on a handful of words
-    is noise).  Each alone lets same-topic stories through (docs/scaling.md has the measured margins).
+    is noise), two sites (unless ``rewrite_within_site``), and what the texts say outside the passages
+    they share word for word: either one text has almost no passage of its own (an edited copy), or
+    their names outside shared passages match (``_own_text``: pages of one site share chrome and
+    templates, not their stories' names); against an index row, which has no text, the shared
+    passages must be few (``rewrite_max_verbatim``: a retelling) or most of the smaller text
+    (``rewrite_index_copy_containment``: an edited copy).  Each alone lets different stories through
+    (README, "Dedup", has the measured margins).
     """
     passes = {
-        "near_copy": (pl.col("jaccard") >= config.near_copy_threshold) | (pl.col("containment") >= config.near_copy_containment),
-        "rewrite": (pl.col("jaccard") >= config.rewrite_threshold)
-        & (pl.col("weighted") >= config.rewrite_weighted_threshold)
-        & (pl.col("names") >= config.rewrite_name_threshold)
-        & (pl.min_horizontal("na", "nb") >= config.rewrite_min_words)
+        "near_copy": _at_least("jaccard", config.near_copy_threshold, "near_copy", config)
+        | _at_least("containment", config.near_copy_containment, "near_copy", config),
+        "rewrite": _passes_content(config)
+        & _at_least("names", config.rewrite_name_threshold, "names", config)
+        & pl.when(pl.col("own_share").is_null())  # an index row: no text, only how much is shared
+        .then((pl.col("verbatim") < config.rewrite_max_verbatim) | (pl.col("verbatim") >= config.rewrite_index_copy_containment))
+        .otherwise((pl.col("own_share") < config.rewrite_copy_own_share) | (pl.col("own_names") >= config.rewrite_own_name_threshold))
+        & (~pl.col("same_site") | config.rewrite_within_site)
         & pl.col("days_apart").fill_null(0).le(config.rewrite_max_days_apart),
     }
     return (
