@@ -2,8 +2,11 @@
 
 The read step (fetch, decode, parse), the clean step and record validation are per-document work:
 each is split into chunks (``ops.read_chunk_files`` objects, ``ops.clean_chunk_docs`` documents,
-``ops.validate_chunk_rows`` records), each one task, mapped over the flow's task runner (threads
-by default, Dask worker processes with ``--runner dask``). The
+``ops.validate_chunk_rows`` records), each one task. With the local runner the chunks go to a pool
+of worker processes (``ops.fan_out``; parsing and cleaning are pure Python and hold the GIL, so
+threads would use one core), started on the first step with more than one chunk and kept for the
+run's fan-out steps; a step of one chunk runs in the flow's process. With ``--runner dask`` they go
+to the Dask workers. The
 clean step's one batch-wide signal, each site's recurring lines, is computed once in the flow's
 process and handed to every chunk. Everything after them (dedup against the whole batch and the
 index, batch validation, publish) needs the whole batch and stays in the flow's process, so the dedup join
@@ -29,8 +32,11 @@ from typing import TypeVar
 import polars as pl
 from prefect import Flow, Task
 from prefect.cache_policies import CachePolicy
+from prefect.context import FlowRunContext
 from prefect.futures import PrefectFutureList, as_completed
+from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
 from prefect.utilities.annotations import unmapped
+from prefect.utilities.callables import get_call_parameters
 from pydantic import BaseModel
 
 from tasks.clean import CleanOutcome, clean_task, find_site_boilerplate, merge_outcomes
@@ -77,21 +83,24 @@ def chunks(items: list[T], size: int) -> list[list[T]]:
     return [items[start : start + size] for start in range(0, len(items), size)]
 
 
-def read_in_chunks(source_uri: str, objects: list[StoredObject], settings: Settings) -> ReadBatch:
-    """The read step, one task per chunk on the flow's task runner; results in listing order."""
+def read_in_chunks(
+    source_uri: str, objects: list[StoredObject], settings: Settings, runner: TaskRunner | None = None
+) -> ReadBatch:
+    """The read step, one task per chunk on ``runner`` (see ``map_chunks``); results in listing order."""
     parts = chunks(objects, settings.ops.read_chunk_files)
-    futures = read_task(settings.ops).map(
-        unmapped(source_uri), parts, unmapped(settings.read), unmapped(settings.s3), unmapped(settings.parse)
-    )
+    futures = map_chunks(
+        runner, read_task(settings.ops),
+        unmapped(source_uri), parts, unmapped(settings.read), unmapped(settings.s3), unmapped(settings.parse),
+    )  # fmt: skip
     return merge_read_batches(results_with_progress(futures, [len(part) for part in parts], "files read"))
 
 
-def clean_in_chunks(documents: pl.DataFrame, settings: Settings) -> CleanOutcome:
-    """The clean step over tasks.parse.DOCUMENTS rows, one task per chunk on the flow's task runner;
-    results in order."""
+def clean_in_chunks(documents: pl.DataFrame, settings: Settings, runner: TaskRunner | None = None) -> CleanOutcome:
+    """The clean step over tasks.parse.DOCUMENTS rows, one task per chunk on ``runner`` (see
+    ``map_chunks``); results in order."""
     boilerplate = find_site_boilerplate(raw_documents(documents), settings.clean)
     parts = frame_chunks(documents, settings.ops.clean_chunk_docs)
-    futures = clean_task.map(parts, unmapped(settings.clean), unmapped(boilerplate))
+    futures = map_chunks(runner, clean_task, parts, unmapped(settings.clean), unmapped(boilerplate))
     return merge_outcomes(results_with_progress(futures, [part.height for part in parts], "documents cleaned"))
 
 
@@ -100,11 +109,46 @@ def frame_chunks(frame: pl.DataFrame, size: int) -> list[pl.DataFrame]:
     return [frame.slice(start, size) for start in range(0, max(frame.height, 1), size)]
 
 
-def validate_records_in_chunks(records: pl.DataFrame, settings: Settings, today: date) -> RecordValidation:
-    """Record validation, one task per chunk of records on the flow's task runner; merged in order."""
+def validate_records_in_chunks(
+    records: pl.DataFrame, settings: Settings, today: date, runner: TaskRunner | None = None
+) -> RecordValidation:
+    """Record validation, one task per chunk of records on ``runner`` (see ``map_chunks``); merged in order."""
     parts = frame_chunks(records, settings.ops.validate_chunk_rows)
-    futures = validate_records_task.map(parts, unmapped(settings.validation), unmapped(today))
+    futures = map_chunks(runner, validate_records_task, parts, unmapped(settings.validation), unmapped(today))
     return merge_record_validations(results_with_progress(futures, [part.height for part in parts], "records validated"))
+
+
+def map_chunks(runner: TaskRunner | None, task: Task, *args) -> PrefectFutureList:
+    """``task.map(*args)`` on ``runner`` (a ``fan_out_runner``), or on the flow's own task runner when
+    ``runner`` is None or there is only one chunk (a worker process would cost more than it saves)."""
+    parameters = get_call_parameters(task.fn, args, {}, apply_defaults=False)
+    mapped = [value for value in parameters.values() if not isinstance(value, unmapped)]
+    if runner is None or all(len(value) < 2 for value in mapped):
+        return task.map(*args)
+    return runner.map(task, parameters)
+
+
+@contextmanager
+def fan_out_runner(ops: OpsConfig) -> Iterator[TaskRunner | None]:
+    """Where the run's chunks go, for the block's duration: a pool of worker processes when the flow
+    runs on the default thread runner and ``ops.fan_out`` asks for processes; otherwise None (the
+    flow's own task runner: its threads, or Dask). The pool starts its workers on the first map of
+    more than one chunk and stops them at the end of the block."""
+    flow_runner = FlowRunContext.get().task_runner
+    processes = ops.fan_out == "processes" or (ops.fan_out == "auto" and (os.cpu_count() or 1) > 1)
+    if not processes or not isinstance(flow_runner, ThreadPoolTaskRunner):
+        yield None
+        return
+    pool = ProcessPoolTaskRunner(
+        max_workers=ops.fan_out_workers or os.cpu_count() or 1, initializer=use_api, initargs=(prefect_api_url(),)
+    )
+    with pool:
+        yield pool
+
+
+def use_api(url: str) -> None:
+    """In a worker process: report to the flow's Prefect API rather than start an ephemeral server."""
+    os.environ["PREFECT_API_URL"] = url
 
 
 def results_with_progress(futures: PrefectFutureList, sizes: list[int], unit: str) -> list:
