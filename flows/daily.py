@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
-from flows.runners import clean_in_chunks, fan_out_runner, read_in_chunks, validate_records_in_chunks
+from flows.runners import clean_in_chunks, fan_out_runner, read_in_chunks, validate_records_in_chunks, work_folder
 from tasks.config import S3Config, Settings, load_settings
 from tasks.dedup import INDEX_DATASET, dedup_task, load_index_task
 from tasks.errors import CleanwireError, PipelineError, UsageError
@@ -173,9 +173,10 @@ def process_partition(
     if not objects and published and published["counts"]["inputs"] and not allow_empty:
         return keep_published_partition(source_uri, ingest_date, run_id, published)
 
-    with fan_out_runner(settings.ops) as runner:  # worker processes for read, clean, validate records
+    # Worker processes for read, clean and record validation; the read step's documents spilled to a work folder.
+    with fan_out_runner(settings.ops) as runner, work_folder(settings.ops) as spill_dir:
         with timer.step("read"):
-            read = read_in_chunks(source_uri, objects, settings, runner)
+            read = read_in_chunks(source_uri, objects, settings, runner, spill_dir)
         inputs = read.documents.height + len(read.rejections)
         logger.info("read: %d documents, %d inputs rejected", read.documents.height, len(read.rejections))
         check_rerun(published, inputs, ingest_date, settings.publish, allow_shrink or (allow_empty and not inputs))

@@ -23,10 +23,13 @@ import hashlib
 import json
 import os
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from importlib.metadata import version
+from dataclasses import replace
 from datetime import date
+from importlib.metadata import version
+from pathlib import Path
 from typing import TypeVar
 
 import polars as pl
@@ -84,15 +87,40 @@ def chunks(items: list[T], size: int) -> list[list[T]]:
 
 
 def read_in_chunks(
-    source_uri: str, objects: list[StoredObject], settings: Settings, runner: TaskRunner | None = None
+    source_uri: str,
+    objects: list[StoredObject],
+    settings: Settings,
+    runner: TaskRunner | None = None,
+    spill_dir: Path | None = None,
 ) -> ReadBatch:
-    """The read step, one task per chunk on ``runner`` (see ``map_chunks``); results in listing order."""
+    """The read step, one task per chunk on ``runner`` (see ``map_chunks``); results in listing order.
+    With ``spill_dir``, each chunk's documents are spilled there as they arrive (``spilled``)."""
     parts = chunks(objects, settings.ops.read_chunk_files)
     futures = map_chunks(
         runner, read_task(settings.ops),
         unmapped(source_uri), parts, unmapped(settings.read), unmapped(settings.s3), unmapped(settings.parse),
     )  # fmt: skip
-    return merge_read_batches(results_with_progress(futures, [len(part) for part in parts], "files read"))
+    keep = None if spill_dir is None else lambda index, batch: spilled(batch, spill_dir / f"documents-{index:06d}.arrow")
+    return merge_read_batches(results_with_progress(futures, [len(part) for part in parts], "files read", keep))
+
+
+def spilled(batch: ReadBatch, path: Path) -> ReadBatch:
+    """``batch`` with its documents written to ``path`` (Arrow IPC, uncompressed) and read back, which
+    polars does by mapping the file: the flow process then holds the day's raw text as file pages the
+    kernel can drop and read again, not as heap memory."""
+    batch.documents.write_ipc(path, compression="uncompressed")
+    return replace(batch, documents=pl.read_ipc(path))
+
+
+@contextmanager
+def work_folder(ops: OpsConfig) -> Iterator[Path | None]:
+    """The run's work folder for spilled documents (``ops.spill_reads``), removed at the end of the block;
+    None when spilling is off."""
+    if not ops.spill_reads:
+        yield None
+        return
+    with tempfile.TemporaryDirectory(prefix="cleanwire-run-", dir=ops.work_dir) as folder:
+        yield Path(folder)
 
 
 def clean_in_chunks(documents: pl.DataFrame, settings: Settings, runner: TaskRunner | None = None) -> CleanOutcome:
@@ -151,14 +179,17 @@ def use_api(url: str) -> None:
     os.environ["PREFECT_API_URL"] = url
 
 
-def results_with_progress(futures: PrefectFutureList, sizes: list[int], unit: str) -> list:
-    """The futures' results in their order, advancing a progress bar by each one's size as it completes."""
+def results_with_progress(
+    futures: PrefectFutureList, sizes: list[int], unit: str, keep: Callable[[int, T], T] | None = None
+) -> list:
+    """The futures' results in their order, advancing a progress bar by each one's size as it completes;
+    ``keep(index, result)``, when given, is what is kept of each result."""
     position = {future.task_run_id: index for index, future in enumerate(futures)}
     results: list = [None] * len(futures)
     with progress_bar(unit, sum(sizes)) as advance:
         for future in as_completed(futures):
             index = position[future.task_run_id]
-            results[index] = future.result()
+            results[index] = future.result() if keep is None else keep(index, future.result())
             advance(sizes[index])
     return results
 

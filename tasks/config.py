@@ -410,6 +410,16 @@ class OpsConfig(Section):
         ),
     )
     fan_out_workers: int = Field(0, ge=0, description="Worker processes of the 'processes' fan-out; 0: one per core.")
+    spill_reads: bool = Field(
+        True,
+        description=(
+            "Write each read chunk's documents to an Arrow file in a work folder as it arrives and map it, so the "
+            "flow process holds the day's raw text as file pages the kernel can drop, not on its heap."
+        ),
+    )
+    work_dir: Path | None = Field(
+        None, description="Where a run's work folder (spilled documents, removed at the end of the run) goes; default: the system's temp folder."
+    )
 
     @field_validator("timezone")
     @classmethod
