@@ -22,11 +22,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import queue
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date
 from importlib.metadata import version
 from pathlib import Path
@@ -36,8 +37,8 @@ import polars as pl
 from prefect import Flow, Task
 from prefect.cache_policies import CachePolicy
 from prefect.context import FlowRunContext
-from prefect.futures import PrefectFutureList, as_completed
-from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
+from prefect.futures import PrefectFuture, as_completed
+from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
 from prefect.utilities.annotations import unmapped
 from prefect.utilities.callables import get_call_parameters
 from pydantic import BaseModel
@@ -90,18 +91,18 @@ def read_in_chunks(
     source_uri: str,
     objects: list[StoredObject],
     settings: Settings,
-    runner: TaskRunner | None = None,
+    pool: WorkerPool | None = None,
     spill_dir: Path | None = None,
 ) -> ReadBatch:
-    """The read step, one task per chunk on ``runner`` (see ``map_chunks``); results in listing order.
+    """The read step, one task per chunk (see ``completed_chunks``); results in listing order.
     With ``spill_dir``, each chunk's documents are spilled there as they arrive (``spilled``)."""
     parts = chunks(objects, settings.ops.read_chunk_files)
-    futures = map_chunks(
-        runner, read_task(settings.ops),
+    finished = completed_chunks(
+        pool, read_task(settings.ops),
         unmapped(source_uri), parts, unmapped(settings.read), unmapped(settings.s3), unmapped(settings.parse),
     )  # fmt: skip
     keep = None if spill_dir is None else lambda index, batch: spilled(batch, spill_dir / f"documents-{index:06d}.arrow")
-    return merge_read_batches(results_with_progress(futures, [len(part) for part in parts], "files read", keep))
+    return merge_read_batches(results_with_progress(finished, [len(part) for part in parts], "files read", keep))
 
 
 def spilled(batch: ReadBatch, path: Path) -> ReadBatch:
@@ -123,13 +124,13 @@ def work_folder(ops: OpsConfig) -> Iterator[Path | None]:
         yield Path(folder)
 
 
-def clean_in_chunks(documents: pl.DataFrame, settings: Settings, runner: TaskRunner | None = None) -> CleanOutcome:
-    """The clean step over tasks.parse.DOCUMENTS rows, one task per chunk on ``runner`` (see
-    ``map_chunks``); results in order."""
+def clean_in_chunks(documents: pl.DataFrame, settings: Settings, pool: WorkerPool | None = None) -> CleanOutcome:
+    """The clean step over tasks.parse.DOCUMENTS rows, one task per chunk (see ``completed_chunks``);
+    results in order."""
     boilerplate = find_site_boilerplate(raw_documents(documents), settings.clean)
     parts = frame_chunks(documents, settings.ops.clean_chunk_docs)
-    futures = map_chunks(runner, clean_task, parts, unmapped(settings.clean), unmapped(boilerplate))
-    return merge_outcomes(results_with_progress(futures, [part.height for part in parts], "documents cleaned"))
+    finished = completed_chunks(pool, clean_task, parts, unmapped(settings.clean), unmapped(boilerplate))
+    return merge_outcomes(results_with_progress(finished, [part.height for part in parts], "documents cleaned"))
 
 
 def frame_chunks(frame: pl.DataFrame, size: int) -> list[pl.DataFrame]:
@@ -138,40 +139,68 @@ def frame_chunks(frame: pl.DataFrame, size: int) -> list[pl.DataFrame]:
 
 
 def validate_records_in_chunks(
-    records: pl.DataFrame, settings: Settings, today: date, runner: TaskRunner | None = None
+    records: pl.DataFrame, settings: Settings, today: date, pool: WorkerPool | None = None
 ) -> RecordValidation:
-    """Record validation, one task per chunk of records on ``runner`` (see ``map_chunks``); merged in order."""
+    """Record validation, one task per chunk of records (see ``completed_chunks``); merged in order."""
     parts = frame_chunks(records, settings.ops.validate_chunk_rows)
-    futures = map_chunks(runner, validate_records_task, parts, unmapped(settings.validation), unmapped(today))
-    return merge_record_validations(results_with_progress(futures, [part.height for part in parts], "records validated"))
+    finished = completed_chunks(pool, validate_records_task, parts, unmapped(settings.validation), unmapped(today))
+    return merge_record_validations(results_with_progress(finished, [part.height for part in parts], "records validated"))
 
 
-def map_chunks(runner: TaskRunner | None, task: Task, *args) -> PrefectFutureList:
-    """``task.map(*args)`` on ``runner`` (a ``fan_out_runner``), or on the flow's own task runner when
-    ``runner`` is None or there is only one chunk (a worker process would cost more than it saves)."""
+@dataclass(frozen=True)
+class WorkerPool:
+    """A started pool of worker processes, and how many chunks it is handed at a time."""
+
+    runner: ProcessPoolTaskRunner
+    in_flight: int  # chunks submitted and not yet collected
+
+
+def completed_chunks(pool: WorkerPool | None, task: Task, *args) -> Iterator[tuple[int, PrefectFuture]]:
+    """Each chunk's index and finished future, in the order they finish, of ``task`` mapped over ``args``.
+
+    Without ``pool``, or for a single chunk (a worker process would cost more than it saves), the
+    chunks are mapped on the flow's own task runner. On a pool they are submitted at most
+    ``pool.in_flight`` at a time: a submitted chunk is pickled at once, and a finished one holds its
+    pickled result until collected, so the flow process holds a few chunks in transit, not the day.
+    """
     parameters = get_call_parameters(task.fn, args, {}, apply_defaults=False)
-    mapped = [value for value in parameters.values() if not isinstance(value, unmapped)]
-    if runner is None or all(len(value) < 2 for value in mapped):
-        return task.map(*args)
-    return runner.map(task, parameters)
+    count = len(next(value for value in parameters.values() if not isinstance(value, unmapped)))
+    if pool is None or count < 2:
+        futures = task.map(*args)
+        position = {future.task_run_id: index for index, future in enumerate(futures)}
+        for future in as_completed(futures):
+            yield position[future.task_run_id], future
+        return
+    finished: queue.SimpleQueue[tuple[int, PrefectFuture]] = queue.SimpleQueue()
+
+    def submit(index: int) -> None:
+        chunk = {name: value.value if isinstance(value, unmapped) else value[index] for name, value in parameters.items()}
+        pool.runner.submit(task, chunk).add_done_callback(lambda future: finished.put((index, future)))
+
+    submitted = min(count, pool.in_flight)
+    for index in range(submitted):
+        submit(index)
+    for _ in range(count):
+        yield finished.get()
+        if submitted < count:
+            submit(submitted)
+            submitted += 1
 
 
 @contextmanager
-def fan_out_runner(ops: OpsConfig) -> Iterator[TaskRunner | None]:
+def fan_out_pool(ops: OpsConfig) -> Iterator[WorkerPool | None]:
     """Where the run's chunks go, for the block's duration: a pool of worker processes when the flow
     runs on the default thread runner and ``ops.fan_out`` asks for processes; otherwise None (the
-    flow's own task runner: its threads, or Dask). The pool starts its workers on the first map of
+    flow's own task runner: its threads, or Dask). The pool starts its workers at the first step of
     more than one chunk and stops them at the end of the block."""
     flow_runner = FlowRunContext.get().task_runner
     processes = ops.fan_out == "processes" or (ops.fan_out == "auto" and (os.cpu_count() or 1) > 1)
     if not processes or not isinstance(flow_runner, ThreadPoolTaskRunner):
         yield None
         return
-    pool = ProcessPoolTaskRunner(
-        max_workers=ops.fan_out_workers or os.cpu_count() or 1, initializer=use_api, initargs=(prefect_api_url(),)
-    )
-    with pool:
-        yield pool
+    workers = ops.fan_out_workers or os.cpu_count() or 1
+    with ProcessPoolTaskRunner(max_workers=workers, initializer=use_api, initargs=(prefect_api_url(),)) as runner:
+        yield WorkerPool(runner, in_flight=2 * workers)  # each worker has its next chunk waiting
 
 
 def use_api(url: str) -> None:
@@ -180,15 +209,13 @@ def use_api(url: str) -> None:
 
 
 def results_with_progress(
-    futures: PrefectFutureList, sizes: list[int], unit: str, keep: Callable[[int, T], T] | None = None
+    finished: Iterator[tuple[int, PrefectFuture]], sizes: list[int], unit: str, keep: Callable[[int, T], T] | None = None
 ) -> list:
-    """The futures' results in their order, advancing a progress bar by each one's size as it completes;
+    """The chunks' results in chunk order, advancing a progress bar by each one's size as it finishes;
     ``keep(index, result)``, when given, is what is kept of each result."""
-    position = {future.task_run_id: index for index, future in enumerate(futures)}
-    results: list = [None] * len(futures)
+    results: list = [None] * len(sizes)
     with progress_bar(unit, sum(sizes)) as advance:
-        for future in as_completed(futures):
-            index = position[future.task_run_id]
+        for index, future in finished:
             results[index] = future.result() if keep is None else keep(index, future.result())
             advance(sizes[index])
     return results

@@ -96,7 +96,7 @@ def test_a_rerun_in_worker_processes_reads_from_the_cache(seeds_dir, tmp_path):
     """Worker processes look the read cache up and fill it as the flow's own threads do."""
     from prefect import flow
 
-    from flows.runners import chunks, fan_out_runner, map_chunks, read_task
+    from flows.runners import chunks, completed_chunks, fan_out_pool, read_task
     from prefect.utilities.annotations import unmapped
     from tasks.config import Settings
     from tasks.read import merge_read_batches
@@ -108,14 +108,17 @@ def test_a_rerun_in_worker_processes_reads_from_the_cache(seeds_dir, tmp_path):
     @flow
     def read_twice() -> list[tuple[list[str], pl.DataFrame]]:
         rounds = []
-        with fan_out_runner(settings.ops) as runner:
+        with fan_out_pool(settings.ops) as pool:
             for _ in range(2):
-                futures = map_chunks(
-                    runner, read_task(settings.ops),
-                    unmapped(str(seeds_dir)), parts, unmapped(settings.read), unmapped(settings.s3), unmapped(settings.parse),
-                )  # fmt: skip
-                batch = merge_read_batches([future.result() for future in futures])
-                rounds.append(([future.state.name for future in futures], batch.documents))
+                finished = sorted(
+                    completed_chunks(
+                        pool, read_task(settings.ops),
+                        unmapped(str(seeds_dir)), parts, unmapped(settings.read), unmapped(settings.s3), unmapped(settings.parse),
+                    ),  # fmt: skip
+                    key=lambda pair: pair[0],
+                )
+                batch = merge_read_batches([future.result() for _, future in finished])
+                rounds.append(([future.state.name for _, future in finished], batch.documents))
         return rounds
 
     (first_states, first), (second_states, second) = read_twice()
