@@ -247,7 +247,10 @@ class RunResult:
 
 
 def _tree_usage(proc: psutil.Process, finished: dict[int, float]) -> tuple[float, int]:
-    """CPU seconds and RSS of ``proc`` and its descendants; children that exited keep their last CPU time."""
+    """CPU seconds and RSS of ``proc`` and its descendants; children that exited keep their last CPU time.
+
+    Only each process's own CPU time is summed: a parent's ``children_*`` times would count a reaped
+    worker process (the fan-out pool, the embedded server) a second time."""
     import psutil  # the bench extra; building a day (tests) does not need it
 
     rss = 0
@@ -259,7 +262,7 @@ def _tree_usage(proc: psutil.Process, finished: dict[int, float]) -> tuple[float
         try:
             with p.oneshot():
                 times = p.cpu_times()
-                finished[p.pid] = times.user + times.system + times.children_user + times.children_system
+                finished[p.pid] = times.user + times.system
                 rss += p.memory_info().rss
         except psutil.NoSuchProcess:
             continue

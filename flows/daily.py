@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
-from flows.runners import clean_in_chunks, read_in_chunks, validate_records_in_chunks
+from flows.runners import clean_in_chunks, fan_out_pool, read_in_chunks, validate_records_in_chunks, work_folder
 from tasks.config import S3Config, Settings, load_settings
 from tasks.dedup import INDEX_DATASET, dedup_task, load_index_task
 from tasks.errors import CleanwireError, PipelineError, UsageError
@@ -173,22 +173,24 @@ def process_partition(
     if not objects and published and published["counts"]["inputs"] and not allow_empty:
         return keep_published_partition(source_uri, ingest_date, run_id, published)
 
-    with timer.step("read"):
-        read = read_in_chunks(source_uri, objects, settings)
-    inputs = read.documents.height + len(read.rejections)
-    logger.info("read: %d documents, %d inputs rejected", read.documents.height, len(read.rejections))
-    check_rerun(published, inputs, ingest_date, settings.publish, allow_shrink or (allow_empty and not inputs))
-    for warning in read.warnings:
-        logger.warning("read: %s", warning)
+    # Worker processes for read, clean and record validation; the read step's documents spilled to a work folder.
+    with fan_out_pool(settings.ops) as pool, work_folder(settings.ops) as spill_dir:
+        with timer.step("read"):
+            read = read_in_chunks(source_uri, objects, settings, pool, spill_dir)
+        inputs = read.documents.height + len(read.rejections)
+        logger.info("read: %d documents, %d inputs rejected", read.documents.height, len(read.rejections))
+        check_rerun(published, inputs, ingest_date, settings.publish, allow_shrink or (allow_empty and not inputs))
+        for warning in read.warnings:
+            logger.warning("read: %s", warning)
 
-    with timer.step("clean"):
-        cleaned = clean_in_chunks(read.documents, settings)
-    read = replace(read, documents=read.documents.clear())  # the day's raw text is not needed after cleaning
-    logger.info("clean: %d records, %d without article text", cleaned.records.height, len(cleaned.rejections))
+        with timer.step("clean"):
+            cleaned = clean_in_chunks(read.documents, settings, pool)
+        read = replace(read, documents=read.documents.clear())  # the day's raw text is not needed after cleaning
+        logger.info("clean: %d records, %d without article text", cleaned.records.height, len(cleaned.rejections))
 
-    with timer.step("validate_records"):
-        record_check = validate_records_in_chunks(cleaned.records, settings, ingest_date)
-    logger.info("validate records: %d passed, %d rejected", record_check.passed.height, record_check.rejected.height)
+        with timer.step("validate_records"):
+            record_check = validate_records_in_chunks(cleaned.records, settings, ingest_date, pool)
+        logger.info("validate records: %d passed, %d rejected", record_check.passed.height, record_check.rejected.height)
 
     with timer.step("dedup"):
         index = load_index_task(dest, ingest_date, settings.dedup, settings.s3)

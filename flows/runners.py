@@ -2,8 +2,11 @@
 
 The read step (fetch, decode, parse), the clean step and record validation are per-document work:
 each is split into chunks (``ops.read_chunk_files`` objects, ``ops.clean_chunk_docs`` documents,
-``ops.validate_chunk_rows`` records), each one task, mapped over the flow's task runner (threads
-by default, Dask worker processes with ``--runner dask``). The
+``ops.validate_chunk_rows`` records), each one task. With the local runner the chunks go to a pool
+of worker processes (``ops.fan_out``; parsing and cleaning are pure Python and hold the GIL, so
+threads would use one core), started on the first step with more than one chunk and kept for the
+run's fan-out steps; a step of one chunk runs in the flow's process. With ``--runner dask`` they go
+to the Dask workers. The
 clean step's one batch-wide signal, each site's recurring lines, is computed once in the flow's
 process and handed to every chunk. Everything after them (dedup against the whole batch and the
 index, batch validation, publish) needs the whole batch and stays in the flow's process, so the dedup join
@@ -19,18 +22,25 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import queue
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from importlib.metadata import version
+from dataclasses import dataclass, replace
 from datetime import date
+from importlib.metadata import version
+from pathlib import Path
 from typing import TypeVar
 
 import polars as pl
 from prefect import Flow, Task
 from prefect.cache_policies import CachePolicy
-from prefect.futures import PrefectFutureList, as_completed
+from prefect.context import FlowRunContext
+from prefect.futures import PrefectFuture, as_completed
+from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
 from prefect.utilities.annotations import unmapped
+from prefect.utilities.callables import get_call_parameters
 from pydantic import BaseModel
 
 from tasks.clean import CleanOutcome, clean_task, find_site_boilerplate, merge_outcomes
@@ -77,22 +87,50 @@ def chunks(items: list[T], size: int) -> list[list[T]]:
     return [items[start : start + size] for start in range(0, len(items), size)]
 
 
-def read_in_chunks(source_uri: str, objects: list[StoredObject], settings: Settings) -> ReadBatch:
-    """The read step, one task per chunk on the flow's task runner; results in listing order."""
+def read_in_chunks(
+    source_uri: str,
+    objects: list[StoredObject],
+    settings: Settings,
+    pool: WorkerPool | None = None,
+    spill_dir: Path | None = None,
+) -> ReadBatch:
+    """The read step, one task per chunk (see ``completed_chunks``); results in listing order.
+    With ``spill_dir``, each chunk's documents are spilled there as they arrive (``spilled``)."""
     parts = chunks(objects, settings.ops.read_chunk_files)
-    futures = read_task(settings.ops).map(
-        unmapped(source_uri), parts, unmapped(settings.read), unmapped(settings.s3), unmapped(settings.parse)
-    )
-    return merge_read_batches(results_with_progress(futures, [len(part) for part in parts], "files read"))
+    finished = completed_chunks(
+        pool, read_task(settings.ops),
+        unmapped(source_uri), parts, unmapped(settings.read), unmapped(settings.s3), unmapped(settings.parse),
+    )  # fmt: skip
+    keep = None if spill_dir is None else lambda index, batch: spilled(batch, spill_dir / f"documents-{index:06d}.arrow")
+    return merge_read_batches(results_with_progress(finished, [len(part) for part in parts], "files read", keep))
 
 
-def clean_in_chunks(documents: pl.DataFrame, settings: Settings) -> CleanOutcome:
-    """The clean step over tasks.parse.DOCUMENTS rows, one task per chunk on the flow's task runner;
+def spilled(batch: ReadBatch, path: Path) -> ReadBatch:
+    """``batch`` with its documents written to ``path`` (Arrow IPC, uncompressed) and read back, which
+    polars does by mapping the file: the flow process then holds the day's raw text as file pages the
+    kernel can drop and read again, not as heap memory."""
+    batch.documents.write_ipc(path, compression="uncompressed")
+    return replace(batch, documents=pl.read_ipc(path))
+
+
+@contextmanager
+def work_folder(ops: OpsConfig) -> Iterator[Path | None]:
+    """The run's work folder for spilled documents (``ops.spill_reads``), removed at the end of the block;
+    None when spilling is off."""
+    if not ops.spill_reads:
+        yield None
+        return
+    with tempfile.TemporaryDirectory(prefix="cleanwire-run-", dir=ops.work_dir) as folder:
+        yield Path(folder)
+
+
+def clean_in_chunks(documents: pl.DataFrame, settings: Settings, pool: WorkerPool | None = None) -> CleanOutcome:
+    """The clean step over tasks.parse.DOCUMENTS rows, one task per chunk (see ``completed_chunks``);
     results in order."""
     boilerplate = find_site_boilerplate(raw_documents(documents), settings.clean)
     parts = frame_chunks(documents, settings.ops.clean_chunk_docs)
-    futures = clean_task.map(parts, unmapped(settings.clean), unmapped(boilerplate))
-    return merge_outcomes(results_with_progress(futures, [part.height for part in parts], "documents cleaned"))
+    finished = completed_chunks(pool, clean_task, parts, unmapped(settings.clean), unmapped(boilerplate))
+    return merge_outcomes(results_with_progress(finished, [part.height for part in parts], "documents cleaned"))
 
 
 def frame_chunks(frame: pl.DataFrame, size: int) -> list[pl.DataFrame]:
@@ -100,21 +138,85 @@ def frame_chunks(frame: pl.DataFrame, size: int) -> list[pl.DataFrame]:
     return [frame.slice(start, size) for start in range(0, max(frame.height, 1), size)]
 
 
-def validate_records_in_chunks(records: pl.DataFrame, settings: Settings, today: date) -> RecordValidation:
-    """Record validation, one task per chunk of records on the flow's task runner; merged in order."""
+def validate_records_in_chunks(
+    records: pl.DataFrame, settings: Settings, today: date, pool: WorkerPool | None = None
+) -> RecordValidation:
+    """Record validation, one task per chunk of records (see ``completed_chunks``); merged in order."""
     parts = frame_chunks(records, settings.ops.validate_chunk_rows)
-    futures = validate_records_task.map(parts, unmapped(settings.validation), unmapped(today))
-    return merge_record_validations(results_with_progress(futures, [part.height for part in parts], "records validated"))
+    finished = completed_chunks(pool, validate_records_task, parts, unmapped(settings.validation), unmapped(today))
+    return merge_record_validations(results_with_progress(finished, [part.height for part in parts], "records validated"))
 
 
-def results_with_progress(futures: PrefectFutureList, sizes: list[int], unit: str) -> list:
-    """The futures' results in their order, advancing a progress bar by each one's size as it completes."""
-    position = {future.task_run_id: index for index, future in enumerate(futures)}
-    results: list = [None] * len(futures)
-    with progress_bar(unit, sum(sizes)) as advance:
+@dataclass(frozen=True)
+class WorkerPool:
+    """A started pool of worker processes, and how many chunks it is handed at a time."""
+
+    runner: ProcessPoolTaskRunner
+    in_flight: int  # chunks submitted and not yet collected
+
+
+def completed_chunks(pool: WorkerPool | None, task: Task, *args) -> Iterator[tuple[int, PrefectFuture]]:
+    """Each chunk's index and finished future, in the order they finish, of ``task`` mapped over ``args``.
+
+    Without ``pool``, or for a single chunk (a worker process would cost more than it saves), the
+    chunks are mapped on the flow's own task runner. On a pool they are submitted at most
+    ``pool.in_flight`` at a time: a submitted chunk is pickled at once, and a finished one holds its
+    pickled result until collected, so the flow process holds a few chunks in transit, not the day.
+    """
+    parameters = get_call_parameters(task.fn, args, {}, apply_defaults=False)
+    count = len(next(value for value in parameters.values() if not isinstance(value, unmapped)))
+    if pool is None or count < 2:
+        futures = task.map(*args)
+        position = {future.task_run_id: index for index, future in enumerate(futures)}
         for future in as_completed(futures):
-            index = position[future.task_run_id]
-            results[index] = future.result()
+            yield position[future.task_run_id], future
+        return
+    finished: queue.SimpleQueue[tuple[int, PrefectFuture]] = queue.SimpleQueue()
+
+    def submit(index: int) -> None:
+        chunk = {name: value.value if isinstance(value, unmapped) else value[index] for name, value in parameters.items()}
+        pool.runner.submit(task, chunk).add_done_callback(lambda future: finished.put((index, future)))
+
+    submitted = min(count, pool.in_flight)
+    for index in range(submitted):
+        submit(index)
+    for _ in range(count):
+        yield finished.get()
+        if submitted < count:
+            submit(submitted)
+            submitted += 1
+
+
+@contextmanager
+def fan_out_pool(ops: OpsConfig) -> Iterator[WorkerPool | None]:
+    """Where the run's chunks go, for the block's duration: a pool of worker processes when the flow
+    runs on the default thread runner and ``ops.fan_out`` asks for processes; otherwise None (the
+    flow's own task runner: its threads, or Dask). The pool starts its workers at the first step of
+    more than one chunk and stops them at the end of the block."""
+    flow_runner = FlowRunContext.get().task_runner
+    processes = ops.fan_out == "processes" or (ops.fan_out == "auto" and (os.cpu_count() or 1) > 1)
+    if not processes or not isinstance(flow_runner, ThreadPoolTaskRunner):
+        yield None
+        return
+    workers = ops.fan_out_workers or os.cpu_count() or 1
+    with ProcessPoolTaskRunner(max_workers=workers, initializer=use_api, initargs=(prefect_api_url(),)) as runner:
+        yield WorkerPool(runner, in_flight=2 * workers)  # each worker has its next chunk waiting
+
+
+def use_api(url: str) -> None:
+    """In a worker process: report to the flow's Prefect API rather than start an ephemeral server."""
+    os.environ["PREFECT_API_URL"] = url
+
+
+def results_with_progress(
+    finished: Iterator[tuple[int, PrefectFuture]], sizes: list[int], unit: str, keep: Callable[[int, T], T] | None = None
+) -> list:
+    """The chunks' results in chunk order, advancing a progress bar by each one's size as it finishes;
+    ``keep(index, result)``, when given, is what is kept of each result."""
+    results: list = [None] * len(sizes)
+    with progress_bar(unit, sum(sizes)) as advance:
+        for index, future in finished:
+            results[index] = future.result() if keep is None else keep(index, future.result())
             advance(sizes[index])
     return results
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from importlib.resources import files
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -449,10 +450,36 @@ class OpsConfig(Section):
         Path("~/.cache/cleanwire/results"),
         description="Where cached task results are kept; must be shared by all Dask workers of a multi-host cluster.",
     )
-    read_chunk_files: int = Field(256, ge=1, description="Source objects per read task: the unit fanned out to workers.")
+    read_chunk_files: int = Field(
+        1000,
+        ge=1,
+        description=(
+            "Source objects per read task: the unit fanned out to workers, and of the read cache. A task on a worker "
+            "process costs ~0.2-0.9 s of Prefect bookkeeping, so a chunk should hold seconds of work."
+        ),
+    )
     clean_chunk_docs: int = Field(2000, ge=1, description="Documents per clean task: the unit fanned out to workers.")
     validate_chunk_rows: int = Field(
         20_000, ge=1, description="Records per record-validation task: the unit fanned out to workers."
+    )
+    fan_out: Literal["auto", "processes", "threads"] = Field(
+        "auto",
+        description=(
+            "Where the local runner runs the read, clean and record-validation chunks: 'processes' (a pool of "
+            "worker processes, so parsing and cleaning use every core), 'threads' (the flow's process), or "
+            "'auto' (processes on a machine with more than one core). --runner dask sends them to Dask instead."
+        ),
+    )
+    fan_out_workers: int = Field(0, ge=0, description="Worker processes of the 'processes' fan-out; 0: one per core.")
+    spill_reads: bool = Field(
+        True,
+        description=(
+            "Write each read chunk's documents to an Arrow file in a work folder as it arrives and map it, so the "
+            "flow process holds the day's raw text as file pages the kernel can drop, not on its heap."
+        ),
+    )
+    work_dir: Path | None = Field(
+        None, description="Where a run's work folder (spilled documents, removed at the end of the run) goes; default: the system's temp folder."
     )
 
     @field_validator("timezone")

@@ -1,4 +1,5 @@
-"""How the steps hand the day over (chunk sizes of read, clean and record validation) changes no output."""
+"""How the steps hand the day over (chunk sizes of read, clean and record validation, worker processes
+or the flow's own threads, documents spilled to a work folder or held in memory) changes no output."""
 
 from __future__ import annotations
 
@@ -14,8 +15,17 @@ pytestmark = pytest.mark.usefixtures("prefect_harness")
 
 DAY = "2026-01-15"
 BENCH_DIRS = [REPO_ROOT.parent / "shared" / "benchmarks" / name for name in ("aeb-dev", "wcxb-dev")]
-SMALL_CHUNKS = {"ops": {"read_chunk_files": 2, "clean_chunk_docs": 3, "validate_chunk_rows": 4}}
-ONE_CHUNK = {"ops": {"read_chunk_files": 100_000, "clean_chunk_docs": 100_000, "validate_chunk_rows": 100_000}}
+# Many chunks on worker processes, the read step's documents spilled to Arrow files, against one chunk
+# of each step in the flow's own process, held in memory.
+SMALL_CHUNKS = {
+    "ops": {"read_chunk_files": 2, "clean_chunk_docs": 3, "validate_chunk_rows": 4, "fan_out": "processes", "spill_reads": True}
+}
+ONE_CHUNK = {
+    "ops": {
+        "read_chunk_files": 100_000, "clean_chunk_docs": 100_000, "validate_chunk_rows": 100_000,
+        "fan_out": "threads", "spill_reads": False,
+    }
+}  # fmt: skip
 RUN_COLUMNS = ("run_id", "ingested_at")
 
 
@@ -80,3 +90,62 @@ def test_cached_read_results_are_not_also_kept_in_memory(seeds_dir, tmp_path):
     documents, kept_in_memory = read_only()
     assert documents == 5 and any((tmp_path / "cache").iterdir())
     assert "ReadBatch" not in kept_in_memory
+
+
+def test_a_rerun_in_worker_processes_reads_from_the_cache(seeds_dir, tmp_path):
+    """Worker processes look the read cache up and fill it as the flow's own threads do."""
+    from prefect import flow
+
+    from flows.runners import chunks, completed_chunks, fan_out_pool, read_task
+    from prefect.utilities.annotations import unmapped
+    from tasks.config import Settings
+    from tasks.read import merge_read_batches
+    from tasks.storage import LocalStorage
+
+    settings = Settings(ops={"cache_reads": True, "cache_dir": tmp_path / "cache", "fan_out": "processes"})
+    parts = chunks(LocalStorage(seeds_dir).list(), 2)
+
+    @flow
+    def read_twice() -> list[tuple[list[str], pl.DataFrame]]:
+        rounds = []
+        with fan_out_pool(settings.ops) as pool:
+            for _ in range(2):
+                finished = sorted(
+                    completed_chunks(
+                        pool, read_task(settings.ops),
+                        unmapped(str(seeds_dir)), parts, unmapped(settings.read), unmapped(settings.s3), unmapped(settings.parse),
+                    ),  # fmt: skip
+                    key=lambda pair: pair[0],
+                )
+                batch = merge_read_batches([future.result() for _, future in finished])
+                rounds.append(([future.state.name for _, future in finished], batch.documents))
+        return rounds
+
+    (first_states, first), (second_states, second) = read_twice()
+    assert len(parts) == 3 and first_states == ["Completed"] * 3 and second_states == ["Cached"] * 3
+    assert second.equals(first) and first.height == 5
+
+
+def test_spilled_read_results_are_arrow_files_in_the_work_folder_until_the_run_ends(seeds_dir, tmp_path):
+    from prefect import flow
+
+    from flows.runners import read_in_chunks, work_folder
+    from tasks.config import Settings
+    from tasks.storage import LocalStorage
+
+    settings = Settings(ops={"read_chunk_files": 2, "cache_reads": False, "work_dir": tmp_path / "work"})
+    (tmp_path / "work").mkdir()
+    objects = LocalStorage(seeds_dir).list()
+
+    @flow
+    def read_both_ways() -> tuple[pl.DataFrame, pl.DataFrame, list[str]]:
+        in_memory = read_in_chunks(str(seeds_dir), objects, settings)
+        with work_folder(settings.ops) as folder:
+            spilled = read_in_chunks(str(seeds_dir), objects, settings, spill_dir=folder)
+            files = sorted(path.name for path in folder.iterdir())
+        return in_memory.documents, spilled.documents, files
+
+    in_memory, spilled, files = read_both_ways()
+    assert files == ["documents-000000.arrow", "documents-000001.arrow", "documents-000002.arrow"]
+    assert spilled.equals(in_memory) and in_memory.height == 5
+    assert not any((tmp_path / "work").iterdir())  # the work folder is gone with the block
