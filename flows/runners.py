@@ -43,8 +43,8 @@ from prefect.utilities.annotations import unmapped
 from prefect.utilities.callables import get_call_parameters
 from pydantic import BaseModel
 
-from tasks.clean import CleanOutcome, clean_task, find_site_boilerplate, merge_outcomes
-from tasks.config import OpsConfig, S3Config, Settings
+from tasks.clean import CleanOutcome, SiteChrome, clean_task, merge_outcomes
+from tasks.config import CleanConfig, OpsConfig, S3Config, Settings
 from tasks.parse import raw_documents
 from tasks.read import ReadBatch, merge_read_batches, read_inputs_task
 from tasks.storage import StoredObject
@@ -127,10 +127,19 @@ def work_folder(ops: OpsConfig) -> Iterator[Path | None]:
 def clean_in_chunks(documents: pl.DataFrame, settings: Settings, pool: WorkerPool | None = None) -> CleanOutcome:
     """The clean step over tasks.parse.DOCUMENTS rows, one task per chunk (see ``completed_chunks``);
     results in order."""
-    boilerplate = find_site_boilerplate(raw_documents(documents), settings.clean)
     parts = frame_chunks(documents, settings.ops.clean_chunk_docs)
+    boilerplate = site_chrome(parts, settings.clean)
     finished = completed_chunks(pool, clean_task, parts, unmapped(settings.clean), unmapped(boilerplate))
     return merge_outcomes(results_with_progress(finished, [part.height for part in parts], "documents cleaned"))
+
+
+def site_chrome(parts: list[pl.DataFrame], config: CleanConfig) -> dict[str, frozenset[str]]:
+    """Each site's recurring lines over the whole run (``tasks.clean.find_site_boilerplate``), fed a
+    chunk at a time: only one chunk's text is held as Python strings, the rest stays in the frame."""
+    chrome = SiteChrome(config)
+    for part in parts:
+        chrome.add(raw_documents(part))
+    return chrome.lines()
 
 
 def frame_chunks(frame: pl.DataFrame, size: int) -> list[pl.DataFrame]:
