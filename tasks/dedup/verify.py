@@ -187,8 +187,8 @@ class _Evidence:
 
         With ``screen``, rewrite pairs that fail the names test are left out before their (larger)
         content-word sets are compared (documents of one template share their words, not their
-        names), and pairs that fail the content tests before their (larger still) shingle sets and
-        their texts are.
+        names), and pairs that fail the content tests or the site and date tests (``_may_retell``)
+        before their (larger still) shingle sets and their texts are.
         """
         pairs = pairs.select("a", "b")
         if tier != "rewrite":
@@ -197,17 +197,17 @@ class _Evidence:
         if screen:
             names = names.filter(pl.col("names") >= config.rewrite_name_threshold)
         sims = _kind_similarities(names, "rewrite", universe, config, self.weights).join(names, on=["a", "b"])
-        if screen:
-            sims = sims.filter(_passes_content(config))
-        verbatim = _kind_similarities(sims, "near_copy", universe, config).select("a", "b", verbatim="containment")
-        sims = sims.join(verbatim, on=["a", "b"])
         a, b = sims["a"].to_numpy(), sims["b"].to_numpy()
-        site_a, site_b = self.sites.gather(a), self.sites.gather(b)
-        return pl.concat([sims, _own_text(sims, self.bodies, universe.n_exact, self.tokeniser, config)], how="horizontal").with_columns(
+        sims = sims.with_columns(
             score=pl.col("weighted"),
             days_apart=(self.dates.gather(a) - self.dates.gather(b)).dt.total_days().abs(),
-            same_site=(site_a == site_b).fill_null(False),
+            same_site=(self.sites.gather(a) == self.sites.gather(b)).fill_null(False),
         )
+        if screen:
+            sims = sims.filter(_passes_content(config) & _may_retell(config))
+        verbatim = _kind_similarities(sims, "near_copy", universe, config).select("a", "b", verbatim="containment")
+        sims = sims.join(verbatim, on=["a", "b"])
+        return pl.concat([sims, _own_text(sims, self.bodies, universe.n_exact, self.tokeniser, config)], how="horizontal")
 
 
 def _own_text(pairs: pl.DataFrame, bodies: pl.Series, n_exact: int, tokeniser: _Tokeniser, config: DedupConfig) -> pl.DataFrame:
@@ -284,6 +284,14 @@ def _passes_content(config: DedupConfig) -> pl.Expr:
     )
 
 
+def _may_retell(config: DedupConfig) -> pl.Expr:
+    """The rewrite tests on where and when: two sites (unless ``rewrite_within_site``), published
+    dates (when both known) at most ``rewrite_max_days_apart`` apart."""
+    return (~pl.col("same_site") | config.rewrite_within_site) & pl.col("days_apart").fill_null(0).le(
+        config.rewrite_max_days_apart
+    )
+
+
 def _verified(sims: dict[str, pl.DataFrame], config: DedupConfig) -> pl.DataFrame:
     """Pairs whose similarity passes a tier's test (``_Evidence.measure`` columns); near_copy wins when both do.
 
@@ -306,8 +314,7 @@ def _verified(sims: dict[str, pl.DataFrame], config: DedupConfig) -> pl.DataFram
         & pl.when(pl.col("own_share").is_null())  # an index row: no text, only how much is shared
         .then((pl.col("verbatim") < config.rewrite_max_verbatim) | (pl.col("verbatim") >= config.rewrite_index_copy_containment))
         .otherwise((pl.col("own_share") < config.rewrite_copy_own_share) | (pl.col("own_names") >= config.rewrite_own_name_threshold))
-        & (~pl.col("same_site") | config.rewrite_within_site)
-        & pl.col("days_apart").fill_null(0).le(config.rewrite_max_days_apart),
+        & _may_retell(config),
     }
     return (
         pl.concat(
