@@ -292,3 +292,110 @@ def sketch_containment(keys, start_small, end_small, start_large, end_large, lar
             if j < end_j and (keys[j] & _LOW32) == x:
                 held[p] += 1
     return sample, held
+
+
+@njit(nogil=True, cache=True)
+def segment_orders(values, starts, lens):
+    """Per segment ``[starts[t], starts[t] + lens[t])`` of ``values``, the positions (within the
+    segment) that sort it."""
+    out = np.empty(len(values), dtype=np.int64)
+    for t in range(len(starts)):
+        out[starts[t] : starts[t] + lens[t]] = np.argsort(values[starts[t] : starts[t] + lens[t]])
+    return out
+
+
+@njit(nogil=True, cache=True)
+def _cover(shingles, orders, start_i, len_i, start_j, len_j, n, covered_i, covered_j):
+    """Marks the words of text i and of text j covered by an n-gram both texts have: one merge of
+    their sorted n-grams (``orders``: each text's sorting positions)."""
+    x, y = 0, 0
+    while x < len_i and y < len_j:
+        u = shingles[start_i + orders[start_i + x]]
+        v = shingles[start_j + orders[start_j + y]]
+        if u < v:
+            x += 1
+        elif v < u:
+            y += 1
+        else:
+            while x < len_i and shingles[start_i + orders[start_i + x]] == u:
+                s = orders[start_i + x]
+                for offset in range(n):  # an n-gram covers its n words
+                    covered_i[s + offset] = True
+                x += 1
+            while y < len_j and shingles[start_j + orders[start_j + y]] == u:
+                s = orders[start_j + y]
+                for offset in range(n):
+                    covered_j[s + offset] = True
+                y += 1
+
+
+@njit(nogil=True, cache=True)
+def _own_side(tokens, flags, start, length, covered, run_words, names):
+    """One text's side of ``own_text``: its content words in runs of at least ``run_words`` uncovered
+    words, its content words, and the names among its uncovered words (written into ``names``);
+    returns (content words in such runs, content words, names written)."""
+    in_passage, content, found, run, run_content = 0, 0, 0, 0, 0
+    for w in range(length + 1):
+        if w < length and not covered[w]:
+            run += 1
+            f = flags[start + w]
+            if f & CONTENT:
+                run_content += 1
+                if f & NAME:
+                    names[found] = tokens[start + w]
+                    found += 1
+        else:
+            if run >= run_words:
+                in_passage += run_content
+            run, run_content = 0, 0
+        if w < length and flags[start + w] & CONTENT:
+            content += 1
+    return in_passage, content, found
+
+
+@njit(nogil=True, cache=True)
+def _distinct(values):
+    values = np.sort(values)
+    k = 0
+    for i in range(len(values)):
+        if i == 0 or values[i] != values[i - 1]:
+            values[k] = values[i]
+            k += 1
+    return values[:k]
+
+
+@njit(nogil=True, cache=True)
+def own_text(tokens, flags, starts, lens, shingles, shingle_starts, shingle_lens, orders, left, right, n, run_words):
+    """Per pair (``left``/``right``: positions of the two texts), what each text says outside the
+    passages both share word for word (see ``tasks.dedup.verify._own_text``): the smaller of their
+    shares of content words in runs of at least ``run_words`` uncovered words, and the Jaccard of
+    their distinct names (``CONTENT | NAME`` words) outside shared passages (0 when neither has one).
+
+    A word is covered when an n-gram holding it is also an n-gram of the other text (``orders``,
+    from ``segment_orders``, sorts each text's n-grams for the merge)."""
+    own_share = np.zeros(len(left), dtype=np.float64)
+    own_names = np.zeros(len(left), dtype=np.float64)
+    for p in range(len(left)):
+        i, j = left[p], right[p]
+        covered_i = np.zeros(lens[i] + n, dtype=np.bool_)
+        covered_j = np.zeros(lens[j] + n, dtype=np.bool_)
+        _cover(shingles, orders, shingle_starts[i], shingle_lens[i], shingle_starts[j], shingle_lens[j], n, covered_i, covered_j)
+        names_i = np.empty(lens[i], dtype=np.uint32)
+        names_j = np.empty(lens[j], dtype=np.uint32)
+        passage_i, content_i, found_i = _own_side(tokens, flags, starts[i], lens[i], covered_i, run_words, names_i)
+        passage_j, content_j, found_j = _own_side(tokens, flags, starts[j], lens[j], covered_j, run_words, names_j)
+        own_share[p] = min(passage_i / max(content_i, 1), passage_j / max(content_j, 1))
+        a, b = _distinct(names_i[:found_i]), _distinct(names_j[:found_j])
+        x, y, same = 0, 0, 0
+        while x < len(a) and y < len(b):
+            if a[x] == b[y]:
+                same += 1
+                x += 1
+                y += 1
+            elif a[x] < b[y]:
+                x += 1
+            else:
+                y += 1
+        union = len(a) + len(b) - same
+        own_names[p] = same / union if union else 0.0
+    return own_share, own_names

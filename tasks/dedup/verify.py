@@ -227,43 +227,24 @@ def _own_text(pairs: pl.DataFrame, bodies: pl.Series, n_exact: int, tokeniser: _
     own_names, own_share = np.full(len(a), np.nan), np.full(len(a), np.nan)
     both = np.flatnonzero((a < n_exact) & (b < n_exact))
     if len(both):
-        n = config.near_copy_ngram
         rows = _sorted_unique(np.concatenate([a[both], b[both]]))
         tok, flags, lens = tokeniser.tokenise(bodies.gather(rows))
-        shingles, shingle_lens = kernels.ngram_hashes(tok, lens, n, _MIX, _MIX_OUT)
+        shingles, shingle_lens = kernels.ngram_hashes(tok, lens, config.near_copy_ngram, _MIX, _MIX_OUT)
         starts, shingle_starts = np.cumsum(lens) - lens, np.cumsum(shingle_lens) - shingle_lens
-        content = (flags & kernels.CONTENT) != 0
-        name = (flags & (kernels.CONTENT | kernels.NAME)) == (kernels.CONTENT | kernels.NAME)
+        orders = kernels.segment_orders(shingles, shingle_starts, shingle_lens)
+        left, right = np.searchsorted(rows, a[both]), np.searchsorted(rows, b[both])
 
-        def words(row: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-            i = np.searchsorted(rows, row)
-            span = slice(starts[i], starts[i] + lens[i])
-            return tok[span], content[span], name[span], shingles[shingle_starts[i] : shingle_starts[i] + shingle_lens[i]]
+        def measure(part: slice) -> tuple[np.ndarray, np.ndarray]:
+            return kernels.own_text(
+                tok, flags, starts, lens, shingles, shingle_starts, shingle_lens, orders,
+                left[part], right[part], config.near_copy_ngram, config.rewrite_own_run_words,
+            )
 
-        def own(text: tuple[np.ndarray, ...], other_shingles: np.ndarray) -> tuple[np.ndarray, float]:
-            words_, contents, names, own_shingles = text
-            covered = np.zeros(len(words_) + n, dtype=np.bool_)
-            shared = np.flatnonzero(np.isin(own_shingles, other_shingles))
-            for offset in range(n):  # a shingle covers its n words
-                covered[shared + offset] = True
-            free = ~covered[: len(words_)]
-            # Runs of uncovered words: starts and ends from the steps of the mask.
-            steps = np.flatnonzero(np.diff(np.concatenate(([False], free, [False])).astype(np.int8)))
-            run_starts, run_ends = steps[::2], steps[1::2]
-            long_runs = (run_ends - run_starts) >= config.rewrite_own_run_words
-            depth = np.zeros(len(words_) + 1, dtype=np.int64)
-            np.add.at(depth, run_starts[long_runs], 1)
-            np.add.at(depth, run_ends[long_runs], -1)
-            in_passage = np.cumsum(depth)[: len(words_)] > 0
-            share = (contents & in_passage).sum() / max(int(contents.sum()), 1)
-            return np.unique(words_[names & free]), share
-
-        for p in both:
-            text_a, text_b = words(a[p]), words(b[p])
-            (names_a, share_a), (names_b, share_b) = own(text_a, text_b[3]), own(text_b, text_a[3])
-            union = len(np.union1d(names_a, names_b))
-            own_names[p] = len(np.intersect1d(names_a, names_b, assume_unique=True)) / union if union else 0.0
-            own_share[p] = min(share_a, share_b)
+        step = max(1, -(-len(both) // config.workers))
+        with ThreadPoolExecutor(max_workers=config.workers) as pool:
+            parts = list(pool.map(measure, [slice(s, s + step) for s in range(0, len(both), step)]))
+        own_share[both] = np.concatenate([p[0] for p in parts])
+        own_names[both] = np.concatenate([p[1] for p in parts])
     return pl.DataFrame({"own_names": own_names, "own_share": own_share}, nan_to_null=True)
 
 

@@ -248,6 +248,54 @@ def test_similarities_equal_python_set_arithmetic():
         assert weighted == pytest.approx(sum(weights[f] for f in sets[i] & sets[j]) / union_weight if union_weight else 0)
 
 
+def _own_text_by_definition(words: list[tuple[str, int]], other: list[tuple[str, int]], n: int, run_words: int) -> tuple[float, set[str]]:
+    """One side of the own-text measure in plain Python: (share of content words in long uncovered
+    runs, names outside shared passages), words given as (token, flags)."""
+    grams = lambda ws: [tuple(w for w, _ in ws[i : i + n]) for i in range(max(len(ws) - n + 1, 1))] if ws else []
+    theirs = set(grams(other))
+    covered = set()
+    for i, gram in enumerate(grams(words)):
+        if gram in theirs:
+            covered.update(range(i, i + n))
+    free = [i not in covered for i in range(len(words))]
+    in_passage, run = 0, []
+    for i in range(len(words) + 1):
+        if i < len(words) and free[i]:
+            run.append(i)
+            continue
+        if len(run) >= run_words:
+            in_passage += sum(1 for k in run if words[k][1] & kernels.CONTENT)
+        run = []
+    content = sum(1 for _, f in words if f & kernels.CONTENT)
+    names = {w for (w, f), is_free in zip(words, free) if is_free and f & kernels.NAME and f & kernels.CONTENT}
+    return in_passage / max(content, 1), names
+
+
+def test_own_text_kernel_equals_its_definition():
+    rng = random.Random(5)
+    vocabulary = [(f"w{i}", rng.choice([0, kernels.CONTENT, kernels.CONTENT | kernels.NAME])) for i in range(30)]
+    base = [rng.choice(vocabulary) for _ in range(80)]
+    texts = [base, base[:50] + [rng.choice(vocabulary) for _ in range(40)], [rng.choice(vocabulary) for _ in range(60)], base[:2], []]
+    texts += [[rng.choice(vocabulary) if rng.random() < 0.2 else w for w in base] for _ in range(4)]
+    hashes = {w: i + 1 for i, (w, _) in enumerate(vocabulary)}
+    tok = np.array([hashes[w] for t in texts for w, _ in t], dtype=np.uint32)
+    flags = np.array([f for t in texts for _, f in t], dtype=np.uint8)
+    lens = np.array([len(t) for t in texts], dtype=np.int64)
+    n, run_words = 3, 6
+    shingles, shingle_lens = kernels.ngram_hashes(tok, lens, n, features._MIX, features._MIX_OUT)
+    starts, shingle_starts = np.cumsum(lens) - lens, np.cumsum(shingle_lens) - shingle_lens
+    left, right = np.triu_indices(len(texts), k=1)
+    share, names = kernels.own_text(
+        tok, flags, starts, lens, shingles, shingle_starts, shingle_lens,
+        kernels.segment_orders(shingles, shingle_starts, shingle_lens), left, right, n, run_words,
+    )
+    for p, (i, j) in enumerate(zip(left, right)):
+        share_i, names_i = _own_text_by_definition(texts[i], texts[j], n, run_words)
+        share_j, names_j = _own_text_by_definition(texts[j], texts[i], n, run_words)
+        assert share[p] == min(share_i, share_j)
+        assert names[p] == (len(names_i & names_j) / len(names_i | names_j) if names_i | names_j else 0.0)
+
+
 def test_sketch_estimates_follow_the_exact_similarities():
     """Bottom-k estimates (what index rows allow) of pairs across the range: exact when both sets fit in
     the sketch, within a few standard errors sqrt(J(1-J)/k) otherwise, weighted Jaccard too."""
