@@ -68,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     dedup.add_argument("--text-column", required=True, help="column with the text to compare")
     dedup.add_argument("--id-column", required=True, help="column with a unique id per row")
     dedup.add_argument("--date-column", help="optional date column: the earliest row of a cluster is kept")
+    dedup.add_argument("--url-column", help="optional URL column: two pages of one site are never rewrites of each other")
     dedup.add_argument("--output", required=True, type=Path, help="Parquet file to write (every input row + verdict columns)")
     dedup.add_argument("--threshold", type=float, help="near-copy tier: verified shingle Jaccard (dedup.near_copy_threshold)")
     dedup.add_argument("--rewrite-threshold", type=float, help="rewrite tier: content-word Jaccard (dedup.rewrite_threshold)")
@@ -314,7 +315,7 @@ def cmd_dedup(args: argparse.Namespace) -> int:
     except (OSError, pl.exceptions.PolarsError) as exc:
         print(f"cleanwire: cannot read {args.input} as Parquet: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    result = deduplicate_table(table, args.text_column, args.id_column, config, args.date_column)
+    result = deduplicate_table(table, args.text_column, args.id_column, config, args.date_column, args.url_column)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     result.write_parquet(args.output, compression="zstd")
     dropped = result["duplicate_of"].is_not_null().sum()

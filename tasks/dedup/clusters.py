@@ -255,13 +255,19 @@ def _chained_similarity(
 
 
 def deduplicate_table(
-    table: pl.DataFrame, text_column: str, id_column: str, config: DedupConfig = DedupConfig(), date_column: str | None = None
+    table: pl.DataFrame,
+    text_column: str,
+    id_column: str,
+    config: DedupConfig = DedupConfig(),
+    date_column: str | None = None,
+    url_column: str | None = None,
 ) -> pl.DataFrame:
     """Any table with an id and a text column: every row back, plus ``cluster_id``, ``duplicate_of``, ``similarity``.
 
-    Ids are compared as strings; ``date_column`` (a date) feeds the keep policy when given.
+    Ids are compared as strings; ``date_column`` (a date) feeds the keep policy and the rewrite
+    tier's date window when given, ``url_column`` the rewrite tier's site test (as in the pipeline).
     """
-    missing = [c for c in (text_column, id_column, date_column) if c and c not in table.columns]
+    missing = [c for c in (text_column, id_column, date_column, url_column) if c and c not in table.columns]
     if missing:
         raise PipelineError(f"no column {', '.join(map(repr, missing))} in the input; it has {', '.join(table.columns)}")
     ids = table[id_column].cast(pl.String)
@@ -274,6 +280,7 @@ def deduplicate_table(
             "body": body,
             "published_date": table[date_column].cast(pl.Date) if date_column else pl.Series([None] * table.height, dtype=pl.Date),
             "word_count": body.str.count_matches(WORD_PATTERN).cast(pl.Int32),
+            "url": table[url_column].cast(pl.String) if url_column else pl.Series([None] * table.height, dtype=pl.String),
         }
     )
     verdicts = find_duplicates(batch, config).select("article_id", "cluster_id", "duplicate_of", "similarity")

@@ -85,6 +85,14 @@ def test_dedup_command_deduplicates_any_parquet_file(tmp_path, capsys):
     assert main([*args, "--output", str(tmp_path / "o2.parquet"), "--rewrite-threshold", "0.99"]) == 0
     assert "0 duplicates" in capsys.readouterr().out
 
+    # The rewrite pair's pages on one site are two stories of that site; on two sites, a rewrite.
+    for hosts, found in ((("https://www.news.example/a", "https://news.example/b"), 0), (("https://one.example/a", "https://two.example/b"), 1)):
+        urls = table.with_columns(link=pl.when(pl.col("doc").str.starts_with("001")).then(pl.lit(hosts[0])).otherwise(pl.lit(hosts[1])))
+        urls.write_parquet(tmp_path / "urls.parquet")
+        command = ["dedup", str(tmp_path / "urls.parquet"), "--text-column", "content", "--id-column", "doc", "--url-column", "link"]
+        assert main([*command, "--output", str(tmp_path / "o3.parquet")]) == 0
+        assert f"{found} duplicates" in capsys.readouterr().out
+
     assert main(["dedup", str(tmp_path / "in.parquet"), "--text-column", "nope", "--id-column", "doc", "--output", "x"]) == 1
     assert "no column 'nope'" in capsys.readouterr().err
 
