@@ -67,7 +67,9 @@ def _empty_result() -> pl.DataFrame:
 def find_duplicates(batch: pl.DataFrame, config: DedupConfig = DedupConfig(), index: pl.DataFrame | None = None) -> pl.DataFrame:
     """One row per batch article: its cluster, and what it duplicates if it is not kept.
 
-    ``batch`` needs ``article_id`` (unique), ``body``, ``published_date`` (nullable) and ``word_count``.
+    ``batch`` needs ``article_id`` (unique), ``body``, ``published_date`` (nullable) and, optionally,
+    ``word_count`` (without it, the texts of articles that share a cluster are counted by
+    ``tasks.records``' rule).
     ``index`` holds ``index_rows`` of articles published by earlier runs; they are always kept, and
     index rows whose ``article_id`` is also in ``batch`` are ignored (a rerun must not match itself).
 
@@ -147,6 +149,8 @@ def _deduplicate(
         (np.ones(edges.height, dtype=np.int8), (edges["a"].to_numpy(), edges["b"].to_numpy())), shape=(total, total)
     )
     _, component = connected_components(graph, directed=False)
+    if "word_count" not in batch.columns:
+        universe = _with_word_counts(universe, bodies, component)
     rank = _keep_rank(universe)
     # The kept row of a component is the one of lowest rank.
     best = np.full(component.max() + 1, np.iinfo(np.int64).max)
@@ -193,12 +197,24 @@ def _universe(batch: pl.DataFrame, index: pl.DataFrame | None) -> pl.DataFrame:
     frames = [(batch, False)] + ([] if index is None else [(index, True)])
     return pl.concat(
         [
-            frame.select("article_id", "published_date", pl.col("word_count").cast(pl.Int64), from_index=pl.lit(origin)).with_columns(
-                site=sites(frame)
-            )
+            frame.select(
+                "article_id",
+                "published_date",
+                pl.col("word_count").cast(pl.Int64) if "word_count" in frame.columns else pl.lit(None, pl.Int64).alias("word_count"),
+                from_index=pl.lit(origin),
+            ).with_columns(site=sites(frame))
             for frame, origin in frames
         ]
     )
+
+
+def _with_word_counts(universe: pl.DataFrame, bodies: pl.Series, component: np.ndarray) -> pl.DataFrame:
+    """``universe`` with the ``word_count`` (``tasks.records``' rule) of the batch rows whose cluster has
+    other rows: only there does the keep policy read it (counting every text costs seconds a 100k batch)."""
+    n = len(bodies)
+    crowded = np.flatnonzero(np.bincount(component)[component[:n]] > 1)
+    counts = universe["word_count"].clone().scatter(crowded, bodies.gather(crowded).str.count_matches(WORD_PATTERN).cast(pl.Int64))
+    return universe.with_columns(counts)
 
 
 @dataclass
@@ -279,7 +295,6 @@ def deduplicate_table(
             "article_id": ids,
             "body": body,
             "published_date": table[date_column].cast(pl.Date) if date_column else pl.Series([None] * table.height, dtype=pl.Date),
-            "word_count": body.str.count_matches(WORD_PATTERN).cast(pl.Int32),
             "url": table[url_column].cast(pl.String) if url_column else pl.Series([None] * table.height, dtype=pl.String),
         }
     )

@@ -34,6 +34,7 @@ from tasks.dedup.candidates import _candidate_pairs, _Keys, _Lsh, _prefilter
 from tasks.dedup.features import _features, _Sets, _token_hashes, _Tokeniser
 from tasks.dedup.verify import _estimated_similarities, _similarities
 from tasks.errors import PipelineError
+from tasks.records import WORD_PATTERN
 from tests.conftest import SEEDS
 
 LSH_ONLY = DedupConfig(exhaustive_max_pairs=0)  # force the LSH path even on tiny batches
@@ -448,6 +449,14 @@ def test_mass_copies_form_one_cluster():
 def test_word_count_breaks_date_ties():
     batch = _policy_batch().with_columns(published_date=pl.lit(None, pl.Date))
     result = find_duplicates(batch, LSH_ONLY)
+    assert set(result.filter(pl.col("article_id").is_in(["a", "c", "d"]))["cluster_id"]) == {"b"}
+
+
+def test_without_word_counts_the_texts_of_clustered_articles_are_counted():
+    batch = _policy_batch().with_columns(published_date=pl.lit(None, pl.Date), body=pl.col("body") + " " + pl.col("article_id"))
+    counted = batch.with_columns(word_count=pl.col("body").str.count_matches(WORD_PATTERN).cast(pl.Int32))
+    result = find_duplicates(batch.drop("word_count"), LSH_ONLY)
+    assert result.equals(find_duplicates(counted, LSH_ONLY))
     assert set(result.filter(pl.col("article_id").is_in(["a", "c", "d"]))["cluster_id"]) == {"b"}
 
 
