@@ -37,14 +37,24 @@ budget are re-tokenised for verification.
 
 from tasks.dedup.clusters import (
     RESULT_SCHEMA,
-    dedup_task,
     deduplicate_table,
     deduplicate_with_index_rows,
     find_duplicates,
 )
 from tasks.dedup.explain import explain_match
 from tasks.dedup.features import FEATURE_VERSION, NFKC_NEUTRAL, TIERS, feature_hash, stopwords, tokens
-from tasks.dedup.index import INDEX_DATASET, index_rows, load_index, load_index_task
+from tasks.dedup.index import INDEX_DATASET, index_rows
+
+# The pipeline's steps import Prefect and the storage layer: loaded when first asked for.
+_STEPS = ("dedup_task", "load_index", "load_index_task")
+
+
+def __getattr__(name: str) -> object:
+    if name in _STEPS:
+        from tasks.dedup import steps
+
+        return getattr(steps, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "FEATURE_VERSION",

@@ -8,8 +8,6 @@ from functools import partial
 
 import numpy as np
 import polars as pl
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
@@ -302,13 +300,3 @@ def deduplicate_table(
     return table.with_columns(ids.alias("__id")).join(
         verdicts.rename({"article_id": "__id"}), on="__id", how="left", maintain_order="left"
     ).drop("__id")
-
-
-@task(name="dedup", cache_policy=NO_CACHE)
-def dedup_task(
-    batch: pl.DataFrame, config: DedupConfig, index: pl.DataFrame | None = None
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Verdicts for the batch (``matched_tier`` named ``tier``, as the duplicates dataset calls it), and
-    the index rows of the articles it keeps (for later runs)."""
-    verdicts, rows = deduplicate_with_index_rows(batch, config, index)
-    return verdicts.rename({"matched_tier": "tier"}), rows

@@ -1,18 +1,15 @@
 """The cross-run index: rows that let a later run match against published articles without their
-bodies, the index of earlier dates loaded (or rebuilt) for a run, and its use in matching."""
+bodies, and their use in matching (``tasks.dedup.steps`` loads, or rebuilds, the index of earlier dates)."""
 
 from __future__ import annotations
 
-import io
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date, timedelta
 
 import numpy as np
 import polars as pl
 import pyarrow as pa
-from prefect import get_run_logger, task
 
-from tasks.config import DedupConfig, S3Config
+from tasks.config import DedupConfig
 from tasks.dedup.candidates import _chunk_keys, _Keys, _Lsh
 from tasks.dedup.features import (
     _INDEXED_KINDS,
@@ -27,8 +24,6 @@ from tasks.dedup.features import (
 )
 from tasks.dedup.verify import sites
 from tasks.errors import PipelineError
-from tasks.publish import read_manifest
-from tasks.storage import STORAGE_TASK_OPTIONS, Storage, open_storage
 
 # The dataset, published with each partition, that holds the index rows of the articles it kept.
 INDEX_DATASET = "_index"
@@ -168,44 +163,3 @@ def _list_series(values: np.ndarray, counts: np.ndarray) -> pl.Series:
     """A List column from flat values and the number of values per row (no per-row Python work)."""
     offsets = np.concatenate(([0], np.cumsum(counts, dtype=np.int64)))
     return pl.Series(pa.LargeListArray.from_arrays(pa.array(offsets), pa.array(values)))
-
-
-def load_index(storage: Storage, ingest_date: date, days: int, config: DedupConfig) -> tuple[pl.DataFrame | None, list[date]]:
-    """Dedup index rows of the partitions committed for the ``days`` ingest dates before ``ingest_date``,
-    and the dates whose rows had to be rebuilt.
-
-    Only earlier dates count, so a date's output depends on its own inputs and the days before it:
-    a backfill in date order gives the same result as the daily runs did.  Rows built by another
-    feature version or LSH setup (an upgrade changed how features are hashed or sketched, or the
-    settings changed) cannot match this code's; they are rebuilt in memory from that date's published articles, so an upgrade never loses cross-run
-    matches, at the cost of tokenising those articles again until the date leaves the window.
-    """
-    frames, rebuilt = [], []
-    lsh = _Lsh(config.model_copy(update={"tiers": TIERS}))
-    for offset in range(days, 0, -1):
-        day = ingest_date - timedelta(days=offset)
-        manifest = read_manifest(storage, day)
-        keys = (manifest or {}).get("keys", {})
-        if INDEX_DATASET not in keys:
-            continue
-        rows = pl.read_parquet(io.BytesIO(storage.read(keys[INDEX_DATASET])))
-        if _stale(rows, lsh).any():
-            articles = pl.read_parquet(
-                io.BytesIO(storage.read(keys["articles"])), columns=["article_id", "body", "published_date", "word_count"]
-            )
-            rows = index_rows(articles, config)
-            rebuilt.append(day)
-        frames.append(rows)
-    return (pl.concat(frames, how="diagonal_relaxed") if frames else None), rebuilt
-
-
-@task(name="load-dedup-index", **STORAGE_TASK_OPTIONS)
-def load_index_task(dest: str, ingest_date: date, config: DedupConfig, s3: S3Config) -> pl.DataFrame | None:
-    index, rebuilt = load_index(open_storage(dest, s3), ingest_date, config.index_days, config)
-    if rebuilt:
-        get_run_logger().warning(
-            "dedup index of %s was built by another feature version or LSH setup (this code: %s); rebuilt from those "
-            "dates' published articles for this run (republish them with `cleanwire backfill --force` to store it)",
-            ", ".join(d.isoformat() for d in rebuilt), FEATURE_VERSION,
-        )
-    return index
