@@ -139,7 +139,7 @@ def _deduplicate(
                 batch_keys = features.sets(rows, ("rewrite",))["rewrite"].keys
                 frequencies = np.bincount((batch_keys & np.uint64(_DF_SLOTS - 1)).astype(np.int64), minlength=_DF_SLOTS)
             evidence = _Evidence.of(frequencies, universe, bodies, tokeniser, config)
-        sims[t] = evidence.measure(t, candidates[t], features, config)
+        sims[t] = evidence.measure(t, _unsettled(t, candidates[t], sims, config), features, config)
     edges = _verified(sims, config)
 
     total = n + m
@@ -188,6 +188,17 @@ def _deduplicate(
     if reusable is None:  # small batch (no signature pass) or a subset of the tiers
         return verdicts, index_rows(batch.filter(pl.Series(keep)), config)
     return verdicts, _index_rows(batch, keep, tokeniser, lsh, cache, reusable)
+
+
+def _unsettled(tier: str, pairs: pl.DataFrame, sims: dict[str, pl.DataFrame], config: DedupConfig) -> pl.DataFrame:
+    """``tier``'s candidate ``pairs`` without those a tier before it (in ``TIERS`` order) verified:
+    ``_verified`` names a pair by its first passing tier, so later tiers' tests cannot change its
+    edge (copies of one text are rewrite candidates too, and the rewrite evidence costs the most)."""
+    earlier = [t for t in TIERS[: TIERS.index(tier)] if t in sims]
+    if not earlier or pairs.height == 0:
+        return pairs
+    settled = _verified({t: sims[t] for t in earlier}, config.model_copy(update={"tiers": tuple(earlier)}))
+    return pairs.join(settled.select("a", "b"), on=["a", "b"], how="anti", maintain_order="left")
 
 
 def _universe(batch: pl.DataFrame, index: pl.DataFrame | None) -> pl.DataFrame:
