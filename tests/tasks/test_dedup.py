@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import random
 import re
+import subprocess
+import sys
 
 import numpy as np
 import polars as pl
@@ -548,6 +550,14 @@ def test_seeds_find_exactly_the_rewrite_pair(cleaning, config):
 
 
 # ------------------------------------------------------------------------------- edge cases
+def test_the_engine_imports_without_prefect_and_the_flow_steps_load_on_first_use():
+    code = (
+        "import sys, tasks.dedup; assert 'prefect' not in sys.modules and 'boto3' not in sys.modules; "
+        "from tasks.dedup import dedup_task, load_index_task; assert 'prefect' in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
 def test_empty_and_single_document():
     empty = find_duplicates(_batch({}))
     assert empty.height == 0 and empty.schema == RESULT_SCHEMA
