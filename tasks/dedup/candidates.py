@@ -262,7 +262,7 @@ def _prefilter(pairs: pl.DataFrame, signatures: np.ndarray, threshold: float, co
         a, b = chunk["a"].to_numpy(), chunk["b"].to_numpy()
         signed = b < len(signatures)
         estimate = np.ones(len(a))
-        estimate[signed] = (signatures[a[signed]] == signatures[b[signed]]).mean(axis=1)
+        estimate[signed] = kernels.signature_agreement(signatures, a[signed], b[signed])
         keep.append(estimate >= floor)
     return pairs.filter(pl.Series(np.concatenate(keep))) if keep else pairs
 

@@ -200,9 +200,12 @@ class _Sets:
         return (end - start).astype(np.int64)
 
     def bounds(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Start and end (positions in ``keys``) of each row's set."""
-        first = rows.astype(np.uint64) << np.uint64(32)
-        return np.searchsorted(self.keys, first), np.searchsorted(self.keys, first + np.uint64(1 << 32))
+        """Start and end (positions in ``keys``) of each row's set.  Rows repeat (one per pair): each
+        distinct row is looked up in ``keys`` once, the repeats in the far smaller distinct rows."""
+        distinct = _sorted_unique(rows.astype(np.uint64))
+        first = distinct << np.uint64(32)
+        at = np.searchsorted(distinct, rows.astype(np.uint64))
+        return np.searchsorted(self.keys, first)[at], np.searchsorted(self.keys, first + np.uint64(1 << 32))[at]
 
 
 class _FeatureCache:
