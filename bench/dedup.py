@@ -366,7 +366,7 @@ def memory_run(batch: pl.DataFrame, config: DedupConfig, with_index_rows: bool) 
     rate, result = ours(batch, config, with_index_rows)
     done.set()
     sampler.join()
-    body_gib = batch["body"].str.len_bytes().sum() / 2**30
+    body_gib = batch["body"].str.len_bytes().cast(pl.Int64).sum() / 2**30  # UInt32 lengths overflow past 4 GiB
     name = "deduplicate_with_index_rows" if with_index_rows else "find_duplicates"
     print(f"memory: {batch.height:,} docs ({body_gib:.2f} GiB of text): {name} {rate:,.0f} docs/s; RSS before "
           f"{before:.2f} GiB (corpus in memory), peak during {name} {peak[0]:.2f} GiB, process max "
