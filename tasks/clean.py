@@ -731,6 +731,27 @@ def main_region(
     return (first, end) if best > 0 else (0, 0)
 
 
+def _end_at_link_heading(lines: Sequence[Line], first: int, end: int, config: CleanConfig, rules: _Rules) -> int:
+    """Where the article ends: at the first heading of a block of links to other stories ("Related
+    articles", "Latest posts"; a headline under it) below which the region
+    holds little text of its own. The teasers such a block lists read like prose, and the region
+    runs on over them; a heading followed by text is a section of the article."""
+    weights = [line.weight if line.kind in (Kind.GOOD, Kind.NEAR_GOOD) else 0.0 for line in lines[first:end]]
+    total, above = sum(weights), 0.0
+    for pos, weight in zip(range(first, end), weights, strict=True):
+        line = lines[pos]
+        if (
+            line.rule == "related_block"
+            and _label(line.text) in rules.related
+            and total - above <= config.link_block_tail_ratio * above
+            and pos + 1 < len(lines)
+            and lines[pos + 1].kind is Kind.SHORT
+        ):
+            return pos
+        above += weight
+    return end
+
+
 _LIST_MARKERS = "-–•*·▪►✓"
 _LIST_ITEM = re.compile(rf"[{_LIST_MARKERS}]\s|\(?\d{{1,3}}[.)]\s")
 _LIST_ROW = re.compile(rf"^(?:[{_LIST_MARKERS}]\s*|\(?\d{{1,3}}[.)]\s)|\d")
@@ -812,6 +833,7 @@ def select(
     anchor = headline_anchor(classified, config)
     navigation = navigation_lines(classified, config)
     first, end = main_region(classified, config, anchor, navigation)
+    end = _end_at_link_heading(classified, first, end, config, rules)
     while end > first and _is_teaser(classified[end - 1], config):
         end -= 1
     if end > first:

@@ -158,6 +158,11 @@ class CleanConfig(Section):
         description="The text below the repeated headline is the article when it scores at least this share of "
         "the page's best region (the header above it holds teasers for other stories).",
     )
+    link_block_tail_ratio: float = Field(
+        0.25,
+        description="A heading of a block of links to other stories ends the article when the region's text below "
+        "it is at most this share of the text above it (the block's teasers read like prose).",
+    )
     headline_search_lines: int = Field(400, description="How many lines down the repeated headline is looked for.")
     list_min_rows: int = Field(
         3, description="Fewest numbered or bulleted rows after the text that extend the article."

@@ -146,6 +146,24 @@ def test_related_block_after_the_article_is_dropped() -> None:
     assert "related_block" in rules_of(result)
 
 
+def test_related_block_of_headlines_and_whole_sentence_teasers_ends_the_article() -> None:
+    # The teasers end like sentences, so they read as prose; the heading and the headline under it
+    # mark where the article stops.
+    teasers = [
+        "Council Approves New Bike Lanes",
+        "The council approved two new bike lanes on Monday after a long debate about parking.",
+        "Library Opening Hours Extended",
+    ]
+    result = clean_text(page(MENU, ARTICLE, "Related articles", teasers, FOOTER))
+    assert body_lines(result) == ARTICLE
+    assert "related_block" in rules_of(result)
+
+
+def test_related_heading_followed_by_text_is_a_section_of_the_article() -> None:
+    result = clean_text(page(MENU, P1, P2, "Related", P3, FOOTER))
+    assert body_lines(result) == [P1, P2, P3]
+
+
 def test_comment_section_ends_the_article_even_when_longer() -> None:
     comments = [
         "jane says:",
