@@ -313,6 +313,7 @@ class _Rules:
     config: CleanConfig
     prompt: tuple[tuple[str, re.Pattern[str]], ...]
     related: frozenset[str]
+    sections: frozenset[str]
     comments: frozenset[str]
     related_prefix: re.Pattern[str]
     related_heading_start: re.Pattern[str]
@@ -337,6 +338,7 @@ class Lexicons(NamedTuple):
     """The reviewed word lists of tasks/lexicons/<field>.json (package data)."""
 
     related_headings: tuple[str, ...]
+    section_headings: tuple[str, ...]
     comment_headings: tuple[str, ...]
     comment_count_words: tuple[str, ...]
     comment_author_verbs: tuple[str, ...]
@@ -394,6 +396,7 @@ def _compile(config_json: str) -> _Rules:
             ("cookie_prompt", _phrase_pattern(words.consent_prompt_words)),
         ),
         related=related,
+        sections=frozenset(_label(h) for h in words.section_headings),
         newsletter=_phrase_pattern(words.newsletter_words),
         ad_labels=frozenset(_label(w) for w in words.ad_labels),
         related_heading_start=re.compile(
@@ -826,10 +829,23 @@ def _is_chrome(line: Line, config: CleanConfig) -> bool:
     return line.rule is not None and line.rule not in ARTICLE_TEXT_RULES
 
 
+def _section_headings(lines: list[Line], rules: _Rules) -> list[Line]:
+    """A recurring line that reads as a section heading many articles share ("Conclusion", "Key
+    takeaways", "Pros") is the articles' structure, not the site's chrome: it is judged by its text
+    again (a heading is short)."""
+    shared = [pos for pos, line in enumerate(lines) if line.rule == "batch_boilerplate" and _label(line.text) in rules.sections]
+    if not shared:
+        return lines
+    out = list(lines)
+    for pos in shared:
+        out[pos] = lines[pos]._replace(kind=Kind.SHORT, rule=None)
+    return out
+
+
 def select(
     units: Sequence[Unit], config: CleanConfig, rules: _Rules, boilerplate: frozenset[str], stopwords: frozenset[str]
 ) -> _Selection:
-    classified = classify(units, config, rules, boilerplate, stopwords)
+    classified = _section_headings(classify(units, config, rules, boilerplate, stopwords), rules)
     anchor = headline_anchor(classified, config)
     navigation = navigation_lines(classified, config)
     first, end = main_region(classified, config, anchor, navigation)

@@ -573,6 +573,17 @@ def test_site_chrome_fed_chunk_by_chunk_is_that_of_the_whole_run() -> None:
     assert chrome.lines()["a.com"] == {normalise("Example News Menu"), normalise("Tip us off")}
 
 
+def test_section_heading_the_sites_articles_share_is_not_chrome() -> None:
+    own = (
+        "A story about {} that goes on long enough to be this page's own article, which no other page carries, "
+        "and then adds a second sentence so that the page holds a fair amount of prose that is only its own."
+    )
+    articles = {t: [own.format(t), "Key takeaways:", own.format(f"{t} and what comes next")] for t in ("rain", "roads", "taxes")}
+    docs = [doc(f"in/{t}.txt", page(MENU, article, FOOTER)) for t, article in articles.items()]
+    bodies = clean_documents(docs, CleanConfig(boilerplate_min_pages=2)).records["body"].to_list()
+    assert bodies == [page(article) for article in articles.values()]
+
+
 def test_wire_copy_beside_its_scrape_keeps_its_text() -> None:
     others = [
         page(MENU, f"Another story about {t} that this site published on its own, long enough to be prose that is only its own.", FOOTER)
