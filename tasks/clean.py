@@ -814,9 +814,24 @@ class _Selection:
         prose = [pos for pos, line in enumerate(rest) if line.kind is Kind.GOOD]
         first, last = (prose[0], prose[-1]) if prose else (len(rest), -1)
         menus = sum(
-            not first <= pos <= last and not _is_data_row(rest[pos]) for pos in navigation_lines(rest, config)
+            not first <= pos <= last and not _is_data_row(rest[pos])
+            for run in _runs(navigation_lines(rest, config))
+            # A run of short lines that is mostly rows with numbers or list markers is a table or a list.
+            if 2 * sum(_is_data_row(rest[pos]) for pos in run) < len(run)
+            for pos in run
         )
         return (self.anchor is not None) + typed + menus
+
+
+def _runs(positions: Iterable[int]) -> list[list[int]]:
+    """Positions grouped into runs of consecutive ones."""
+    runs: list[list[int]] = []
+    for pos in sorted(positions):
+        if runs and runs[-1][-1] == pos - 1:
+            runs[-1].append(pos)
+        else:
+            runs.append([pos])
+    return runs
 
 
 def _is_chrome(line: Line, config: CleanConfig) -> bool:
@@ -1119,11 +1134,14 @@ def clean_text(
     published = _find_date(sel, config, rules)
     byline = _find_byline(sel, config, rules)
     chrome = sel.chrome_lines(config)
-    if not chrome and any(
-        line.kind is Kind.GOOD or (line.kind is Kind.NEAR_GOOD and line.density >= config.good_min_stop_density)
-        for line in sel.classified
+    if not chrome and (
+        any(
+            line.kind is Kind.GOOD or (line.kind is Kind.NEAR_GOOD and line.density >= config.good_min_stop_density)
+            for line in sel.classified
+        )
+        or _is_table(sel.classified, config)
     ):
-        # No chrome on a page of prose: it is already an article and comes out whole.
+        # No chrome on a page of prose, or on a table: it is already an article and comes out whole.
         kept, dropped = list(sel.classified), []
     elif chrome <= config.article_max_noise_lines and any(line.kind is Kind.GOOD for line in sel.classified) and not (
         sel.anchor is not None or any(line.kind is Kind.TRAILER for line in sel.classified)
@@ -1155,6 +1173,13 @@ def clean_text(
         body="\n".join(join_units(kept, lines)),
         removed=_group(dropped, kept),
     )
+
+
+def _is_table(lines: Sequence[Line], config: CleanConfig) -> bool:
+    """Mostly rows with numbers or list markers, at least `list_min_rows` of them: a table or a list
+    (standings, tour dates), an article of data rather than a page of links."""
+    rows = sum(map(_is_data_row, lines))
+    return rows >= config.list_min_rows and 2 * rows > len(lines)
 
 
 def _main_text(

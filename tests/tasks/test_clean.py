@@ -525,6 +525,15 @@ def test_clean_input_with_lists_that_read_like_chrome_comes_out_unchanged() -> N
     assert result.body == text and result.removed == ()
 
 
+def test_clean_table_with_a_few_plain_lines_comes_out_unchanged() -> None:
+    # A calendar: rows with numbers and list markers, closed by two lines without either. Two such
+    # lines after a table are not a menu, and a page of data rows without prose is still an article.
+    rows = [f"Round {n}: {day} May – {city}" for n, (day, city) in enumerate([(3, "Leeds"), (10, "York"), (17, "Hull"), (24, "Bath")], 1)]
+    text = page("Tour dates 2018", rows, "* Dates may change", "www.example.com", "AS - www.example.com")
+    result = clean_text(text)
+    assert result.body == text and result.removed == ()
+
+
 def test_single_leftover_prompt_costs_only_its_line() -> None:
     result = clean_text(page(P1, P2, "Share this article", P3))
     assert body_lines(result) == ARTICLE
