@@ -779,6 +779,29 @@ def _extend_over_list(lines: Sequence[Line], end: int, config: CleanConfig) -> i
     return stop if stop - start >= config.list_min_rows else end
 
 
+def _table_region(lines: Sequence[Line], anchor: int | None, config: CleanConfig) -> tuple[int, int]:
+    """The article of a page without prose: the table under its repeated headline (a few short
+    lines, datelines and prompts between them), or the whole text when it is a table."""
+    if _is_table(lines, config):
+        return 0, len(lines)
+    if anchor is None:
+        return 0, 0
+    first = anchor + 1
+    while first < len(lines) and first - anchor <= config.table_max_lead_lines and not _is_data_row(lines[first]):
+        first += 1
+    end = first
+    while end < len(lines) and _is_data_row(lines[end]):
+        end += 1
+    return (first, end) if end - first >= config.list_min_rows else (0, 0)
+
+
+def _is_table(lines: Sequence[Line], config: CleanConfig) -> bool:
+    """Mostly rows with numbers or list markers, at least `list_min_rows` of them: a table or a list
+    (standings, tour dates), an article of data rather than a page of links."""
+    rows = sum(map(_is_data_row, lines))
+    return rows >= config.list_min_rows and 2 * rows > len(lines)
+
+
 def _is_teaser(line: Line, config: CleanConfig) -> bool:
     """A long line that stops mid-sentence, or at an ellipsis: the cut-off preview of another story."""
     return (
@@ -869,6 +892,8 @@ def select(
         end -= 1
     if end > first:
         end = _extend_over_list(classified, end, config)
+    else:
+        first, end = _table_region(classified, anchor, config)
     kept, dropped = [], []
     in_link_block = False  # the headlines (and teasers) listed under a "Related"/"Read more" heading
     for pos, line in enumerate(classified):
@@ -1173,13 +1198,6 @@ def clean_text(
         body="\n".join(join_units(kept, lines)),
         removed=_group(dropped, kept),
     )
-
-
-def _is_table(lines: Sequence[Line], config: CleanConfig) -> bool:
-    """Mostly rows with numbers or list markers, at least `list_min_rows` of them: a table or a list
-    (standings, tour dates), an article of data rather than a page of links."""
-    rows = sum(map(_is_data_row, lines))
-    return rows >= config.list_min_rows and 2 * rows > len(lines)
 
 
 def _main_text(

@@ -167,6 +167,11 @@ class CleanConfig(Section):
     list_min_rows: int = Field(
         3, description="Fewest numbered or bulleted rows after the text that extend the article."
     )
+    table_max_lead_lines: int = Field(
+        4,
+        description="On a page without prose, most lines (a heading, a dateline, a prompt) between the repeated "
+        "headline and the table that is the article.",
+    )
     # Typed noise.
     teaser_min_chars: int = Field(
         150, description="A trailing line at least this long that stops mid-sentence is a teaser."

@@ -534,6 +534,14 @@ def test_clean_table_with_a_few_plain_lines_comes_out_unchanged() -> None:
     assert result.body == text and result.removed == ()
 
 
+def test_table_under_the_repeated_headline_of_a_page_without_prose_is_the_article() -> None:
+    rows = [f"Round {n}: {day} May – {city}" for n, (day, city) in enumerate([(3, "Leeds"), (10, "York"), (17, "Hull"), (24, "Bath")], 1)]
+    text = page("Tour dates for 2018 | Example Racing", MENU, "Tour dates for 2018", "Share this on WhatsApp", rows, FOOTER)
+    result = clean_text(text)
+    assert body_lines(result) == rows
+    assert clean_text(result.body).body == result.body
+
+
 def test_single_leftover_prompt_costs_only_its_line() -> None:
     result = clean_text(page(P1, P2, "Share this article", P3))
     assert body_lines(result) == ARTICLE
