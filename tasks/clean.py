@@ -314,6 +314,9 @@ class _Rules:
     prompt: tuple[tuple[str, re.Pattern[str]], ...]
     related: frozenset[str]
     sections: frozenset[str]
+    author_name: re.Pattern[str]
+    author_verb: re.Pattern[str]
+    author_role: re.Pattern[str]
     comments: frozenset[str]
     related_prefix: re.Pattern[str]
     related_heading_start: re.Pattern[str]
@@ -339,6 +342,8 @@ class Lexicons(NamedTuple):
 
     related_headings: tuple[str, ...]
     section_headings: tuple[str, ...]
+    author_role_words: tuple[str, ...]
+    author_bio_verbs: tuple[str, ...]
     comment_headings: tuple[str, ...]
     comment_count_words: tuple[str, ...]
     comment_author_verbs: tuple[str, ...]
@@ -397,6 +402,10 @@ def _compile(config_json: str) -> _Rules:
         ),
         related=related,
         sections=frozenset(_label(h) for h in words.section_headings),
+        # A name of two to four capitalised words, alone on its line or before a comma or title.
+        author_name=re.compile(r"^(?:about\s+(?:the\s+author:?\s*)?)?(?P<name>[^\W\d_][\w'’.-]+(?:\s[^\W\d_][\w'’.-]+){1,3})\b", re.IGNORECASE),
+        author_verb=re.compile(r"(?:" + "|".join(re.escape(w) for w in words.author_bio_verbs) + r")\b"),
+        author_role=re.compile(r"\b(?:" + "|".join(re.escape(w) for w in words.author_role_words) + r")\b", re.IGNORECASE),
         newsletter=_phrase_pattern(words.newsletter_words),
         ad_labels=frozenset(_label(w) for w in words.ad_labels),
         related_heading_start=re.compile(
@@ -880,10 +889,35 @@ def _section_headings(lines: list[Line], rules: _Rules) -> list[Line]:
     return out
 
 
+def _author_boxes(lines: list[Line], rules: _Rules) -> list[Line]:
+    """An author's box: a short line naming a person ("Jane Doe", "About Jane Doe") and right under
+    it a paragraph about them that opens with the name and says what they do ("Jane Doe is a staff
+    writer at ..."). It is not the article's text (rule ``author_bio``), though article text can
+    look like it, so it does not count as chrome."""
+    found: list[int] = []
+    for pos in range(len(lines) - 1):
+        head, about = lines[pos], lines[pos + 1]
+        if head.kind is not Kind.SHORT or about.kind not in (Kind.GOOD, Kind.NEAR_GOOD):
+            continue
+        name = rules.author_name.match(head.text)
+        if name is None or not all(word[0].isupper() for word in name["name"].split()):
+            continue
+        first = name["name"].split()[0]
+        opens = rf"(?:{re.escape(name['name'])}|{re.escape(first)})(?:\s*\([^)]*\))?\s+{rules.author_verb.pattern}"
+        if re.match(opens, about.text) and rules.author_role.search(about.text):
+            found += [pos, pos + 1]
+    if not found:
+        return lines
+    out = list(lines)
+    for pos in found:
+        out[pos] = lines[pos]._replace(kind=Kind.NOISE, rule="author_bio")
+    return out
+
+
 def select(
     units: Sequence[Unit], config: CleanConfig, rules: _Rules, boilerplate: frozenset[str], stopwords: frozenset[str]
 ) -> _Selection:
-    classified = _section_headings(classify(units, config, rules, boilerplate, stopwords), rules)
+    classified = _author_boxes(_section_headings(classify(units, config, rules, boilerplate, stopwords), rules), rules)
     anchor = headline_anchor(classified, config)
     navigation = navigation_lines(classified, config)
     first, end = main_region(classified, config, anchor, navigation)
@@ -1133,7 +1167,7 @@ def _story_groups(pages: Sequence[_Page], config: CleanConfig) -> list[int]:
 
 # Rules that also fire on article text (a list's labels printed several times, a row of asterisks):
 # a page on which only these fire shows no chrome (a repeated line of headline length does count).
-ARTICLE_TEXT_RULES = frozenset({"repeated_line", "symbols"})
+ARTICLE_TEXT_RULES = frozenset({"repeated_line", "symbols", "author_bio"})
 
 # Rules that locate the article by the shape of the whole page. Text an HTML extractor has already
 # cut from the page's structure is not a page dump, and these rules only cost it recall there.

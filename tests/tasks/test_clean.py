@@ -164,6 +164,15 @@ def test_related_heading_followed_by_text_is_a_section_of_the_article() -> None:
     assert body_lines(result) == [P1, P2, P3]
 
 
+def test_author_box_after_the_article_is_dropped_but_not_chrome() -> None:
+    box = ["Jane Doe", "Jane Doe is a staff writer at Example News, where she covers transport and city politics."]
+    result = clean_text(page(MENU, ARTICLE, box, FOOTER))
+    assert body_lines(result) == ARTICLE
+    assert "author_bio" in rules_of(result)
+    # Text that looks like one in an article with no chrome stays: it may be the article's.
+    assert clean_text(page(ARTICLE, box)).body == page(ARTICLE, box)
+
+
 def test_comment_section_ends_the_article_even_when_longer() -> None:
     comments = [
         "jane says:",
