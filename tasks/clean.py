@@ -837,22 +837,28 @@ class _Selection:
     def chrome_lines(self, config: CleanConfig) -> int:
         """Lines that only a page's chrome has: noise-rule matches (except those article text also
         shows), a caption or headline printed again and again, a menu above the first or below the
-        last paragraph (a run of short lines that is not a list, noise lines and teasers skipped), and the
-        page's title repeated as the headline."""
+        last paragraph (``menu_lines``), and the page's title repeated as the headline."""
         typed = sum(_is_chrome(line, config) for line in self.classified)
+        return (self.anchor is not None) + typed + len(self.menu_lines(config))
+
+    def menu_lines(self, config: CleanConfig) -> list[Line]:
+        """The lines of menus above the first or below the last paragraph: runs of short lines that
+        are not a list or a table (noise lines and teasers skipped)."""
         rest = [
             line for line in self.classified if line.kind not in (Kind.NOISE, Kind.TRAILER) and not _is_teaser(line, config)
         ]
         prose = [pos for pos, line in enumerate(rest) if line.kind is Kind.GOOD]
         first, last = (prose[0], prose[-1]) if prose else (len(rest), -1)
-        menus = sum(
-            not first <= pos <= last and not _is_data_row(rest[pos])
+        return [
+            rest[pos]
             for run in _runs(navigation_lines(rest, config))
             # A run of short lines that is mostly rows with numbers or list markers is a table or a list.
             if 2 * sum(_is_data_row(rest[pos]) for pos in run) < len(run)
             for pos in run
-        )
-        return (self.anchor is not None) + typed + menus
+            # The heading of a list or table stands right above its first row.
+            if not first <= pos <= last and not _is_data_row(rest[pos])
+            and not (pos + 1 < len(rest) and _is_data_row(rest[pos + 1]))
+        ]
 
 
 def _runs(positions: Iterable[int]) -> list[list[int]]:
@@ -1202,12 +1208,18 @@ def clean_text(
     ):
         # No chrome on a page of prose, or on a table: it is already an article and comes out whole.
         kept, dropped = list(sel.classified), []
-    elif chrome <= config.article_max_noise_lines and any(line.kind is Kind.GOOD for line in sel.classified) and not (
-        sel.anchor is not None or any(line.kind is Kind.TRAILER for line in sel.classified)
+    elif (
+        (
+            chrome <= config.article_max_noise_lines
+            or (title is None and chrome <= config.untitled_article_max_noise_lines and not sel.menu_lines(config))
+        )
+        and any(line.kind is Kind.GOOD for line in sel.classified)
+        and not (sel.anchor is not None or any(line.kind is Kind.TRAILER for line in sel.classified))
     ):
-        # An article with a stray prompt or credit left in: that line goes, the rest comes out whole.
-        # A page that marks where its article starts or ends (a repeated headline, a comment
-        # section, a copyright notice) is a page, not this.
+        # An article with a stray prompt or credit left in (a few when no headline stands above its
+        # text and no menu around it): those lines go, the rest comes out whole. A page that marks
+        # where its article starts or ends (a headline, a comment section, a copyright notice) is a
+        # page, not this.
         # Links listed under a "Related" heading and teasers cut off after the text go with it.
         also = {
             (line.index, line.seq): rule

@@ -551,6 +551,15 @@ def test_table_under_the_repeated_headline_of_a_page_without_prose_is_the_articl
     assert clean_text(result.body).body == result.body
 
 
+def test_untitled_article_with_a_few_stray_lines_loses_only_those_lines() -> None:
+    # The short opening sentence scores too little to carry the main-text region over the credit
+    # under it; a body with no headline above it, no menu and a few stray lines is not cut to a region.
+    opening = "Fares will stay the same."
+    result = clean_text(page(opening, "Photo: Jane Doe", P1, "Share this article", P2, P3))
+    assert body_lines(result) == [opening, *ARTICLE]
+    assert result.rule_counts() == {"photo_credit": 1, "share_prompt": 1}
+
+
 def test_single_leftover_prompt_costs_only_its_line() -> None:
     result = clean_text(page(P1, P2, "Share this article", P3))
     assert body_lines(result) == ARTICLE
