@@ -1135,11 +1135,15 @@ class _SitePages:
         carriers = Counter(h for keys in groups.values() for h in keys)
         lengths = {h: n for page in self.pages for h, n in page.long.items()}
         threshold = max(config.boilerplate_min_pages, config.boilerplate_min_share * len(groups))
+        # A page with no line of its own (a clean copy beside its scrape that the story grouping
+        # missed: a table, short lines) repeats another page's text, not the site's chrome: it does
+        # not count as carrying its lines.
+        counted = Counter(h for keys in groups.values() if any(carriers[h] == 1 for h in keys) for h in keys)
         chrome: set[str] = set()
         for keys in groups.values():
             own_prose = sum(lengths.get(h, 0) for h in keys if carriers[h] == 1)
             if own_prose >= config.boilerplate_own_prose_chars:
-                chrome.update(self.recurring[h] for h in keys if carriers[h] >= threshold and h in self.recurring)
+                chrome.update(self.recurring[h] for h in keys if counted[h] >= threshold and h in self.recurring)
         return frozenset(chrome)
 
 

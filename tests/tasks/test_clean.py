@@ -631,6 +631,22 @@ def test_wire_copy_beside_its_scrape_keeps_its_text() -> None:
     assert bodies["in/scrape.txt"] == page(ARTICLE)
 
 
+def test_wire_copy_of_a_table_beside_its_scrape_keeps_its_rows() -> None:
+    # No long sentence lines, so nothing groups the copy with its scrape as one story; a copy all of
+    # whose lines are on another page does not make them the site's chrome.
+    rows = [f"Round {n}: {day} May – {city}" for n, (day, city) in enumerate([(3, "Leeds"), (10, "York"), (17, "Hull"), (24, "Bath")], 1)]
+    own = (
+        "A story about {} that goes on long enough to be this page's own article, which no other page carries, "
+        "and then adds a second sentence so that the page holds a fair amount of prose that is only its own."
+    )
+    scrape = page(MENU, rows, own.format("the site's other sections, in a box beside the calendar"), FOOTER)
+    others = [page(MENU, own.format(t), FOOTER) for t in ("rain", "roads", "taxes")]
+    docs = [doc("in/wire.txt", page(rows)), doc("in/scrape.txt", scrape)] + [doc(f"in/{i}.txt", t) for i, t in enumerate(others)]
+    bodies = dict(zip(*clean_documents(docs).records.select("source_uri", "body"), strict=True))
+    assert bodies["in/wire.txt"] == page(rows)
+    assert bodies["in/0.txt"] == own.format("rain")
+
+
 def test_story_syndicated_into_several_sites_keeps_its_text_in_each() -> None:
     docs = []
     for site in ("a.com", "b.com", "c.com"):
