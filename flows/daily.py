@@ -20,6 +20,7 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
 from flows.runners import clean_in_chunks, fan_out_pool, read_in_chunks, validate_records_in_chunks, work_folder
+from tasks.clean import SiteChrome
 from tasks.config import S3Config, Settings, load_settings
 from tasks.dedup import INDEX_DATASET, dedup_task, load_index_task
 from tasks.errors import CleanwireError, PipelineError, UsageError
@@ -175,8 +176,9 @@ def process_partition(
 
     # Worker processes for read, clean and record validation; the read step's documents spilled to a work folder.
     with fan_out_pool(settings.ops) as pool, work_folder(settings.ops) as spill_dir:
+        chrome = SiteChrome(settings.clean)  # the sites' recurring lines, found while the workers read
         with timer.step("read"):
-            read = read_in_chunks(source_uri, objects, settings, pool, spill_dir)
+            read = read_in_chunks(source_uri, objects, settings, pool, spill_dir, chrome)
         inputs = read.documents.height + len(read.rejections)
         logger.info("read: %d documents, %d inputs rejected", read.documents.height, len(read.rejections))
         check_rerun(published, inputs, ingest_date, settings.publish, allow_shrink or (allow_empty and not inputs))
@@ -184,7 +186,7 @@ def process_partition(
             logger.warning("read: %s", warning)
 
         with timer.step("clean"):
-            cleaned = clean_in_chunks(read.documents, settings, pool)
+            cleaned = clean_in_chunks(read.documents, settings, pool, chrome.lines())
         read = replace(read, documents=read.documents.clear())  # the day's raw text is not needed after cleaning
         logger.info("clean: %d records, %d without article text", cleaned.records.height, len(cleaned.rejections))
 

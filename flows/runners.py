@@ -8,7 +8,7 @@ threads would use one core), started on the first step with more than one chunk 
 run's fan-out steps; a step of one chunk runs in the flow's process. With ``--runner dask`` they go
 to the Dask workers. The
 clean step's one batch-wide signal, each site's recurring lines, is computed once in the flow's
-process and handed to every chunk. Everything after them (dedup against the whole batch and the
+process, from each read chunk as it arrives, and handed to every clean chunk. Everything after them (dedup against the whole batch and the
 index, batch validation, publish) needs the whole batch and stays in the flow's process, so the dedup join
 sees every article exactly as with the default runner.
 
@@ -93,15 +93,25 @@ def read_in_chunks(
     settings: Settings,
     pool: WorkerPool | None = None,
     spill_dir: Path | None = None,
+    chrome: SiteChrome | None = None,
 ) -> ReadBatch:
     """The read step, one task per chunk (see ``completed_chunks``); results in listing order.
-    With ``spill_dir``, each chunk's documents are spilled there as they arrive (``spilled``)."""
+    With ``spill_dir``, each chunk's documents are spilled there as they arrive (``spilled``); with
+    ``chrome``, they are fed to it as they arrive, so the flow's process finds the sites' recurring
+    lines while the workers are still reading (a site's chrome does not depend on its pages' order)."""
     parts = chunks(objects, settings.ops.read_chunk_files)
     finished = completed_chunks(
         pool, read_task(settings.ops),
         unmapped(source_uri), parts, unmapped(settings.read), unmapped(settings.s3), unmapped(settings.parse),
     )  # fmt: skip
-    keep = None if spill_dir is None else lambda index, batch: spilled(batch, spill_dir / f"documents-{index:06d}.arrow")
+
+    def keep(index: int, batch: ReadBatch) -> ReadBatch:
+        if spill_dir is not None:
+            batch = spilled(batch, spill_dir / f"documents-{index:06d}.arrow")
+        if chrome is not None:
+            chrome.add(raw_documents(batch.documents))
+        return batch
+
     return merge_read_batches(results_with_progress(finished, [len(part) for part in parts], "files read", keep))
 
 
@@ -124,11 +134,18 @@ def work_folder(ops: OpsConfig) -> Iterator[Path | None]:
         yield Path(folder)
 
 
-def clean_in_chunks(documents: pl.DataFrame, settings: Settings, pool: WorkerPool | None = None) -> CleanOutcome:
+def clean_in_chunks(
+    documents: pl.DataFrame,
+    settings: Settings,
+    pool: WorkerPool | None = None,
+    boilerplate: dict[str, frozenset[str]] | None = None,
+) -> CleanOutcome:
     """The clean step over tasks.parse.DOCUMENTS rows, one task per chunk (see ``completed_chunks``);
-    results in order."""
-    parts = frame_chunks(documents, settings.ops.clean_chunk_docs)
-    boilerplate = site_chrome(parts, settings.clean)
+    results in order. ``boilerplate``: the sites' recurring lines over ``documents`` when already
+    found (``SiteChrome``), else found here."""
+    parts = frame_chunks(documents, balanced_chunk_size(documents.height, settings.ops.clean_chunk_docs, pool))
+    if boilerplate is None:
+        boilerplate = site_chrome(parts, settings.clean)
     finished = completed_chunks(pool, clean_task, parts, unmapped(settings.clean), unmapped(boilerplate))
     return merge_outcomes(results_with_progress(finished, [part.height for part in parts], "documents cleaned"))
 
@@ -140,6 +157,17 @@ def site_chrome(parts: list[pl.DataFrame], config: CleanConfig) -> dict[str, fro
     for part in parts:
         chrome.add(raw_documents(part))
     return chrome.lines()
+
+
+def balanced_chunk_size(total: int, size: int, pool: WorkerPool | None) -> int:
+    """A chunk size of at most ``size`` that splits ``total`` items into a multiple of the pool's
+    workers (equal chunks), so that the workers finish the step together: 10,000 documents in
+    chunks of 2,000 on two workers would leave one worker idle for the fifth chunk, six of 1,667 do
+    not. What fits in one chunk stays one chunk (it runs in the flow's process)."""
+    if pool is None or total <= size:
+        return size
+    rounds = -(-total // (size * pool.workers))
+    return -(-total // (rounds * pool.workers))
 
 
 def frame_chunks(frame: pl.DataFrame, size: int) -> list[pl.DataFrame]:
@@ -161,7 +189,12 @@ class WorkerPool:
     """A started pool of worker processes, and how many chunks it is handed at a time."""
 
     runner: ProcessPoolTaskRunner
-    in_flight: int  # chunks submitted and not yet collected
+    workers: int
+
+    @property
+    def in_flight(self) -> int:
+        """Chunks submitted and not yet collected: each worker has its next chunk waiting."""
+        return 2 * self.workers
 
 
 def completed_chunks(pool: WorkerPool | None, task: Task, *args) -> Iterator[tuple[int, PrefectFuture]]:
@@ -209,7 +242,7 @@ def fan_out_pool(ops: OpsConfig) -> Iterator[WorkerPool | None]:
         return
     workers = ops.fan_out_workers or os.cpu_count() or 1
     with ProcessPoolTaskRunner(max_workers=workers, initializer=use_api, initargs=(prefect_api_url(),)) as runner:
-        yield WorkerPool(runner, in_flight=2 * workers)  # each worker has its next chunk waiting
+        yield WorkerPool(runner, workers)
 
 
 def use_api(url: str) -> None:

@@ -166,7 +166,20 @@ class PageLanguage(NamedTuple):
 
 def page_language(lines: Sequence[str], config: CleanConfig) -> PageLanguage:
     """The page's language, from the stop words of its first lines (see ``_page_stopwords``)."""
-    return _page_stopwords((_TOKEN.findall(line.casefold()) for line in lines), config)
+    return _page_stopwords((_line_tokens(line, config) for line in lines), config)
+
+
+def _tokens(text: str) -> tuple[str, ...]:
+    """The casefolded words of a line."""
+    return tuple(_TOKEN.findall(text.casefold()))
+
+
+# A line's words serve the page-language vote and then its facts: cached for lines of ordinary length.
+_cached_tokens = lru_cache(maxsize=1 << 15)(_tokens)
+
+
+def _line_tokens(text: str, config: CleanConfig) -> tuple[str, ...]:
+    return (_cached_tokens if len(text) <= config.segment_line_chars else _tokens)(text)
 
 
 def _page_stopwords(token_lists: Iterable[Sequence[str]], config: CleanConfig) -> PageLanguage:
@@ -553,7 +566,7 @@ class _TextFacts(NamedTuple):
 
 def _text_facts(text: str, rules: _Rules, stopwords: frozenset[str]) -> _TextFacts:
     config = rules.config
-    tokens = _TOKEN.findall(text.casefold())
+    tokens = _line_tokens(text, config)
     words = len(tokens)
     ends = _ends_sentence(text) or _is_unmarked_prose(text, config)
     return _TextFacts(

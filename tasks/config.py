@@ -474,7 +474,14 @@ class OpsConfig(Section):
             "process costs ~0.2-0.9 s of Prefect bookkeeping, so a chunk should hold seconds of work."
         ),
     )
-    clean_chunk_docs: int = Field(2000, ge=1, description="Documents per clean task: the unit fanned out to workers.")
+    clean_chunk_docs: int = Field(
+        2000,
+        ge=1,
+        description=(
+            "Most documents per clean task: the unit fanned out to workers. On worker processes a day of more "
+            "is split into equal chunks, as many as a multiple of the workers, so they finish together."
+        ),
+    )
     validate_chunk_rows: int = Field(
         20_000, ge=1, description="Records per record-validation task: the unit fanned out to workers."
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import re
 
-_WHITESPACE = re.compile(r"\s+")
 # Kana and CJK ideographs are written without spaces: each character counts as a word, so that the
 # word-count bounds of the contract mean roughly the same amount of text in every language.
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
@@ -21,7 +20,7 @@ def article_id(source_uri: str, locator: str = "") -> str:
 
 def content_hash(body: str) -> str:
     """SHA-256 of the body with whitespace folded, so re-wrapped copies of one text hash alike."""
-    return hashlib.sha256(_WHITESPACE.sub(" ", body).strip().encode("utf-8")).hexdigest()
+    return hashlib.sha256(" ".join(body.split()).encode("utf-8")).hexdigest()
 
 
 def word_count(body: str) -> int:

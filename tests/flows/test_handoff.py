@@ -149,3 +149,41 @@ def test_spilled_read_results_are_arrow_files_in_the_work_folder_until_the_run_e
     assert files == ["documents-000000.arrow", "documents-000001.arrow", "documents-000002.arrow"]
     assert spilled.equals(in_memory) and in_memory.height == 5
     assert not any((tmp_path / "work").iterdir())  # the work folder is gone with the block
+
+
+def test_site_chrome_found_while_reading_equals_chrome_over_the_read_documents(seeds_dir):
+    """The flow feeds each read chunk to the site-chrome pass as it arrives, in whatever order the
+    chunks finish: the sites' recurring lines are those of the whole read, in any order."""
+    from prefect import flow
+
+    from flows.runners import read_in_chunks
+    from tasks.clean import SiteChrome, find_site_boilerplate
+    from tasks.config import Settings
+    from tasks.parse import raw_documents
+    from tasks.storage import LocalStorage
+
+    settings = Settings(ops={"read_chunk_files": 2, "cache_reads": False})
+
+    @flow
+    def read_with_chrome() -> tuple[pl.DataFrame, dict[str, frozenset[str]]]:
+        chrome = SiteChrome(settings.clean)
+        batch = read_in_chunks(str(seeds_dir), LocalStorage(seeds_dir).list(), settings, chrome=chrome)
+        return batch.documents, chrome.lines()
+
+    documents, while_reading = read_with_chrome()
+    pages = raw_documents(documents)
+    assert while_reading and while_reading == find_site_boilerplate(pages, settings.clean)
+    assert SiteChrome(settings.clean).add(reversed(pages)).lines() == while_reading
+
+
+@pytest.mark.parametrize(
+    ("total", "workers", "chunks"),
+    [(5, 2, [5]), (2_000, 2, [2_000]), (3_000, 2, [1_500, 1_500]), (10_000, 2, [1_667] * 5 + [1_665]), (100_000, 2, [2_000] * 50), (10_000, 3, [1_667] * 5 + [1_665])],
+)
+def test_clean_chunks_split_the_documents_evenly_over_the_workers(total, workers, chunks):
+    from flows.runners import WorkerPool, balanced_chunk_size, frame_chunks
+
+    frame = pl.DataFrame({"n": range(total)})
+    parts = frame_chunks(frame, balanced_chunk_size(total, 2_000, WorkerPool(None, workers)))
+    assert [part.height for part in parts] == chunks
+    assert balanced_chunk_size(total, 2_000, None) == 2_000  # no pool: the flow's runner takes the chunks as they come

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
+from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
-from tasks.language import detect_language, detect_languages
+from tasks.language import _identifier, detect_language, detect_languages
 
 
 @pytest.mark.parametrize(
@@ -45,3 +46,25 @@ def test_batch_helper_keeps_nulls_order_and_agrees_with_single() -> None:
     assert out.to_list() == [detect_language(t) for t in texts] == ["de", None, None, "ja"]
     assert detect_languages(iter(texts)).to_list() == out.to_list()
     assert detect_languages(pl.Series([], dtype=pl.String)).to_list() == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "12345 !!!",
+        "HELLO WORLD",
+        "The government announced new measures on Tuesday.",
+        "Die Regierung hat am Dienstag neue Maßnahmen angekündigt. " * 30,
+        "政府は火曜日に新たな措置を発表した。",
+        "सरकार ने मंगलवार को नए उपायों की घोषणा की।",
+        b"caf\xc3\xa9 au lait \xc3",
+    ],
+)
+def test_compiled_walk_scores_like_py3langid(text: str | bytes, py3langid_identifier: LanguageIdentifier) -> None:
+    assert _identifier().classify(text) == py3langid_identifier.classify(text)
+
+
+@pytest.fixture(scope="module")
+def py3langid_identifier() -> LanguageIdentifier:
+    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)

@@ -11,6 +11,11 @@ def test_content_hash_ignores_rewrapping():
     assert content_hash("a b c") != content_hash("a b d")
 
 
+def test_content_hash_folds_every_unicode_space():
+    # No-break, ideographic, line-separator and information-separator characters are whitespace too.
+    assert content_hash("\u3000a\u00a0\u2028b\x1c\x85c\u2003") == content_hash("a b c")
+
+
 def test_word_count_counts_cjk_characters_as_words():
     assert word_count("The cat—sat, on 3 mats.") == 6
     assert word_count("東京都の学校") == 6
