@@ -20,7 +20,10 @@ come out unchanged, documents per CPU-second of the clean step. On wcxb-dev, the
 ``without`` snippets left and ``with`` snippets missing follow, and on both sets the share of the
 comment and related-block text labelled in tests/tasks/noise_blocks.json that the raw bodies keep.
 
-    python -m bench.noise [--sets aeb-dev,wcxb-dev] [--shapes raw,one-line,...] [--worst 5] [--through-pipeline]
+    python -m bench.noise [--sets aeb-dev,wcxb-dev] [--shapes raw,one-line,...] [--half A|B] [--worst 5] [--through-pipeline]
+
+With --half A or B only one half of each set's pages is used (a stable hash of the page id): develop
+a rule on one half, check it holds on the other.
 
 With --through-pipeline the raw aeb-dev pages go through the whole daily flow instead (read, clean,
 record suite, dedup, batch suite, publish to a temporary folder): the bodies scored are those of the
@@ -30,6 +33,7 @@ published articles and duplicates, and a quarantined page counts as an empty bod
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib.util
 import json
 import re
@@ -107,6 +111,12 @@ def load_pages(bench_dir: Path) -> list[Page]:
             )
         )
     return pages
+
+
+def half_of(page_id: str) -> str:
+    """The half ("A" or "B") a page belongs to: a stable split of a set's pages by a hash of the page id, so that a rule tuned on
+    one half can be checked on the other."""
+    return "AB"[hashlib.blake2b(page_id.encode("utf-8"), digest_size=1).digest()[0] & 1]
 
 
 def document(uri: str, text: str, url: str | None = None) -> RawDocument:
@@ -361,6 +371,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--shapes", default=",".join(SHAPES), help=f"comma-separated shapes of {', '.join(SHAPES)}")
     ap.add_argument("--score-tool", type=Path, default=DEFAULT_SCORER, help="the benchmark's aeb_score.py")
     ap.add_argument("--worst", type=int, default=0, help="how many lowest-F1 raw pages to list per set")
+    ap.add_argument("--half", choices=("A", "B"), help="only the pages of one half of each set (a stable hash of the page id)")
     ap.add_argument("--through-pipeline", action="store_true", help="score what a whole `cleanwire run` publishes (aeb-dev raw)")
     args = ap.parse_args(argv)
 
@@ -384,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
 
     rows = []
     for name in sets:
-        pages = load_pages(args.benchmarks / name)
+        pages = [p for p in load_pages(args.benchmarks / name) if args.half in (None, half_of(p.id))]
         for shape in (s for s in args.shapes.split(",") if s):
             rows.append(run_shape(name, shape, pages, scorer, CleanConfig(), args.worst))
     print_table(rows)

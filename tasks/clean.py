@@ -326,6 +326,10 @@ class _Rules:
     config: CleanConfig
     prompt: tuple[tuple[str, re.Pattern[str]], ...]
     related: frozenset[str]
+    sections: frozenset[str]
+    author_name: re.Pattern[str]
+    author_verb: re.Pattern[str]
+    author_role: re.Pattern[str]
     comments: frozenset[str]
     related_prefix: re.Pattern[str]
     related_heading_start: re.Pattern[str]
@@ -350,6 +354,9 @@ class Lexicons(NamedTuple):
     """The reviewed word lists of tasks/lexicons/<field>.json (package data)."""
 
     related_headings: tuple[str, ...]
+    section_headings: tuple[str, ...]
+    author_role_words: tuple[str, ...]
+    author_bio_verbs: tuple[str, ...]
     comment_headings: tuple[str, ...]
     comment_count_words: tuple[str, ...]
     comment_author_verbs: tuple[str, ...]
@@ -407,6 +414,11 @@ def _compile(config_json: str) -> _Rules:
             ("cookie_prompt", _phrase_pattern(words.consent_prompt_words)),
         ),
         related=related,
+        sections=frozenset(_label(h) for h in words.section_headings),
+        # A name of two to four capitalised words, alone on its line or before a comma or title.
+        author_name=re.compile(r"^(?:about\s+(?:the\s+author:?\s*)?)?(?P<name>[^\W\d_][\w'’.-]+(?:\s[^\W\d_][\w'’.-]+){1,3})\b", re.IGNORECASE),
+        author_verb=re.compile(r"(?:" + "|".join(re.escape(w) for w in words.author_bio_verbs) + r")\b"),
+        author_role=re.compile(r"\b(?:" + "|".join(re.escape(w) for w in words.author_role_words) + r")\b", re.IGNORECASE),
         newsletter=_phrase_pattern(words.newsletter_words),
         ad_labels=frozenset(_label(w) for w in words.ad_labels),
         related_heading_start=re.compile(
@@ -744,6 +756,27 @@ def main_region(
     return (first, end) if best > 0 else (0, 0)
 
 
+def _end_at_link_heading(lines: Sequence[Line], first: int, end: int, config: CleanConfig, rules: _Rules) -> int:
+    """Where the article ends: at the first heading of a block of links to other stories ("Related
+    articles", "Latest posts"; a headline under it) below which the region
+    holds little text of its own. The teasers such a block lists read like prose, and the region
+    runs on over them; a heading followed by text is a section of the article."""
+    weights = [line.weight if line.kind in (Kind.GOOD, Kind.NEAR_GOOD) else 0.0 for line in lines[first:end]]
+    total, above = sum(weights), 0.0
+    for pos, weight in zip(range(first, end), weights, strict=True):
+        line = lines[pos]
+        if (
+            line.rule == "related_block"
+            and _label(line.text) in rules.related
+            and total - above <= config.link_block_tail_ratio * above
+            and pos + 1 < len(lines)
+            and lines[pos + 1].kind is Kind.SHORT
+        ):
+            return pos
+        above += weight
+    return end
+
+
 _LIST_MARKERS = "-–•*·▪►✓"
 _LIST_ITEM = re.compile(rf"[{_LIST_MARKERS}]\s|\(?\d{{1,3}}[.)]\s")
 _LIST_ROW = re.compile(rf"^(?:[{_LIST_MARKERS}]\s*|\(?\d{{1,3}}[.)]\s)|\d")
@@ -766,6 +799,29 @@ def _extend_over_list(lines: Sequence[Line], end: int, config: CleanConfig) -> i
     while stop < len(lines) and _is_data_row(lines[stop]):
         stop += 1
     return stop if stop - start >= config.list_min_rows else end
+
+
+def _table_region(lines: Sequence[Line], anchor: int | None, config: CleanConfig) -> tuple[int, int]:
+    """The article of a page without prose: the table under its repeated headline (a few short
+    lines, datelines and prompts between them), or the whole text when it is a table."""
+    if _is_table(lines, config):
+        return 0, len(lines)
+    if anchor is None:
+        return 0, 0
+    first = anchor + 1
+    while first < len(lines) and first - anchor <= config.table_max_lead_lines and not _is_data_row(lines[first]):
+        first += 1
+    end = first
+    while end < len(lines) and _is_data_row(lines[end]):
+        end += 1
+    return (first, end) if end - first >= config.list_min_rows else (0, 0)
+
+
+def _is_table(lines: Sequence[Line], config: CleanConfig) -> bool:
+    """Mostly rows with numbers or list markers, at least `list_min_rows` of them: a table or a list
+    (standings, tour dates), an article of data rather than a page of links."""
+    rows = sum(map(_is_data_row, lines))
+    return rows >= config.list_min_rows and 2 * rows > len(lines)
 
 
 def _is_teaser(line: Line, config: CleanConfig) -> bool:
@@ -794,18 +850,39 @@ class _Selection:
     def chrome_lines(self, config: CleanConfig) -> int:
         """Lines that only a page's chrome has: noise-rule matches (except those article text also
         shows), a caption or headline printed again and again, a menu above the first or below the
-        last paragraph (a run of short lines that is not a list, noise lines and teasers skipped), and the
-        page's title repeated as the headline."""
+        last paragraph (``menu_lines``), and the page's title repeated as the headline."""
         typed = sum(_is_chrome(line, config) for line in self.classified)
+        return (self.anchor is not None) + typed + len(self.menu_lines(config))
+
+    def menu_lines(self, config: CleanConfig) -> list[Line]:
+        """The lines of menus above the first or below the last paragraph: runs of short lines that
+        are not a list or a table (noise lines and teasers skipped)."""
         rest = [
             line for line in self.classified if line.kind not in (Kind.NOISE, Kind.TRAILER) and not _is_teaser(line, config)
         ]
         prose = [pos for pos, line in enumerate(rest) if line.kind is Kind.GOOD]
         first, last = (prose[0], prose[-1]) if prose else (len(rest), -1)
-        menus = sum(
-            not first <= pos <= last and not _is_data_row(rest[pos]) for pos in navigation_lines(rest, config)
-        )
-        return (self.anchor is not None) + typed + menus
+        return [
+            rest[pos]
+            for run in _runs(navigation_lines(rest, config))
+            # A run of short lines that is mostly rows with numbers or list markers is a table or a list.
+            if 2 * sum(_is_data_row(rest[pos]) for pos in run) < len(run)
+            for pos in run
+            # The heading of a list or table stands right above its first row.
+            if not first <= pos <= last and not _is_data_row(rest[pos])
+            and not (pos + 1 < len(rest) and _is_data_row(rest[pos + 1]))
+        ]
+
+
+def _runs(positions: Iterable[int]) -> list[list[int]]:
+    """Positions grouped into runs of consecutive ones."""
+    runs: list[list[int]] = []
+    for pos in sorted(positions):
+        if runs and runs[-1][-1] == pos - 1:
+            runs[-1].append(pos)
+        else:
+            runs.append([pos])
+    return runs
 
 
 def _is_chrome(line: Line, config: CleanConfig) -> bool:
@@ -818,17 +895,58 @@ def _is_chrome(line: Line, config: CleanConfig) -> bool:
     return line.rule is not None and line.rule not in ARTICLE_TEXT_RULES
 
 
+def _section_headings(lines: list[Line], rules: _Rules) -> list[Line]:
+    """A recurring line that reads as a section heading many articles share ("Conclusion", "Key
+    takeaways", "Pros") is the articles' structure, not the site's chrome: it is judged by its text
+    again (a heading is short)."""
+    shared = [pos for pos, line in enumerate(lines) if line.rule == "batch_boilerplate" and _label(line.text) in rules.sections]
+    if not shared:
+        return lines
+    out = list(lines)
+    for pos in shared:
+        out[pos] = lines[pos]._replace(kind=Kind.SHORT, rule=None)
+    return out
+
+
+def _author_boxes(lines: list[Line], rules: _Rules) -> list[Line]:
+    """An author's box: a short line naming a person ("Jane Doe", "About Jane Doe") and right under
+    it a paragraph about them that opens with the name and says what they do ("Jane Doe is a staff
+    writer at ..."). It is not the article's text (rule ``author_bio``), though article text can
+    look like it, so it does not count as chrome."""
+    found: list[int] = []
+    for pos in range(len(lines) - 1):
+        head, about = lines[pos], lines[pos + 1]
+        if head.kind is not Kind.SHORT or about.kind not in (Kind.GOOD, Kind.NEAR_GOOD):
+            continue
+        name = rules.author_name.match(head.text)
+        if name is None or not all(word[0].isupper() for word in name["name"].split()):
+            continue
+        first = name["name"].split()[0]
+        opens = rf"(?:{re.escape(name['name'])}|{re.escape(first)})(?:\s*\([^)]*\))?\s+{rules.author_verb.pattern}"
+        if re.match(opens, about.text) and rules.author_role.search(about.text):
+            found += [pos, pos + 1]
+    if not found:
+        return lines
+    out = list(lines)
+    for pos in found:
+        out[pos] = lines[pos]._replace(kind=Kind.NOISE, rule="author_bio")
+    return out
+
+
 def select(
     units: Sequence[Unit], config: CleanConfig, rules: _Rules, boilerplate: frozenset[str], stopwords: frozenset[str]
 ) -> _Selection:
-    classified = classify(units, config, rules, boilerplate, stopwords)
+    classified = _author_boxes(_section_headings(classify(units, config, rules, boilerplate, stopwords), rules), rules)
     anchor = headline_anchor(classified, config)
     navigation = navigation_lines(classified, config)
     first, end = main_region(classified, config, anchor, navigation)
+    end = _end_at_link_heading(classified, first, end, config, rules)
     while end > first and _is_teaser(classified[end - 1], config):
         end -= 1
     if end > first:
         end = _extend_over_list(classified, end, config)
+    else:
+        first, end = _table_region(classified, anchor, config)
     kept, dropped = [], []
     in_link_block = False  # the headlines (and teasers) listed under a "Related"/"Read more" heading
     for pos, line in enumerate(classified):
@@ -1030,11 +1148,15 @@ class _SitePages:
         carriers = Counter(h for keys in groups.values() for h in keys)
         lengths = {h: n for page in self.pages for h, n in page.long.items()}
         threshold = max(config.boilerplate_min_pages, config.boilerplate_min_share * len(groups))
+        # A page with no line of its own (a clean copy beside its scrape that the story grouping
+        # missed: a table, short lines) repeats another page's text, not the site's chrome: it does
+        # not count as carrying its lines.
+        counted = Counter(h for keys in groups.values() if any(carriers[h] == 1 for h in keys) for h in keys)
         chrome: set[str] = set()
         for keys in groups.values():
             own_prose = sum(lengths.get(h, 0) for h in keys if carriers[h] == 1)
             if own_prose >= config.boilerplate_own_prose_chars:
-                chrome.update(self.recurring[h] for h in keys if carriers[h] >= threshold and h in self.recurring)
+                chrome.update(self.recurring[h] for h in keys if counted[h] >= threshold and h in self.recurring)
         return frozenset(chrome)
 
 
@@ -1068,7 +1190,7 @@ def _story_groups(pages: Sequence[_Page], config: CleanConfig) -> list[int]:
 
 # Rules that also fire on article text (a list's labels printed several times, a row of asterisks):
 # a page on which only these fire shows no chrome (a repeated line of headline length does count).
-ARTICLE_TEXT_RULES = frozenset({"repeated_line", "symbols"})
+ARTICLE_TEXT_RULES = frozenset({"repeated_line", "symbols", "author_bio"})
 
 # Rules that locate the article by the shape of the whole page. Text an HTML extractor has already
 # cut from the page's structure is not a page dump, and these rules only cost it recall there.
@@ -1094,18 +1216,27 @@ def clean_text(
     published = _find_date(sel, config, rules)
     byline = _find_byline(sel, config, rules)
     chrome = sel.chrome_lines(config)
-    if not chrome and any(
-        line.kind is Kind.GOOD or (line.kind is Kind.NEAR_GOOD and line.density >= config.good_min_stop_density)
-        for line in sel.classified
+    if not chrome and (
+        any(
+            line.kind is Kind.GOOD or (line.kind is Kind.NEAR_GOOD and line.density >= config.good_min_stop_density)
+            for line in sel.classified
+        )
+        or _is_table(sel.classified, config)
     ):
-        # No chrome on a page of prose: it is already an article and comes out whole.
+        # No chrome on a page of prose, or on a table: it is already an article and comes out whole.
         kept, dropped = list(sel.classified), []
-    elif chrome <= config.article_max_noise_lines and any(line.kind is Kind.GOOD for line in sel.classified) and not (
-        sel.anchor is not None or any(line.kind is Kind.TRAILER for line in sel.classified)
+    elif (
+        (
+            chrome <= config.article_max_noise_lines
+            or (title is None and chrome <= config.untitled_article_max_noise_lines and not sel.menu_lines(config))
+        )
+        and any(line.kind is Kind.GOOD for line in sel.classified)
+        and not (sel.anchor is not None or any(line.kind is Kind.TRAILER for line in sel.classified))
     ):
-        # An article with a stray prompt or credit left in: that line goes, the rest comes out whole.
-        # A page that marks where its article starts or ends (a repeated headline, a comment
-        # section, a copyright notice) is a page, not this.
+        # An article with a stray prompt or credit left in (a few when no headline stands above its
+        # text and no menu around it): those lines go, the rest comes out whole. A page that marks
+        # where its article starts or ends (a headline, a comment section, a copyright notice) is a
+        # page, not this.
         # Links listed under a "Related" heading and teasers cut off after the text go with it.
         also = {
             (line.index, line.seq): rule

@@ -138,6 +138,12 @@ class CleanConfig(Section):
         description="A page with at most this many lines matching a noise rule (and no recurring chrome) is already "
         "an article: only those lines are removed, the main-text region is not looked for.",
     )
+    untitled_article_max_noise_lines: int = Field(
+        5,
+        description="The same for a page with no headline above its text and no menu around it (a body from a feed "
+        "or an API, with a few lines a noise rule matches). Scraped pages show more: 99 % of the dev sets' raw pages "
+        "have 6 or more chrome lines.",
+    )
     # Main-text region: the contiguous run of lines with the highest score.
     good_line_score: float = Field(1.0, description="Score per character of a line classed as article text.")
     near_good_line_score: float = Field(0.3, description="Score per character of a line that is prose-like but weak.")
@@ -158,9 +164,19 @@ class CleanConfig(Section):
         description="The text below the repeated headline is the article when it scores at least this share of "
         "the page's best region (the header above it holds teasers for other stories).",
     )
+    link_block_tail_ratio: float = Field(
+        0.25,
+        description="A heading of a block of links to other stories ends the article when the region's text below "
+        "it is at most this share of the text above it (the block's teasers read like prose).",
+    )
     headline_search_lines: int = Field(400, description="How many lines down the repeated headline is looked for.")
     list_min_rows: int = Field(
         3, description="Fewest numbered or bulleted rows after the text that extend the article."
+    )
+    table_max_lead_lines: int = Field(
+        4,
+        description="On a page without prose, most lines (a heading, a dateline, a prompt) between the repeated "
+        "headline and the table that is the article.",
     )
     # Typed noise.
     teaser_min_chars: int = Field(

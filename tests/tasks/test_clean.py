@@ -146,6 +146,33 @@ def test_related_block_after_the_article_is_dropped() -> None:
     assert "related_block" in rules_of(result)
 
 
+def test_related_block_of_headlines_and_whole_sentence_teasers_ends_the_article() -> None:
+    # The teasers end like sentences, so they read as prose; the heading and the headline under it
+    # mark where the article stops.
+    teasers = [
+        "Council Approves New Bike Lanes",
+        "The council approved two new bike lanes on Monday after a long debate about parking.",
+        "Library Opening Hours Extended",
+    ]
+    result = clean_text(page(MENU, ARTICLE, "Related articles", teasers, FOOTER))
+    assert body_lines(result) == ARTICLE
+    assert "related_block" in rules_of(result)
+
+
+def test_related_heading_followed_by_text_is_a_section_of_the_article() -> None:
+    result = clean_text(page(MENU, P1, P2, "Related", P3, FOOTER))
+    assert body_lines(result) == [P1, P2, P3]
+
+
+def test_author_box_after_the_article_is_dropped_but_not_chrome() -> None:
+    box = ["Jane Doe", "Jane Doe is a staff writer at Example News, where she covers transport and city politics."]
+    result = clean_text(page(MENU, ARTICLE, box, FOOTER))
+    assert body_lines(result) == ARTICLE
+    assert "author_bio" in rules_of(result)
+    # Text that looks like one in an article with no chrome stays: it may be the article's.
+    assert clean_text(page(ARTICLE, box)).body == page(ARTICLE, box)
+
+
 def test_comment_section_ends_the_article_even_when_longer() -> None:
     comments = [
         "jane says:",
@@ -507,6 +534,32 @@ def test_clean_input_with_lists_that_read_like_chrome_comes_out_unchanged() -> N
     assert result.body == text and result.removed == ()
 
 
+def test_clean_table_with_a_few_plain_lines_comes_out_unchanged() -> None:
+    # A calendar: rows with numbers and list markers, closed by two lines without either. Two such
+    # lines after a table are not a menu, and a page of data rows without prose is still an article.
+    rows = [f"Round {n}: {day} May – {city}" for n, (day, city) in enumerate([(3, "Leeds"), (10, "York"), (17, "Hull"), (24, "Bath")], 1)]
+    text = page("Tour dates 2018", rows, "* Dates may change", "www.example.com", "AS - www.example.com")
+    result = clean_text(text)
+    assert result.body == text and result.removed == ()
+
+
+def test_table_under_the_repeated_headline_of_a_page_without_prose_is_the_article() -> None:
+    rows = [f"Round {n}: {day} May – {city}" for n, (day, city) in enumerate([(3, "Leeds"), (10, "York"), (17, "Hull"), (24, "Bath")], 1)]
+    text = page("Tour dates for 2018 | Example Racing", MENU, "Tour dates for 2018", "Share this on WhatsApp", rows, FOOTER)
+    result = clean_text(text)
+    assert body_lines(result) == rows
+    assert clean_text(result.body).body == result.body
+
+
+def test_untitled_article_with_a_few_stray_lines_loses_only_those_lines() -> None:
+    # The short opening sentence scores too little to carry the main-text region over the credit
+    # under it; a body with no headline above it, no menu and a few stray lines is not cut to a region.
+    opening = "Fares will stay the same."
+    result = clean_text(page(opening, "Photo: Jane Doe", P1, "Share this article", P2, P3))
+    assert body_lines(result) == [opening, *ARTICLE]
+    assert result.rule_counts() == {"photo_credit": 1, "share_prompt": 1}
+
+
 def test_single_leftover_prompt_costs_only_its_line() -> None:
     result = clean_text(page(P1, P2, "Share this article", P3))
     assert body_lines(result) == ARTICLE
@@ -555,6 +608,17 @@ def test_site_chrome_fed_chunk_by_chunk_is_that_of_the_whole_run() -> None:
     assert chrome.lines()["a.com"] == {normalise("Example News Menu"), normalise("Tip us off")}
 
 
+def test_section_heading_the_sites_articles_share_is_not_chrome() -> None:
+    own = (
+        "A story about {} that goes on long enough to be this page's own article, which no other page carries, "
+        "and then adds a second sentence so that the page holds a fair amount of prose that is only its own."
+    )
+    articles = {t: [own.format(t), "Key takeaways:", own.format(f"{t} and what comes next")] for t in ("rain", "roads", "taxes")}
+    docs = [doc(f"in/{t}.txt", page(MENU, article, FOOTER)) for t, article in articles.items()]
+    bodies = clean_documents(docs, CleanConfig(boilerplate_min_pages=2)).records["body"].to_list()
+    assert bodies == [page(article) for article in articles.values()]
+
+
 def test_wire_copy_beside_its_scrape_keeps_its_text() -> None:
     others = [
         page(MENU, f"Another story about {t} that this site published on its own, long enough to be prose that is only its own.", FOOTER)
@@ -565,6 +629,22 @@ def test_wire_copy_beside_its_scrape_keeps_its_text() -> None:
     bodies = dict(zip(*clean_documents(docs).records.select("source_uri", "body"), strict=True))
     assert bodies["in/wire.txt"] == page(ARTICLE)
     assert bodies["in/scrape.txt"] == page(ARTICLE)
+
+
+def test_wire_copy_of_a_table_beside_its_scrape_keeps_its_rows() -> None:
+    # No long sentence lines, so nothing groups the copy with its scrape as one story; a copy all of
+    # whose lines are on another page does not make them the site's chrome.
+    rows = [f"Round {n}: {day} May – {city}" for n, (day, city) in enumerate([(3, "Leeds"), (10, "York"), (17, "Hull"), (24, "Bath")], 1)]
+    own = (
+        "A story about {} that goes on long enough to be this page's own article, which no other page carries, "
+        "and then adds a second sentence so that the page holds a fair amount of prose that is only its own."
+    )
+    scrape = page(MENU, rows, own.format("the site's other sections, in a box beside the calendar"), FOOTER)
+    others = [page(MENU, own.format(t), FOOTER) for t in ("rain", "roads", "taxes")]
+    docs = [doc("in/wire.txt", page(rows)), doc("in/scrape.txt", scrape)] + [doc(f"in/{i}.txt", t) for i, t in enumerate(others)]
+    bodies = dict(zip(*clean_documents(docs).records.select("source_uri", "body"), strict=True))
+    assert bodies["in/wire.txt"] == page(rows)
+    assert bodies["in/0.txt"] == own.format("rain")
 
 
 def test_story_syndicated_into_several_sites_keeps_its_text_in_each() -> None:
