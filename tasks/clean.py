@@ -188,8 +188,9 @@ def _page_stopwords(token_lists: Iterable[Sequence[str]], config: CleanConfig) -
     sampled = 0
     for tokens in token_lists:
         # Each line votes with its first distinct tokens only: one huge or repetitive line must not
-        # outvote the page.
-        sample = set(tokens[: config.language_line_tokens])
+        # outvote the page. In order of first appearance, so that a tied vote goes to the language
+        # whose stop word came first, in every process (a set's order follows the string-hash seed).
+        sample = dict.fromkeys(tokens[: config.language_line_tokens])
         found.extend(filter(index.__contains__, sample))
         sampled += len(sample)
         if sampled >= config.language_sample_tokens:

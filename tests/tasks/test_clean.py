@@ -5,6 +5,9 @@ from __future__ import annotations
 import datetime
 import importlib.util
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -764,3 +767,23 @@ def test_lexicons_load_from_package_data() -> None:
     assert all(getattr(words, name) for name in Lexicons._fields)
     assert words.month_names["março"] == 3 and words.month_names["sept"] == 9 and words.month_names["dezember"] == 12
     assert "related articles" in words.related_headings
+
+
+def test_a_tied_language_vote_is_decided_the_same_in_every_process():
+    # Worker processes and reruns each get their own string-hash seed; the page's language (and so
+    # its cleaned body) must not depend on it. "the" is an English stop word, "und" a German one.
+    script = (
+        "from tasks.clean import page_language; from tasks.config import CleanConfig; "
+        "print(page_language(['the und'], CleanConfig(stopword_languages=('de', 'en'))).code)"
+    )
+    codes = {
+        subprocess.run(
+            [sys.executable, "-c", script],
+            env={**os.environ, "PYTHONHASHSEED": str(seed)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        for seed in range(4)
+    }
+    assert codes == {"en"}
