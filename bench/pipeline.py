@@ -431,6 +431,9 @@ def main(argv: list[str] | None = None) -> int:
         for size in [1, *sizes]:
             day = workdir / f"day-{size}"
             if not (args.keep and day.is_dir()):
+                # A day linked in from another workdir is replaced, never rebuilt inside the link's target.
+                if day.is_symlink():
+                    day.unlink()
                 shutil.rmtree(day, ignore_errors=True)
                 started = time.perf_counter()
                 stats = build_day(day, size, material)
