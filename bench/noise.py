@@ -10,7 +10,9 @@ lines per site, then each document), and scored with the benchmark's scorer:
   blank lines (clean input: it must come out unchanged);
 - ``wire+scrape``: each gold body as a clean wire copy beside its raw scrape, all in one batch and
   one folder; scored on the copies, and the duplicate relation found by
-  the dedup engine over the published bodies is scored against the copy/scrape pairs;
+  the dedup engine over the published bodies is scored against the pairs that are one story: a
+  page's copy and scrape, and the documents of two pages reviewed as one story
+  (bench/same_story_pairs.json);
 - ``syndicated``: each story in the chrome of three "sites" (the lines above and below the article
   on another dev page, one site per donor page, the URL's host naming the site), one batch.
 
@@ -53,6 +55,7 @@ sys.path[:] = [str(REPO_ROOT), *(p for p in sys.path if Path(p or ".").resolve()
 
 import polars as pl  # noqa: E402
 
+from bench.corpus import reviewed_pairs  # noqa: E402
 from tasks.clean import CleanOutcome, clean_documents, normalise  # noqa: E402
 from tasks.config import CleanConfig, DedupConfig  # noqa: E402
 from tasks.parse import RawDocument  # noqa: E402
@@ -150,7 +153,15 @@ def wire_shape(pages: list[Page], name: str) -> Shape:
     # One folder, as a feed landing next to the scrapes: nothing but the text tells copy from chrome.
     wires = [document(f"{name}/mixed/{p.id}-wire.txt", "\n".join(p.paragraphs)) for p in kept]
     scrapes = [document(f"{name}/mixed/{p.id}-scrape.txt", p.raw) for p in kept]
-    pairs = frozenset(frozenset((w.source_uri, s.source_uri)) for w, s in zip(wires, scrapes, strict=True))
+    # One story: a page's copy and scrape, and across two pages reviewed by hand as one story told by
+    # two outlets (bench/same_story_pairs.json), each document of one with each of the other.
+    documents_of = {p.id: (w.source_uri, s.source_uri) for p, w, s in zip(kept, wires, scrapes, strict=True)}
+    stories = [(page, page) for page in documents_of] + [
+        tuple(pair) for pair in reviewed_pairs()["same_story"] if pair <= documents_of.keys()
+    ]
+    pairs = frozenset(
+        frozenset((x, y)) for a, b in stories for x in documents_of[a] for y in documents_of[b] if x != y
+    )
     return Shape(
         wires + scrapes,
         {w.source_uri: p.gold for w, p in zip(wires, kept, strict=True)},
