@@ -210,6 +210,8 @@ def _page_stopwords(token_lists: Iterable[Sequence[str]], config: CleanConfig) -
 # ---------------------------------------------------------------------------------------------
 
 _YEAR = re.compile(r"(?:19|20)\d\d")
+# What makes a line a copyright notice rather than a line that mentions copyright.
+_COPYRIGHT_MARK = re.compile(r"[©ⓒ]|\(c\)|rights\s+reserved", re.IGNORECASE)
 
 
 def _date_patterns(months: Sequence[str]) -> tuple[re.Pattern[str], ...]:
@@ -511,12 +513,17 @@ def _typed_rule(text: str, words: int, ends_sentence: bool, rules: _Rules, confi
         if rules.credit.match(text) or (not ends_sentence and rules.credit_tail.search(text)):
             return "photo_credit"
         if rules.copyright.search(text):
-            # "© AFP" under a photo is a credit; a notice names a year or reserves rights.
-            return (
-                "copyright"
-                if words > config.credit_max_words or _YEAR.search(text) or "right" in label
-                else "photo_credit"
-            )
+            # "© AFP" under a photo is a credit; a notice names a year or reserves rights. A line that
+            # only opens with the word and carries no mark of a notice is a footer link when short
+            # ("Copyright Policy") and otherwise a heading or title about copyright: article text.
+            if _COPYRIGHT_MARK.search(text) or _YEAR.search(text):
+                return (
+                    "copyright"
+                    if words > config.credit_max_words or _YEAR.search(text) or "right" in label
+                    else "photo_credit"
+                )
+            if words <= config.credit_max_words:
+                return "copyright"
         if rules.byline.match(text) and not text.endswith((".", "!", "?")):
             return "byline"
         if rules.related_prefix.match(text):

@@ -137,6 +137,22 @@ def test_copyright_notice_ends_the_article() -> None:
     assert body_lines(result) == [P1, P2]
 
 
+def test_a_heading_about_copyright_is_article_text_and_does_not_end_it() -> None:
+    heading = "Copyright Complexity in a Fragmented World"
+    result = clean_text(page(P1, heading, P2, P3))
+    assert body_lines(result) == [P1, heading, P2, P3]
+    assert "copyright" not in rules_of(result)
+
+
+def test_a_short_copyright_footer_link_still_ends_the_article() -> None:
+    later = [
+        "This paragraph comes after the site's copyright link, in the part of the page that holds other "
+        "stories and listings, and it is long enough to outweigh the article if the link were ignored.",
+    ]
+    result = clean_text(page(P1, P2, "Copyright Policy", later))
+    assert body_lines(result) == [P1, P2]
+
+
 def test_related_block_after_the_article_is_dropped() -> None:
     other = [
         "Another Story Headline About Something Else",
