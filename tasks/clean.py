@@ -33,7 +33,6 @@ from enum import Enum
 from functools import lru_cache
 from importlib import resources
 from itertools import combinations
-from urllib.parse import urlsplit
 from typing import NamedTuple
 
 import polars as pl
@@ -46,7 +45,7 @@ from tasks.config import CleanConfig, ValidationConfig
 from tasks.language import detect_language
 from tasks.parse import RawDocument, raw_documents
 from tasks.quarantine import Rejection
-from tasks.records import article_id, content_hash, word_count
+from tasks.records import article_id, content_hash, url_site, word_count
 from tasks.schema import RECORDS
 from tasks.validate import RECORD_SUITE_FILE, load_suite
 
@@ -1065,9 +1064,7 @@ def _group(dropped: Sequence[tuple[Line, str]], kept: Sequence[Line]) -> tuple[R
 def site_of(doc: RawDocument) -> str:
     """The site a document comes from, for telling its chrome: the host of the URL the source
     states, else the folder or prefix holding the raw object."""
-    if doc.url and (host := urlsplit(doc.url).hostname):
-        return host.removeprefix("www.")
-    return doc.source_uri.rsplit("/", 1)[0]
+    return url_site(doc.url) or doc.source_uri.rsplit("/", 1)[0]
 
 
 class SiteChrome:

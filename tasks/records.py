@@ -5,11 +5,17 @@ from __future__ import annotations
 import hashlib
 import re
 
+import polars as pl
+
 # Kana and CJK ideographs are written without spaces: each character counts as a word, so that the
 # word-count bounds of the contract mean roughly the same amount of text in every language.
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 WORD_PATTERN = rf"[{_CJK}]|[^\W{_CJK}]+"  # also valid for polars' (Rust) regex engine
 _WORD = re.compile(WORD_PATTERN)
+# The host of an absolute URL ("scheme://[user@]host[:port]/..."), also valid for polars' regex
+# engine. A pattern, not a URL parser: a malformed URL (an unclosed IPv6 bracket) still names a host.
+URL_HOST_PATTERN = r"^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?([^/:?#]+)"
+_URL_HOST = re.compile(URL_HOST_PATTERN)
 
 
 def article_id(source_uri: str, locator: str = "") -> str:
@@ -26,3 +32,15 @@ def content_hash(body: str) -> str:
 def word_count(body: str) -> int:
     """Words of ``body``: runs of word characters, and every CJK character on its own."""
     return len(_WORD.findall(body))
+
+
+def url_site(url: str | None) -> str | None:
+    """The site a URL names: its host in lower case without a leading "www." (None without a host).
+    ``url_sites`` is the same rule over a column."""
+    found = _URL_HOST.match(url) if url else None
+    return found[1].lower().removeprefix("www.") if found else None
+
+
+def url_sites(urls: pl.Series) -> pl.Series:
+    """``url_site`` of each URL of a column (null where it has none)."""
+    return urls.cast(pl.String).str.extract(URL_HOST_PATTERN, 1).str.to_lowercase().str.strip_prefix("www.")

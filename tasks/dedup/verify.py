@@ -13,6 +13,7 @@ import polars as pl
 from tasks.config import DedupConfig
 from tasks.dedup import kernels
 from tasks.dedup.features import _DF_SLOTS, _MIX, _MIX_OUT, TIERS, _FeatureCache, _features, _KINDS, _Sets, _sorted_unique, _Tokeniser, sketch_sizes
+from tasks.records import url_sites
 
 
 def _feature_sets(
@@ -149,14 +150,13 @@ def _kind_similarities(pairs: pl.DataFrame, kind: str, universe: Universe, confi
 
 
 def sites(frame: pl.DataFrame) -> pl.Series:
-    """The site of each row's ``url``: its host in lower case without a leading ``www.`` (null when
-    the URL, or the column, is missing)."""
+    """The site of each row's ``url`` (``tasks.records.url_sites``; null when the URL, or the column,
+    is missing)."""
     if "site" in frame.columns:  # index rows store it
         return frame["site"]
     if "url" not in frame.columns:
         return pl.Series("site", [None] * frame.height, dtype=pl.String)
-    host = frame["url"].cast(pl.String).str.extract(r"^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?([^/:?#]+)", 1)
-    return host.str.to_lowercase().str.strip_prefix("www.").alias("site")
+    return url_sites(frame["url"]).alias("site")
 
 
 @dataclass

@@ -71,6 +71,11 @@ STORIES = {
         "Trams will run every six minutes at peak times, and the transport authority hopes the line will take about eleven thousand car journeys a day off the roads.",
         "Students welcomed the service, although some complained that the last tram leaves the campus before midnight.",
     ],
+    "orchard": [
+        "Apple growers in the Vinschgau valley began picking a week early this year after a warm September ripened the fruit ahead of schedule.",
+        "The growers' association said hail nets saved most of the crop from two storms in July, although some older orchards without nets lost a fifth of their apples.",
+        "Pickers from neighbouring countries arrived by coach on Monday, and the first crates reached the cooperative's cold stores the same evening.",
+    ],
 }
 
 
@@ -102,11 +107,13 @@ def write_landing(root) -> dict[str, str]:
         "bomb.txt.gz": gzip.compress(b"a" * (3 << 20)),
         "broken.txt.gz": b"\x1f\x8b\x08\x00 this is not really gzip",
         "one-long-line.txt": ("x" * 90_000).encode(),
+        # A record whose page URL is malformed (an unclosed IPv6 bracket) is still an article.
+        "bad-url.jsonl": json.dumps({"url": "http://[bad/orchard", "title": "Early apple harvest", "text": story("orchard")}).encode(),
     }
     for name, data in files.items():
         (root / name).write_bytes(data)
     return {
-        **{n: "article" for n in files if n.endswith((".txt", ".gz")) and not n.startswith(("empty", "blank", "menu", "huge", "bomb", "broken", "one-long"))},
+        **{n: "article" for n in files if n.endswith((".txt", ".gz", ".jsonl")) and not n.startswith(("empty", "blank", "menu", "huge", "bomb", "broken", "one-long"))},
         "empty.txt": "empty_file",
         "blank.txt": "empty_file",
         "image.png": "not_text",

@@ -1,4 +1,6 @@
-from tasks.records import article_id, content_hash, word_count
+import polars as pl
+
+from tasks.records import article_id, content_hash, url_site, url_sites, word_count
 
 
 def test_article_id_is_stable_and_depends_on_the_locator():
@@ -20,3 +22,23 @@ def test_word_count_counts_cjk_characters_as_words():
     assert word_count("The cat—sat, on 3 mats.") == 6
     assert word_count("東京都の学校") == 6
     assert word_count("Tokyo 東京 trip") == 4
+
+
+URLS = {
+    "https://www.Example.com/a/b?c=d": "example.com",
+    "http://user:pw@news.example.org:8080/x": "news.example.org",
+    "HTTPS://WWW.EXAMPLE.COM": "example.com",
+    "http://[bad/story": "[bad",  # an unclosed IPv6 bracket: urllib would raise, a scrape must not
+    "example.com/no-scheme": None,
+    "file:///tmp/x": None,
+    "": None,
+    None: None,
+}
+
+
+def test_url_site_is_the_lower_case_host_without_www():
+    assert {url: url_site(url) for url in URLS} == URLS
+
+
+def test_url_sites_applies_the_same_rule_to_a_column():
+    assert url_sites(pl.Series(list(URLS), dtype=pl.String)).to_list() == list(URLS.values())
