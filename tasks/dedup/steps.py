@@ -40,9 +40,10 @@ def load_index(storage: Storage, ingest_date: date, days: int, config: DedupConf
             continue
         rows = pl.read_parquet(io.BytesIO(storage.read(keys[INDEX_DATASET])))
         if _stale(rows, lsh).any():
-            articles = pl.read_parquet(
-                io.BytesIO(storage.read(keys["articles"])), columns=["article_id", "body", "published_date", "word_count"]
-            )
+            # What index rows are built from; `url` (the site test) only where the partition's layout has it.
+            articles = pl.scan_parquet(io.BytesIO(storage.read(keys["articles"])))
+            wanted = ["article_id", "body", "published_date", "word_count", "url"]
+            articles = articles.select(c for c in wanted if c in articles.collect_schema().names()).collect()
             rows = index_rows(articles, config)
             rebuilt.append(day)
         frames.append(rows)

@@ -108,6 +108,7 @@ def test_index_rows_of_an_older_feature_version_are_rebuilt_from_the_published_a
     articles = frames(2)["articles"].with_columns(
         body=pl.Series(["the tokyo summit ended with a joint statement on trade", "rain is expected across the region"]),
         word_count=pl.Series([10, 6], dtype=ARTICLES["word_count"]),
+        url=pl.Series(["https://www.example.com/summit", "https://news.example.org/rain"]),  # rebuilt rows keep their site
     )
     current = index_rows(articles, DedupConfig())
     old = current.with_columns(feature_version=pl.lit("0"), near_copy_features=pl.lit([1, 2, 3], pl.List(pl.UInt32)))
