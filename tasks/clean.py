@@ -292,16 +292,76 @@ def segment_lines(lines: Sequence[str], config: CleanConfig, language: str) -> l
     return units
 
 
-def join_units(units: Sequence[Line | Unit], lines: Sequence[str]) -> list[str]:
+class Unwrapped(NamedTuple):
+    """The input's lines with hard-wrapped prose joined (``unwrap_lines``): ``lines[n]`` is the input
+    lines ``first[n]`` up to ``first[n + 1]`` (stripped, joined with a space when there are several)."""
+
+    lines: list[str]
+    first: list[int]  # input line of each line's start, then the number of input lines
+    source: Sequence[str]  # the input lines
+
+    def input_lines(self, n: int) -> list[str]:
+        """The stripped input lines line `n` was joined from (none when it is one input line)."""
+        a, b = self.first[n], self.first[n + 1]
+        return [line.strip() for line in self.source[a:b]] if b - a > 1 else []
+
+    def text_of(self, unit: Line | Unit) -> str:
+        """A unit's text as the input has it: the input lines of a joined line, one per line."""
+        return "\n".join(self.input_lines(unit.index)) or unit.text
+
+
+def _wraps_into(text: str, following: str, config: CleanConfig) -> bool:
+    """Whether `following` goes on with the sentence `text` stops in the middle of (both stripped): the
+    line is as long as a wrapped one, ends in a word or a comma, and the next opens in lower case (or
+    with any word after a comma). A heading over a paragraph opens it in upper case; a menu's items
+    are short."""
+    if len(text) < config.wrap_min_chars or not following:
+        return False
+    if text[-1] == ",":
+        return following[0].isalnum()
+    return text[-1].isalnum() and following[0].islower()
+
+
+def unwrap_lines(lines: Sequence[str], config: CleanConfig, boilerplate: frozenset[str] = frozenset()) -> Unwrapped:
+    """The input lines with hard-wrapped prose (a paragraph broken mid-sentence every so many
+    characters, as in plain-text and e-mail exports) joined into one line per run of wrapped lines,
+    so it is judged like a paragraph rather than as page furniture: the inverse of ``segment_lines``.
+    A joined line stays under `segment_line_chars`, and a site's chrome line is never joined."""
+    out: list[str] = []
+    first: list[int] = []
+    pos = 0
+    while pos < len(lines):
+        first.append(pos)
+        text = lines[pos].strip()
+        parts = [text]
+        size = len(text)
+        while pos + 1 < len(lines):
+            following = lines[pos + 1].strip()
+            if not (
+                _wraps_into(parts[-1], following, config)
+                and size + 1 + len(following) <= config.segment_line_chars
+                and not (boilerplate and (normalise(parts[-1]) in boilerplate or normalise(following) in boilerplate))
+            ):
+                break
+            parts.append(following)
+            size += 1 + len(following)
+            pos += 1
+        out.append(" ".join(parts) if len(parts) > 1 else lines[first[-1]])
+        pos += 1
+    return Unwrapped(out, [*first, len(lines)], lines)
+
+
+def join_units(units: Sequence[Line | Unit], text: Unwrapped) -> list[str]:
     """Body lines of kept units: adjacent units of one segmented input line are joined back into one
-    line with the input text between them; every other unit is a line of its own."""
+    line with the input text between them, a line joined from wrapped input lines is those lines
+    again, and every other unit is a line of its own."""
     out: list[str] = []
     prev: Line | Unit | None = None
     for unit in units:
         if prev is not None and unit.index == prev.index and unit.seq == prev.seq + 1:
-            out[-1] += lines[unit.index][prev.end : unit.start] + unit.text
+            out[-1] += text.lines[unit.index][prev.end : unit.start] + unit.text
         else:
-            out.append(unit.text)
+            out.extend(text.input_lines(unit.index) or [unit.text])
         prev = unit
     return out
 
@@ -1042,18 +1102,18 @@ def _find_date(sel: _Selection, config: CleanConfig, rules: _Rules) -> datetime.
     return None
 
 
-def _group(dropped: Sequence[tuple[Line, str]], kept: Sequence[Line]) -> tuple[Removal, ...]:
+def _group(dropped: Sequence[tuple[Line, str]], kept: Sequence[Line], text: Unwrapped) -> tuple[Removal, ...]:
     """Removed lines of one rule with no kept line between them become one Removal."""
     kept_indices = [line.index for line in kept]
     spans: list[tuple[int, str, list[str]]] = []
     prev_index = -1
     for line, rule in sorted(dropped, key=lambda lr: lr[0].index):
         if spans and spans[-1][1] == rule and bisect(kept_indices, prev_index) == bisect(kept_indices, line.index):
-            spans[-1][2].append(line.text)
+            spans[-1][2].append(text.text_of(line))
         else:
-            spans.append((line.index, rule, [line.text]))
+            spans.append((line.index, rule, [text.text_of(line)]))
         prev_index = line.index
-    return tuple(Removal(index + 1, "\n".join(texts), rule) for index, rule, texts in spans)
+    return tuple(Removal(text.first[index] + 1, "\n".join(texts), rule) for index, rule, texts in spans)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1213,7 +1273,8 @@ def clean_text(
     rather than a page's visible text: then only the typed noise rules (credits, prompts, teasers,
     related blocks...) remove lines.
     """
-    lines = raw.splitlines()
+    text = unwrap_lines(raw.splitlines(), config, boilerplate)
+    lines = text.lines
     rules = _rules(config)
     language = page_language(lines, config)
     sel = select(segment_lines(lines, config, language.code), config, rules, boilerplate, language.stopwords)
@@ -1263,8 +1324,8 @@ def clean_text(
         title=title,
         published_date=published,
         byline=byline,
-        body="\n".join(join_units(kept, lines)),
-        removed=_group(dropped, kept),
+        body="\n".join(join_units(kept, text)),
+        removed=_group(dropped, kept, text),
     )
 
 

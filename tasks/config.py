@@ -133,6 +133,11 @@ class CleanConfig(Section):
         1000, description="A longer line is cut into runs of sentences before it is judged (one-line articles)."
     )
     segment_chars: int = Field(300, description="Shortest run of sentences a long line is cut into.")
+    wrap_min_chars: int = Field(
+        30,
+        description="A line at least this long that stops mid-sentence, followed by a line that goes on with it "
+        "(a lower-case start, or after a comma), is hard-wrapped prose: the two are judged as one line.",
+    )
     article_max_noise_lines: int = Field(
         1,
         description="A page with at most this many lines matching a noise rule (and no recurring chrome) is already "

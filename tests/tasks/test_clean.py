@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from tasks.clean import (
     CleanedText,
+    Removal,
     SiteChrome,
     clean_documents,
     clean_text,
@@ -542,6 +543,41 @@ def test_clean_input_comes_out_unchanged() -> None:
         result = clean_text(text)
         assert result.body == "\n".join(line for line in text.splitlines() if line)
         assert result.removed == ()
+
+
+# The article as a plain-text or e-mail export has it: each paragraph broken every 60-odd characters,
+# mid-sentence, with no blank line between paragraphs.
+WRAPPED = [
+    "The city council voted on Tuesday to expand the bus network,",
+    "adding four routes that will connect the northern suburbs with",
+    "the hospital and the university, and two night services that",
+    "will run on weekends until the end of the year.",
+    "Officials said the new routes would start running in the spring",
+    "and that fares would stay the same for at least a year while the",
+    "council reviews the budget and the cost of the night services.",
+    "Residents who spoke at the meeting were mostly in favour, but",
+    "some asked why the plan had taken more than three years to reach",
+    "a vote, and why the eastern suburbs had been left out of it.",
+]
+
+
+def test_hard_wrapped_clean_input_comes_out_as_its_lines() -> None:
+    # Each wrapped line alone is too short to read as prose, and none but the last of a paragraph
+    # ends a sentence: judged one by one they looked like a menu. Joined, they are paragraphs.
+    result = clean_text(page(WRAPPED))
+    assert body_lines(result) == WRAPPED
+    assert result.removed == ()
+
+
+def test_hard_wrapped_article_in_a_page_keeps_its_lines_and_loses_the_chrome() -> None:
+    menu = ["home", "news and views", "sport", "contact the newsroom"]  # lower case: never joined to a line above
+    result = clean_text(page("Council expands bus network | Example News", menu, WRAPPED, FOOTER))
+    assert body_lines(result) == WRAPPED
+    assert clean_text(result.body).body == result.body
+    # Removed text is reported at its input line numbers, as the input has it (a joined line as its lines).
+    teaser = ["Also on the site: the mayor explains why the night buses will", "run only at weekends"]
+    removed = clean_text(page(WRAPPED, "Related stories", teaser)).removed
+    assert removed == (Removal(len(WRAPPED) + 1, "\n".join(["Related stories", *teaser]), "related_block"),)
 
 
 def test_clean_input_with_lists_that_read_like_chrome_comes_out_unchanged() -> None:
