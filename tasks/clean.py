@@ -663,6 +663,7 @@ def classify(
     authors = _comment_author_lines(units, facts, config)
     good_density, bad_density = _density_thresholds(units, facts, config)
     repeats = Counter(f.key for f in facts)
+    texts = Counter(unit.text for unit in units)
     out = []
     for unit, (key, words, weight, ends, density, typed, _) in zip(units, facts, strict=True):
         i, text = unit.index, unit.text
@@ -675,8 +676,14 @@ def classify(
             kind, rule = Kind.NOISE, "batch_boilerplate"
         else:
             kind = _prose_kind(weight, density, ends, words, good_density, bad_density, config)
-            # A heading or caption printed again and again on one page is page furniture.
-            if kind is Kind.SHORT and not ends and repeats[key] >= config.page_repeat_min:
+            # A heading or caption printed again and again on one page is page furniture; the rows of
+            # a table repeat their shape with other numbers (digits compare equal in the key).
+            if (
+                kind is Kind.SHORT
+                and not ends
+                and repeats[key] >= config.page_repeat_min
+                and (texts[text] >= config.page_repeat_min or not _LIST_ROW.search(text))
+            ):
                 kind, rule = Kind.NOISE, "repeated_line"
         out.append(Line(i, unit.seq, unit.start, unit.end, text, key, kind, rule, weight, words, ends, density))
     return out
@@ -812,8 +819,10 @@ def main_region(
     the repeated headline when the text there scores a fair share of the page's best."""
     if not lines:
         return 0, 0
+    rows = _table_rows(lines, config)
     scores = [
-        -config.navigation_line_penalty if pos in navigation else _score(line, config) for pos, line in enumerate(lines)
+        max(0.0, _score(line, config)) if pos in rows else -config.navigation_line_penalty if pos in navigation else _score(line, config)
+        for pos, line in enumerate(lines)
     ]
     best, first, end = _best_region(scores, lines, 0, config)
     if anchor is not None and anchor + 1 < len(lines):
@@ -852,6 +861,21 @@ _LIST_ROW = re.compile(rf"^(?:[{_LIST_MARKERS}]\s*|\(?\d{{1,3}}[.)]\s)|\d")
 def _is_data_row(line: Line) -> bool:
     """A table row or list item: a short line with a number or a list marker."""
     return line.kind in (Kind.SHORT, Kind.NEAR_GOOD) and _LIST_ROW.search(line.text) is not None
+
+
+_TABLE_CELLS = re.compile(r"\d\D+\d")
+
+
+def _table_rows(lines: Sequence[Line], config: CleanConfig) -> frozenset[int]:
+    """Positions in runs of at least `list_min_rows` table rows (short lines with two numbers or
+    more, not list items): a table inside the article costs the main-text region nothing, so the
+    text on both sides stays one article."""
+    rows = (
+        pos
+        for pos, line in enumerate(lines)
+        if _is_data_row(line) and _TABLE_CELLS.search(line.text) and not _LIST_ITEM.match(line.text)
+    )
+    return frozenset(pos for run in _runs(rows) if len(run) >= config.list_min_rows for pos in run)
 
 
 def _extend_over_list(lines: Sequence[Line], end: int, config: CleanConfig) -> int:

@@ -606,6 +606,20 @@ def test_table_under_the_repeated_headline_of_a_page_without_prose_is_the_articl
     assert clean_text(result.body).body == result.body
 
 
+def test_table_inside_an_article_is_kept_with_the_text_on_both_sides() -> None:
+    # Rows of one shape with other numbers (equal once digits are folded) are a table, not a caption
+    # printed again and again; many short rows between two paragraphs do not split the article.
+    rows = [f"{month}/1/2024\t+{rate}%\t{sales:,}" for month, rate, sales in [(1, 3.1, 4120), (2, 2.8, 3985), (3, 3.4, 4310), (4, 3.9, 4475), (5, 4.2, 4602), (6, 4.0, 4550), (7, 3.7, 4490), (8, 3.3, 4388)]]
+    text = page("Council expands bus network | Example News", MENU, "Council expands bus network", P1, "Month\tChange\tRiders", rows, P2, P3, FOOTER)
+    result = clean_text(text)
+    assert body_lines(result) == [P1, "Month\tChange\tRiders", *rows, P2, P3]
+    # A numbered list is not a table: it still costs the region, and the text after it is not taken in.
+    listed = [f"{n}. Read our guide to the {word} routes" for n, word in enumerate(["new", "night", "school", "airport"], 1)]
+    about = "We are a small team of local reporters who have covered the city and its council since 2015, with help from readers."
+    result = clean_text(page("Council expands bus network | Example News", MENU, "Council expands bus network", ARTICLE, "More guides", listed, "About us", about, FOOTER))
+    assert body_lines(result)[:3] == ARTICLE and about not in result.body
+
+
 def test_untitled_article_with_a_few_stray_lines_loses_only_those_lines() -> None:
     # The short opening sentence scores too little to carry the main-text region over the credit
     # under it; a body with no headline above it, no menu and a few stray lines is not cut to a region.
