@@ -744,6 +744,8 @@ def _score(line: Line, config: CleanConfig) -> float:
             return -config.bad_line_penalty * line.weight
         case _ if line.rule == "batch_boilerplate":
             return -config.boilerplate_penalty
+        case _ if line.rule == "symbols" and not line.text.isprintable():
+            return 0.0  # nothing visible in it (a zero-width space): a blank line
         case _:
             return -config.noise_line_penalty
 

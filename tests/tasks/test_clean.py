@@ -620,6 +620,14 @@ def test_table_inside_an_article_is_kept_with_the_text_on_both_sides() -> None:
     assert body_lines(result)[:3] == ARTICLE and about not in result.body
 
 
+def test_lines_of_invisible_characters_do_not_split_the_article() -> None:
+    # A blog editor's empty paragraphs hold a zero-width space: nothing to read, a blank line.
+    short = ["The routes start in March.", "Fares stay the same.", "The vote was close."]
+    gap = "\u200b"
+    text = page("Council expands bus network | Example News", MENU, P1, gap, gap, short[0], gap, gap, P2, gap, gap, short[1], gap, gap, short[2], gap, gap, P3, FOOTER)
+    assert body_lines(clean_text(text)) == [P1, short[0], P2, *short[1:], P3]
+
+
 def test_untitled_article_with_a_few_stray_lines_loses_only_those_lines() -> None:
     # The short opening sentence scores too little to carry the main-text region over the credit
     # under it; a body with no headline above it, no menu and a few stray lines is not cut to a region.
