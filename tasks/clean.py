@@ -944,8 +944,17 @@ class _Selection:
         """Lines that only a page's chrome has: noise-rule matches (except those article text also
         shows), a caption or headline printed again and again, a menu above the first or below the
         last paragraph (``menu_lines``), and the page's title repeated as the headline."""
-        typed = sum(_is_chrome(line, config) for line in self.classified)
+        typed = sum(map(self.is_chrome, range(len(self.classified)), [config] * len(self.classified)))
         return (self.anchor is not None) + typed + len(self.menu_lines(config))
+
+    def is_chrome(self, pos: int, config: CleanConfig) -> bool:
+        """Whether the line at `pos` is chrome (``_is_chrome``). A line that recurs on the site's
+        pages standing alone between the article's lines is a heading the articles share ("Services",
+        a code block's "javascript"); the site's chrome comes in blocks: menus, footers."""
+        lines = self.classified
+        if lines[pos].rule == "batch_boilerplate" and 0 < pos < len(lines) - 1:
+            return "batch_boilerplate" in (lines[pos - 1].rule, lines[pos + 1].rule)
+        return _is_chrome(lines[pos], config)
 
     def menu_lines(self, config: CleanConfig) -> list[Line]:
         """The lines of menus above the first or below the last paragraph: runs of short lines that
@@ -1335,7 +1344,7 @@ def clean_text(
             for line, rule in sel.dropped
             if chrome and rule in ("related_block", "truncated_teaser")
         }
-        gone = [_is_chrome(line, config) or (line.index, line.seq) in also for line in sel.classified]
+        gone = [sel.is_chrome(pos, config) or (line.index, line.seq) in also for pos, line in enumerate(sel.classified)]
         kept = [line for line, g in zip(sel.classified, gone, strict=True) if not g]
         dropped = [
             (line, line.rule or also[line.index, line.seq]) for line, g in zip(sel.classified, gone, strict=True) if g

@@ -628,6 +628,17 @@ def test_lines_of_invisible_characters_do_not_split_the_article() -> None:
     assert body_lines(clean_text(text)) == [P1, short[0], P2, *short[1:], P3]
 
 
+def test_a_lone_line_the_site_repeats_is_a_shared_heading_not_chrome() -> None:
+    # "Services" is in the site's menu on every page, and a heading in this clean copy; the menu is a
+    # block of recurring lines, the heading stands alone between the article's lines.
+    chrome = frozenset(normalise(line) for line in [*MENU, "Services", *FOOTER])
+    text = page(P1, "Services", P2, "Services", P3)
+    result = clean_text(text, boilerplate=chrome)
+    assert result.body == text and result.removed == ()
+    scrape = clean_text(page(MENU, "Services", P1, P2, P3, FOOTER), boilerplate=chrome)
+    assert body_lines(scrape) == ARTICLE
+
+
 def test_untitled_article_with_a_few_stray_lines_loses_only_those_lines() -> None:
     # The short opening sentence scores too little to carry the main-text region over the credit
     # under it; a body with no headline above it, no menu and a few stray lines is not cut to a region.
