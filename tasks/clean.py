@@ -949,12 +949,21 @@ class _Selection:
 
     def is_chrome(self, pos: int, config: CleanConfig) -> bool:
         """Whether the line at `pos` is chrome (``_is_chrome``). A line that recurs on the site's
-        pages standing alone between the article's lines is a heading the articles share ("Services",
-        a code block's "javascript"); the site's chrome comes in blocks: menus, footers."""
+        pages but stands alone between the article's lines is a heading the articles share when it
+        is a label of a word or two ("Services", "Budget", a code block's "javascript") or heads
+        the article's repeated sections (alone each of the several times the page shows it): the
+        site's chrome comes in blocks (menus, footers), or as its own phrase (a pitch)."""
+        line = self.classified[pos]
+        if line.rule == "batch_boilerplate" and self._alone(pos):
+            if line.words <= config.shared_label_max_words:
+                return False
+            found = [at for at, other in enumerate(self.classified) if other.key == line.key]
+            return len(found) < 2 or not all(map(self._alone, found))
+        return _is_chrome(line, config)
+
+    def _alone(self, pos: int) -> bool:
         lines = self.classified
-        if lines[pos].rule == "batch_boilerplate" and 0 < pos < len(lines) - 1:
-            return "batch_boilerplate" in (lines[pos - 1].rule, lines[pos + 1].rule)
-        return _is_chrome(lines[pos], config)
+        return 0 < pos < len(lines) - 1 and "batch_boilerplate" not in (lines[pos - 1].rule, lines[pos + 1].rule)
 
     def menu_lines(self, config: CleanConfig) -> list[Line]:
         """The lines of menus above the first or below the last paragraph: runs of short lines that

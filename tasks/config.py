@@ -133,6 +133,11 @@ class CleanConfig(Section):
         1000, description="A longer line is cut into runs of sentences before it is judged (one-line articles)."
     )
     segment_chars: int = Field(300, description="Shortest run of sentences a long line is cut into.")
+    shared_label_max_words: int = Field(
+        2,
+        description="A line recurring on a site's pages that stands alone between the article's lines and has at "
+        "most this many words is a label articles share (a heading), not counted as the page's chrome.",
+    )
     wrap_min_chars: int = Field(
         30,
         description="A line at least this long that stops mid-sentence, followed by a line that goes on with it "
