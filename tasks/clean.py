@@ -330,7 +330,7 @@ class _Rules:
     related: frozenset[str]
     sections: frozenset[str]
     author_name: re.Pattern[str]
-    author_verb: re.Pattern[str]
+    author_intro: re.Pattern[str]  # what follows an author's name opening a bio: "(Reuters) is a ..."
     author_role: re.Pattern[str]
     comments: frozenset[str]
     related_prefix: re.Pattern[str]
@@ -419,7 +419,9 @@ def _compile(config_json: str) -> _Rules:
         sections=frozenset(_label(h) for h in words.section_headings),
         # A name of two to four capitalised words, alone on its line or before a comma or title.
         author_name=re.compile(r"^(?:about\s+(?:the\s+author:?\s*)?)?(?P<name>[^\W\d_][\w'’.-]+(?:\s[^\W\d_][\w'’.-]+){1,3})\b", re.IGNORECASE),
-        author_verb=re.compile(r"(?:" + "|".join(re.escape(w) for w in words.author_bio_verbs) + r")\b"),
+        author_intro=re.compile(
+            r"(?:\s*\([^)]*\))?\s+(?:" + "|".join(re.escape(w) for w in words.author_bio_verbs) + r")\b"
+        ),
         author_role=re.compile(r"\b(?:" + "|".join(re.escape(w) for w in words.author_role_words) + r")\b", re.IGNORECASE),
         newsletter=_phrase_pattern(words.newsletter_words),
         ad_labels=frozenset(_label(w) for w in words.ad_labels),
@@ -928,9 +930,12 @@ def _author_boxes(lines: list[Line], rules: _Rules) -> list[Line]:
         name = rules.author_name.match(head.text)
         if name is None or not all(word[0].isupper() for word in name["name"].split()):
             continue
-        first = name["name"].split()[0]
-        opens = rf"(?:{re.escape(name['name'])}|{re.escape(first)})(?:\s*\([^)]*\))?\s+{rules.author_verb.pattern}"
-        if re.match(opens, about.text) and rules.author_role.search(about.text):
+        # The paragraph opens with the name or its first word, then what the person does.
+        opens = any(
+            about.text.startswith(lead) and rules.author_intro.match(about.text, len(lead))
+            for lead in (name["name"], name["name"].split()[0])
+        )
+        if opens and rules.author_role.search(about.text):
             found += [pos, pos + 1]
     if not found:
         return lines
