@@ -27,12 +27,12 @@ import re
 import unicodedata
 from bisect import bisect
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from functools import lru_cache
 from importlib import resources
-from itertools import combinations
+from itertools import combinations, compress
 from typing import NamedTuple
 
 import polars as pl
@@ -1218,6 +1218,35 @@ def clean_text(
     rather than a page's visible text: then only the typed noise rules (credits, prompts, teasers,
     related blocks...) remove lines.
     """
+    return next(_clean_pages([(raw, boilerplate, extracted)], config))
+
+
+# Pages whose drafts (every classified line) are held at once while their noise markers are matched
+# together: enough to make the vectorised match's per-call cost negligible, few enough to hold.
+_MARKER_BATCH_PAGES = 256
+
+
+def _clean_pages(pages: Sequence[tuple[str, frozenset[str], bool]], config: CleanConfig) -> Iterator[CleanedText]:
+    """``clean_text`` of each (raw, boilerplate, extracted), in order: the record suite's noise
+    markers are matched once over the kept lines of a batch of pages."""
+    for start in range(0, len(pages), _MARKER_BATCH_PAGES):
+        drafts = [_draft(raw, config, boilerplate, extracted) for raw, boilerplate, extracted in pages[start : start + _MARKER_BATCH_PAGES]]
+        marked = _noise_marked({line.text for draft in drafts for line in draft.kept})
+        yield from (_finish(draft, marked) for draft in drafts)
+
+
+class _Draft(NamedTuple):
+    """A page cleaned up to the record suite's noise markers."""
+
+    lines: list[str]  # the raw text's lines
+    title: str | None
+    published: datetime.date | None
+    byline: str | None
+    kept: list[Line]
+    dropped: list[tuple[Line, str]]
+
+
+def _draft(raw: str, config: CleanConfig, boilerplate: frozenset[str], extracted: bool) -> _Draft:
     lines = raw.splitlines()
     rules = _rules(config)
     language = page_language(lines, config)
@@ -1263,12 +1292,16 @@ def clean_text(
             kept, dropped = _main_text(sel, config, rules, language, extracted)
     else:
         kept, dropped = _main_text(sel, config, rules, language, extracted)
-    kept, dropped = _without_noise_markers(kept, dropped)
+    return _Draft(lines, title, published, byline, kept, dropped)
+
+
+def _finish(draft: _Draft, marked: frozenset[str]) -> CleanedText:
+    kept, dropped = _without_noise_markers(draft.kept, draft.dropped, marked)
     return CleanedText(
-        title=title,
-        published_date=published,
-        byline=byline,
-        body="\n".join(join_units(kept, lines)),
+        title=draft.title,
+        published_date=draft.published,
+        byline=draft.byline,
+        body="\n".join(join_units(kept, draft.lines)),
         removed=_group(dropped, kept),
     )
 
@@ -1313,18 +1346,39 @@ def _noise_markers() -> tuple[re.Pattern[str], ...]:
     )
 
 
+@lru_cache(maxsize=1)
+def _noise_marker_pattern() -> str:
+    """The record suite's noise markers as one pattern of polars' (Rust) regex engine: each
+    pattern's leading inline flags scoped to it, and its end of text (``\\Z``) spelt ``\\z``."""
+    parts = []
+    for marker in _noise_markers():
+        flags = re.match(r"\(\?([a-zA-Z]+)\)", marker.pattern)
+        body = marker.pattern[flags.end() :] if flags else marker.pattern
+        body = re.sub(r"\\(.)", lambda escape: r"\z" if escape[1] == "Z" else escape[0], body)
+        parts.append(f"(?{flags[1]}:{body})" if flags else f"(?:{body})")
+    return "|".join(parts)
+
+
+def _noise_marked(texts: set[str]) -> frozenset[str]:
+    """The texts (single lines) a noise marker of the record suite matches. ASCII lines are matched
+    in one vectorised pass; Rust's and Python's regexes agree on ASCII text, not on every
+    non-ASCII letter under IGNORECASE (Python's "i" also matches "ı" and "İ"), so the other
+    lines go through Python's."""
+    ascii_texts = [text for text in texts if text.isascii()]
+    found = pl.Series(ascii_texts, dtype=pl.String).str.contains(_noise_marker_pattern()) if ascii_texts else []
+    markers = _noise_markers()
+    return frozenset(compress(ascii_texts, found)) | {
+        text for text in texts if not text.isascii() and any(m.search(text) for m in markers)
+    }
+
+
 def _without_noise_markers(
-    kept: list[Line], dropped: list[tuple[Line, str]]
+    kept: list[Line], dropped: list[tuple[Line, str]], marked_texts: frozenset[str]
 ) -> tuple[list[Line], list[tuple[Line, str]]]:
     """A kept line the record suite would reject the whole article for is the cleaner's miss: it
-    goes (rule ``noise_marker``) and the article stays."""
-    markers = _noise_markers()
-    # The suite's patterns are line-local (they close at "\n" or the end), so the kept lines joined
-    # match one when any line does; most bodies match none.
-    joined = "\n".join(line.text for line in kept)
-    if not any(m.search(joined) for m in markers):
-        return kept, dropped
-    marked = [any(m.search(line.text) for m in markers) for line in kept]
+    goes (rule ``noise_marker``) and the article stays. The suite's patterns are line-local (they
+    close at "\\n" or the end): a body matches one when one of its lines does."""
+    marked = [line.text in marked_texts for line in kept]
     if not any(marked):
         return kept, dropped
     return (
@@ -1357,8 +1411,8 @@ def clean_documents(
     rows: list[dict] = []
     rejections: list[Rejection] = []
     rule_counts: Counter[str] = Counter()
-    for doc in documents:
-        cleaned = clean_text(doc.text, config, boilerplate.get(site_of(doc), frozenset()), extracted=doc.extracted)
+    pages = [(doc.text, boilerplate.get(site_of(doc), frozenset()), doc.extracted) for doc in documents]
+    for doc, cleaned in zip(documents, _clean_pages(pages, config), strict=True):
         rule_counts.update(cleaned.rule_counts())
         if not cleaned.body.strip():
             rejections.append(
