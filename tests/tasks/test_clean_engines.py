@@ -10,13 +10,14 @@ from tasks.config import CleanConfig
 from tasks.parse import RawDocument
 
 P1 = (
-    "The city council voted on Tuesday to expand the bus network, adding four routes that will connect "
-    "the northern suburbs with the hospital and the university."
+    "The harbour authority said on Monday that the ferry to the island will run twice as often this "
+    "summer, after a year in which the boats were full on most days."
 )
 P2 = (
-    "Officials said the new routes would start running in March, and that fares would stay the same for "
-    "at least a year while the council reviews the budget."
+    "A spokesman for the operator said that two older boats would be brought back into service and that "
+    "the timetable would be published by the end of the month."
 )
+
 
 # Lines each marker matches or nearly matches, in ASCII and in the letters where the engines'
 # case-insensitive matching differs (Python's "i" also matches the Turkish "ı" and "İ").
@@ -63,8 +64,8 @@ def test_batch_match_agrees_with_python_re() -> None:
 
 # Prose the typed rules keep and the suite's noise markers reject: the cleaner's last pass removes it.
 PROMPTS = [
-    "Readers who want updates on the new routes can download our app, which the council launched this week.",
-    "Readers who want updates on the new routes can download our app, whıch the council launched this week.",
+    "Readers who want news of the ferry can download our app, which the council launched this week.",
+    "Readers who want news of the ferry can download our app, whıch the council launched this week.",
 ]
 
 
