@@ -45,7 +45,7 @@ from tasks.config import CleanConfig, ValidationConfig
 from tasks.language import detect_language
 from tasks.parse import RawDocument, raw_documents
 from tasks.quarantine import Rejection
-from tasks.records import article_id, content_hash, url_site, word_count
+from tasks.records import article_id, content_hash, url_site, word_counts
 from tasks.schema import RECORDS
 from tasks.validate import RECORD_SUITE_FILE, load_suite
 
@@ -1435,14 +1435,15 @@ def clean_documents(
                 # The model walks every byte in Python; an article's opening tells its language.
                 "language": detect_language(cleaned.body[: config.body_language_chars]) or doc.language,
                 "body": cleaned.body,
-                "word_count": word_count(cleaned.body),
                 "content_hash": content_hash(cleaned.body),
                 "raw_chars": len(doc.text),
                 "removed_chars": len(doc.text) - len(cleaned.body),
                 "size_bytes": doc.size_bytes,
             }
         )
-    return CleanOutcome(pl.DataFrame(rows, schema=RECORDS), rejections, dict(sorted(rule_counts.items())))
+    records = pl.DataFrame(rows, schema=RECORDS)
+    records = records.with_columns(word_counts(records["body"]))
+    return CleanOutcome(records, rejections, dict(sorted(rule_counts.items())))
 
 
 def merge_outcomes(parts: list[CleanOutcome]) -> CleanOutcome:

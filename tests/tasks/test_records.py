@@ -1,6 +1,6 @@
 import polars as pl
 
-from tasks.records import article_id, content_hash, url_site, url_sites, word_count
+from tasks.records import article_id, content_hash, url_site, url_sites, word_count, word_counts
 
 
 def test_article_id_is_stable_and_depends_on_the_locator():
@@ -22,6 +22,13 @@ def test_word_count_counts_cjk_characters_as_words():
     assert word_count("The cat—sat, on 3 mats.") == 6
     assert word_count("東京都の学校") == 6
     assert word_count("Tokyo 東京 trip") == 4
+
+
+def test_word_counts_counts_a_column_as_word_count_does():
+    # Devanagari vowel signs are combining marks: Rust's \w takes them for word characters, Python's does not.
+    bodies = ["The cat—sat, on 3 mats.", "東京都の学校", "plain_ascii text 42", "नमस्ते दुनिया", "café au lait", "", "a\nb"]
+    assert word_counts(pl.Series(bodies)).to_list() == [word_count(body) for body in bodies]
+    assert word_counts(pl.Series(bodies)).dtype == pl.Int32
 
 
 URLS = {
