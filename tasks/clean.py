@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from enum import Enum
 from functools import lru_cache
 from importlib import resources
-from itertools import combinations, compress
+from itertools import combinations
 from typing import NamedTuple
 
 import polars as pl
@@ -45,7 +45,7 @@ from tasks.config import CleanConfig, ValidationConfig
 from tasks.language import detect_language
 from tasks.parse import RawDocument, raw_documents
 from tasks.quarantine import Rejection
-from tasks.records import article_id, content_hash, url_site, word_counts
+from tasks.records import ENGINES_DIFFER_PATTERN, article_id, content_hash, url_site, word_counts
 from tasks.schema import RECORDS
 from tasks.validate import RECORD_SUITE_FILE, load_suite
 
@@ -1360,15 +1360,18 @@ def _noise_marker_pattern() -> str:
 
 
 def _noise_marked(texts: set[str]) -> frozenset[str]:
-    """The texts (single lines) a noise marker of the record suite matches. ASCII lines are matched
-    in one vectorised pass; Rust's and Python's regexes agree on ASCII text, not on every
-    non-ASCII letter under IGNORECASE (Python's "i" also matches "ı" and "İ"), so the other
-    lines go through Python's."""
-    ascii_texts = [text for text in texts if text.isascii()]
-    found = pl.Series(ascii_texts, dtype=pl.String).str.contains(_noise_marker_pattern()) if ascii_texts else []
+    """The texts (single lines) a noise marker of the record suite matches: in one vectorised pass,
+    except the lines where the engines may disagree (``ENGINES_DIFFER_PATTERN``), which go through
+    Python's re."""
+    if not texts:
+        return frozenset()
+    column = pl.DataFrame({"text": list(texts)}, schema={"text": pl.String}).with_columns(
+        marked=pl.col("text").str.contains(_noise_marker_pattern()),
+        python=pl.col("text").str.contains(ENGINES_DIFFER_PATTERN),
+    )
     markers = _noise_markers()
-    return frozenset(compress(ascii_texts, found)) | {
-        text for text in texts if not text.isascii() and any(m.search(text) for m in markers)
+    return frozenset(column.filter(~pl.col("python") & pl.col("marked"))["text"]) | {
+        text for text in column.filter("python")["text"] if any(m.search(text) for m in markers)
     }
 
 
