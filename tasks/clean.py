@@ -27,7 +27,7 @@ import re
 import unicodedata
 from bisect import bisect
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from functools import lru_cache
@@ -45,7 +45,7 @@ from tasks.config import CleanConfig, ValidationConfig
 from tasks.language import detect_language
 from tasks.parse import RawDocument, raw_documents
 from tasks.quarantine import Rejection
-from tasks.records import article_id, content_hash, url_site, word_count
+from tasks.records import ENGINES_DIFFER_PATTERN, article_id, content_hash, url_site, word_counts
 from tasks.schema import RECORDS
 from tasks.validate import RECORD_SUITE_FILE, load_suite
 
@@ -390,7 +390,7 @@ class _Rules:
     related: frozenset[str]
     sections: frozenset[str]
     author_name: re.Pattern[str]
-    author_verb: re.Pattern[str]
+    author_intro: re.Pattern[str]  # what follows an author's name opening a bio: "(Reuters) is a ..."
     author_role: re.Pattern[str]
     comments: frozenset[str]
     related_prefix: re.Pattern[str]
@@ -479,7 +479,9 @@ def _compile(config_json: str) -> _Rules:
         sections=frozenset(_label(h) for h in words.section_headings),
         # A name of two to four capitalised words, alone on its line or before a comma or title.
         author_name=re.compile(r"^(?:about\s+(?:the\s+author:?\s*)?)?(?P<name>[^\W\d_][\w'’.-]+(?:\s[^\W\d_][\w'’.-]+){1,3})\b", re.IGNORECASE),
-        author_verb=re.compile(r"(?:" + "|".join(re.escape(w) for w in words.author_bio_verbs) + r")\b"),
+        author_intro=re.compile(
+            r"(?:\s*\([^)]*\))?\s+(?:" + "|".join(re.escape(w) for w in words.author_bio_verbs) + r")\b"
+        ),
         author_role=re.compile(r"\b(?:" + "|".join(re.escape(w) for w in words.author_role_words) + r")\b", re.IGNORECASE),
         newsletter=_phrase_pattern(words.newsletter_words),
         ad_labels=frozenset(_label(w) for w in words.ad_labels),
@@ -1032,9 +1034,12 @@ def _author_boxes(lines: list[Line], rules: _Rules) -> list[Line]:
         name = rules.author_name.match(head.text)
         if name is None or not all(word[0].isupper() for word in name["name"].split()):
             continue
-        first = name["name"].split()[0]
-        opens = rf"(?:{re.escape(name['name'])}|{re.escape(first)})(?:\s*\([^)]*\))?\s+{rules.author_verb.pattern}"
-        if re.match(opens, about.text) and rules.author_role.search(about.text):
+        # The paragraph opens with the name or its first word, then what the person does.
+        opens = any(
+            about.text.startswith(lead) and rules.author_intro.match(about.text, len(lead))
+            for lead in (name["name"], name["name"].split()[0])
+        )
+        if opens and rules.author_role.search(about.text):
             found += [pos, pos + 1]
     if not found:
         return lines
@@ -1317,6 +1322,35 @@ def clean_text(
     rather than a page's visible text: then only the typed noise rules (credits, prompts, teasers,
     related blocks...) remove lines.
     """
+    return next(_clean_pages([(raw, boilerplate, extracted)], config))
+
+
+# Pages whose drafts (every classified line) are held at once while their noise markers are matched
+# together: enough to make the vectorised match's per-call cost negligible, few enough to hold.
+_MARKER_BATCH_PAGES = 256
+
+
+def _clean_pages(pages: Sequence[tuple[str, frozenset[str], bool]], config: CleanConfig) -> Iterator[CleanedText]:
+    """``clean_text`` of each (raw, boilerplate, extracted), in order: the record suite's noise
+    markers are matched once over the kept lines of a batch of pages."""
+    for start in range(0, len(pages), _MARKER_BATCH_PAGES):
+        drafts = [_draft(raw, config, boilerplate, extracted) for raw, boilerplate, extracted in pages[start : start + _MARKER_BATCH_PAGES]]
+        marked = _noise_marked({draft.text.text_of(line) for draft in drafts for line in draft.kept})
+        yield from (_finish(draft, marked) for draft in drafts)
+
+
+class _Draft(NamedTuple):
+    """A page cleaned up to the record suite's noise markers."""
+
+    text: Unwrapped  # the raw text's lines, hard-wrapped ones joined
+    title: str | None
+    published: datetime.date | None
+    byline: str | None
+    kept: list[Line]
+    dropped: list[tuple[Line, str]]
+
+
+def _draft(raw: str, config: CleanConfig, boilerplate: frozenset[str], extracted: bool) -> _Draft:
     text = unwrap_lines(raw.splitlines(), config, boilerplate)
     lines = text.lines
     rules = _rules(config)
@@ -1363,13 +1397,17 @@ def clean_text(
             kept, dropped = _main_text(sel, config, rules, language, extracted)
     else:
         kept, dropped = _main_text(sel, config, rules, language, extracted)
-    kept, dropped = _without_noise_markers(kept, dropped)
+    return _Draft(text, title, published, byline, kept, dropped)
+
+
+def _finish(draft: _Draft, marked: frozenset[str]) -> CleanedText:
+    kept, dropped = _without_noise_markers(draft.kept, draft.dropped, marked, draft.text)
     return CleanedText(
-        title=title,
-        published_date=published,
-        byline=byline,
-        body="\n".join(join_units(kept, text)),
-        removed=_group(dropped, kept, text),
+        title=draft.title,
+        published_date=draft.published,
+        byline=draft.byline,
+        body="\n".join(join_units(kept, draft.text)),
+        removed=_group(dropped, kept, draft.text),
     )
 
 
@@ -1413,18 +1451,43 @@ def _noise_markers() -> tuple[re.Pattern[str], ...]:
     )
 
 
+@lru_cache(maxsize=1)
+def _noise_marker_pattern() -> str:
+    """The record suite's noise markers as one pattern of polars' (Rust) regex engine: each
+    pattern's leading inline flags scoped to it, and its end of text (``\\Z``) spelt ``\\z``."""
+    parts = []
+    for marker in _noise_markers():
+        flags = re.match(r"\(\?([a-zA-Z]+)\)", marker.pattern)
+        body = marker.pattern[flags.end() :] if flags else marker.pattern
+        body = re.sub(r"\\(.)", lambda escape: r"\z" if escape[1] == "Z" else escape[0], body)
+        parts.append(f"(?{flags[1]}:{body})" if flags else f"(?:{body})")
+    return "|".join(parts)
+
+
+def _noise_marked(texts: set[str]) -> frozenset[str]:
+    """The texts (body lines, or the lines of a joined line) a noise marker of the record suite
+    matches: in one vectorised pass, except the texts where the engines may disagree
+    (``ENGINES_DIFFER_PATTERN``), which go through Python's re."""
+    if not texts:
+        return frozenset()
+    column = pl.DataFrame({"text": list(texts)}, schema={"text": pl.String}).with_columns(
+        marked=pl.col("text").str.contains(_noise_marker_pattern()),
+        python=pl.col("text").str.contains(ENGINES_DIFFER_PATTERN),
+    )
+    markers = _noise_markers()
+    return frozenset(column.filter(~pl.col("python") & pl.col("marked"))["text"]) | {
+        text for text in column.filter("python")["text"] if any(m.search(text) for m in markers)
+    }
+
+
 def _without_noise_markers(
-    kept: list[Line], dropped: list[tuple[Line, str]]
+    kept: list[Line], dropped: list[tuple[Line, str]], marked_texts: frozenset[str], text: Unwrapped
 ) -> tuple[list[Line], list[tuple[Line, str]]]:
     """A kept line the record suite would reject the whole article for is the cleaner's miss: it
-    goes (rule ``noise_marker``) and the article stays."""
-    markers = _noise_markers()
-    # The suite's patterns are line-local (they close at "\n" or the end), so the kept lines joined
-    # match one when any line does; most bodies match none.
-    joined = "\n".join(line.text for line in kept)
-    if not any(m.search(joined) for m in markers):
-        return kept, dropped
-    marked = [any(m.search(line.text) for m in markers) for line in kept]
+    goes (rule ``noise_marker``) and the article stays. The suite's patterns are line-local (they
+    close at "\\n" or the end): a body matches one when one of its lines does, so a line joined from
+    wrapped input lines is matched as those lines."""
+    marked = [text.text_of(line) in marked_texts for line in kept]
     if not any(marked):
         return kept, dropped
     return (
@@ -1457,8 +1520,8 @@ def clean_documents(
     rows: list[dict] = []
     rejections: list[Rejection] = []
     rule_counts: Counter[str] = Counter()
-    for doc in documents:
-        cleaned = clean_text(doc.text, config, boilerplate.get(site_of(doc), frozenset()), extracted=doc.extracted)
+    pages = [(doc.text, boilerplate.get(site_of(doc), frozenset()), doc.extracted) for doc in documents]
+    for doc, cleaned in zip(documents, _clean_pages(pages, config), strict=True):
         rule_counts.update(cleaned.rule_counts())
         if not cleaned.body.strip():
             rejections.append(
@@ -1481,14 +1544,15 @@ def clean_documents(
                 # The model walks every byte in Python; an article's opening tells its language.
                 "language": detect_language(cleaned.body[: config.body_language_chars]) or doc.language,
                 "body": cleaned.body,
-                "word_count": word_count(cleaned.body),
                 "content_hash": content_hash(cleaned.body),
                 "raw_chars": len(doc.text),
                 "removed_chars": len(doc.text) - len(cleaned.body),
                 "size_bytes": doc.size_bytes,
             }
         )
-    return CleanOutcome(pl.DataFrame(rows, schema=RECORDS), rejections, dict(sorted(rule_counts.items())))
+    records = pl.DataFrame(rows, schema=RECORDS)
+    records = records.with_columns(word_counts(records["body"]))
+    return CleanOutcome(records, rejections, dict(sorted(rule_counts.items())))
 
 
 def merge_outcomes(parts: list[CleanOutcome]) -> CleanOutcome:

@@ -12,6 +12,11 @@ import polars as pl
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 WORD_PATTERN = rf"[{_CJK}]|[^\W{_CJK}]+"  # also valid for polars' (Rust) regex engine
 _WORD = re.compile(WORD_PATTERN)
+# A character on which Python's and polars' (Rust) regex engines may disagree: a letter, digit or mark
+# beyond ASCII (Rust's \w also takes combining marks; under IGNORECASE Python's "i" also matches "ı"
+# and "İ"), or \x1c-\x1f (Python's \s only). On text without one, the two find the same matches for
+# \w, \d, \s, \b and ASCII letters in either case (checked over every code point).
+ENGINES_DIFFER_PATTERN = r"[^\x00-\x1b\x20-\x7f\p{Pd}\p{Ps}\p{Pe}\p{Pi}\p{Pf}\p{Po}\p{Zs}\p{Sc}\p{Sm}\p{Sk}]"
 # The host of an absolute URL ("scheme://[user@]host[:port]/..."), also valid for polars' regex
 # engine. A pattern, not a URL parser: a malformed URL (an unclosed IPv6 bracket) still names a host.
 URL_HOST_PATTERN = r"^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?([^/:?#]+)"
@@ -30,8 +35,17 @@ def content_hash(body: str) -> str:
 
 
 def word_count(body: str) -> int:
-    """Words of ``body``: runs of word characters, and every CJK character on its own."""
+    """Words of ``body``: runs of word characters, and every CJK character on its own.
+    ``word_counts`` is the same count over a column."""
     return len(_WORD.findall(body))
+
+
+def word_counts(bodies: pl.Series) -> pl.Series:
+    """``word_count`` of each body of a column (Int32): by polars, except the bodies where the
+    engines may disagree (``ENGINES_DIFFER_PATTERN``), counted by ``word_count``."""
+    counts = bodies.str.count_matches(WORD_PATTERN).cast(pl.Int32).alias("word_count")
+    other = bodies.str.contains(ENGINES_DIFFER_PATTERN).arg_true()
+    return counts.scatter(other, [word_count(body) for body in bodies.gather(other)]) if len(other) else counts
 
 
 def url_site(url: str | None) -> str | None:

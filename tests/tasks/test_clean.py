@@ -580,6 +580,15 @@ def test_hard_wrapped_article_in_a_page_keeps_its_lines_and_loses_the_chrome() -
     assert removed == (Removal(len(WRAPPED) + 1, "\n".join(["Related stories", *teaser]), "related_block"),)
 
 
+def test_wrapped_line_the_record_suite_rejects_is_removed_with_its_lines() -> None:
+    # The suite reads the body's lines: one that opens like a prompt ("sign up for ...") goes, with
+    # the lines it was joined to, and the article stays.
+    prompt = ["Readers said the council had explained the plan well, and many who", "sign up for the bus pass online asked for a map."]
+    result = clean_text(page(WRAPPED, prompt))
+    assert body_lines(result) == WRAPPED
+    assert result.rule_counts() == {"noise_marker": 1}
+
+
 def test_clean_input_with_lists_that_read_like_chrome_comes_out_unchanged() -> None:
     # List items that read like a prompt or a credit, and table rows repeating their labels, are the article's.
     tips = ["- Follow the 3-2-1 rule for backups:", "- Top mover in NY: Seka Moving (4.96/5 rating)"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 import pytest
 from py3langid.langid import MODEL_FILE, LanguageIdentifier
@@ -63,6 +64,7 @@ def test_batch_helper_keeps_nulls_order_and_agrees_with_single() -> None:
 )
 def test_compiled_walk_scores_like_py3langid(text: str | bytes, py3langid_identifier: LanguageIdentifier) -> None:
     assert _identifier().classify(text) == py3langid_identifier.classify(text)
+    assert np.array_equal(_identifier()._decide(text), py3langid_identifier._decide(text))
 
 
 @pytest.fixture(scope="module")
