@@ -294,7 +294,8 @@ def segment_lines(lines: Sequence[str], config: CleanConfig, language: str) -> l
 
 class Unwrapped(NamedTuple):
     """The input's lines with hard-wrapped prose joined (``unwrap_lines``): ``lines[n]`` is the input
-    lines ``first[n]`` up to ``first[n + 1]`` (stripped, joined with a space when there are several)."""
+    lines ``first[n]`` up to ``first[n + 1]`` (the non-blank ones stripped and joined with a space
+    when there are several)."""
 
     lines: list[str]
     first: list[int]  # input line of each line's start, then the number of input lines
@@ -303,7 +304,7 @@ class Unwrapped(NamedTuple):
     def input_lines(self, n: int) -> list[str]:
         """The stripped input lines line `n` was joined from (none when it is one input line)."""
         a, b = self.first[n], self.first[n + 1]
-        return [line.strip() for line in self.source[a:b]] if b - a > 1 else []
+        return [line.strip() for line in self.source[a:b] if line.strip()] if b - a > 1 else []
 
     def text_of(self, unit: Line | Unit) -> str:
         """A unit's text as the input has it: the input lines of a joined line, one per line."""
@@ -324,9 +325,10 @@ def _wraps_into(text: str, following: str, config: CleanConfig) -> bool:
 
 def unwrap_lines(lines: Sequence[str], config: CleanConfig, boilerplate: frozenset[str] = frozenset()) -> Unwrapped:
     """The input lines with hard-wrapped prose (a paragraph broken mid-sentence every so many
-    characters, as in plain-text and e-mail exports) joined into one line per run of wrapped lines,
-    so it is judged like a paragraph rather than as page furniture: the inverse of ``segment_lines``.
-    A joined line stays under `segment_line_chars`, and a site's chrome line is never joined."""
+    characters, as in plain-text and e-mail exports, with or without a blank line between its
+    lines) joined into one line per run of wrapped lines, so it is judged like a paragraph rather
+    than as page furniture: the inverse of ``segment_lines``. A joined line stays under
+    `segment_line_chars`, and a site's chrome line is never joined."""
     out: list[str] = []
     first: list[int] = []
     pos = 0
@@ -336,7 +338,8 @@ def unwrap_lines(lines: Sequence[str], config: CleanConfig, boilerplate: frozens
         parts = [text]
         size = len(text)
         while pos + 1 < len(lines):
-            following = lines[pos + 1].strip()
+            step = 2 if not lines[pos + 1].strip() and pos + 2 < len(lines) else 1  # over one blank line
+            following = lines[pos + step].strip()
             if not (
                 _wraps_into(parts[-1], following, config)
                 and size + 1 + len(following) <= config.segment_line_chars
@@ -345,7 +348,7 @@ def unwrap_lines(lines: Sequence[str], config: CleanConfig, boilerplate: frozens
                 break
             parts.append(following)
             size += 1 + len(following)
-            pos += 1
+            pos += step
         out.append(" ".join(parts) if len(parts) > 1 else lines[first[-1]])
         pos += 1
     return Unwrapped(out, [*first, len(lines)], lines)

@@ -564,9 +564,10 @@ WRAPPED = [
 def test_hard_wrapped_clean_input_comes_out_as_its_lines() -> None:
     # Each wrapped line alone is too short to read as prose, and none but the last of a paragraph
     # ends a sentence: judged one by one they looked like a menu. Joined, they are paragraphs.
-    result = clean_text(page(WRAPPED))
-    assert body_lines(result) == WRAPPED
-    assert result.removed == ()
+    for text in (page(WRAPPED), "\n\n".join(WRAPPED)):
+        result = clean_text(text)
+        assert body_lines(result) == WRAPPED
+        assert result.removed == ()
 
 
 def test_hard_wrapped_article_in_a_page_keeps_its_lines_and_loses_the_chrome() -> None:
