@@ -314,9 +314,11 @@ class Unwrapped(NamedTuple):
 def _wraps_into(text: str, following: str, config: CleanConfig) -> bool:
     """Whether `following` goes on with the sentence `text` stops in the middle of (both stripped): the
     line is as long as a wrapped one, ends in a word or a comma, and the next opens in lower case (or
-    with any word after a comma). A heading over a paragraph opens it in upper case; a menu's items
-    are short."""
+    with any word after a comma) and is as long or ends the sentence. A heading over a paragraph
+    opens it in upper case; a menu's items are short and end no sentence."""
     if len(text) < config.wrap_min_chars or not following:
+        return False
+    if len(following) < config.wrap_min_chars and not _ends_sentence(following):
         return False
     if text[-1] == ",":
         return following[0].isalnum()
