@@ -140,8 +140,9 @@ class CleanConfig(Section):
     )
     wrap_min_chars: int = Field(
         30,
-        description="A line at least this long that stops mid-sentence, followed by a line that goes on with it "
-        "(a lower-case start, or after a comma), is hard-wrapped prose: the two are judged as one line.",
+        description="A line at least this long that stops mid-sentence, followed (directly or after one blank line) "
+        "by a line that goes on with it (a lower-case start, or any word after a comma) and is as long or ends a "
+        "sentence, is hard-wrapped prose: the two are judged as one line.",
     )
     article_max_noise_lines: int = Field(
         1,
