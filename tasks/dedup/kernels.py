@@ -403,12 +403,12 @@ def own_text(tokens, flags, starts, lens, shingles, shingle_starts, shingle_lens
 
 @njit(nogil=True, cache=True)
 def signature_agreement(signatures, a, b):
-    """Per pair, the share of MinHash values rows ``a`` and ``b`` of ``signatures`` (rows x perms) agree on."""
-    out = np.empty(len(a), dtype=np.float64)
+    """Per pair, how many MinHash values rows ``a`` and ``b`` of ``signatures`` (rows x perms) agree on."""
+    out = np.empty(len(a), dtype=np.uint16)
     perms = signatures.shape[1]
     for p in range(len(a)):
         same = 0
         for k in range(perms):
             same += signatures[a[p], k] == signatures[b[p], k]
-        out[p] = same / perms
+        out[p] = same
     return out

@@ -32,7 +32,7 @@ from tasks.dedup import (
     stopwords,
     tokens,
 )
-from tasks.dedup.candidates import _candidate_pairs, _Keys, _Lsh, _prefilter
+from tasks.dedup.candidates import _UNSCORED, _candidate_pairs, _Keys, _Lsh, _prefilter, _Shortlist
 from tasks.dedup.features import _features, _Sets, _token_hashes, _Tokeniser
 from tasks.dedup.verify import _estimated_similarities, _similarities
 from tasks.errors import PipelineError
@@ -227,10 +227,61 @@ def test_prefilter_keeps_pairs_above_the_threshold():
         pool = rng.choice(2**32 - 1, 2 * size - common, replace=False).astype(np.uint32)
         feats += [pool[:size], pool[size - common :]]
     sig = np.ascontiguousarray(lsh.signatures("rewrite", np.concatenate(feats), np.full(2 * pairs, size)).T)
-    candidates = pl.DataFrame({"a": np.arange(0, 2 * pairs, 2), "b": np.arange(1, 2 * pairs, 2)}, schema={"a": pl.UInt32, "b": pl.UInt32})
-    assert _prefilter(candidates, sig, config.rewrite_threshold, config).height == pairs
-    unrelated = pl.DataFrame({"a": np.arange(0, 2 * pairs - 2, 2), "b": np.arange(3, 2 * pairs, 2)}, schema={"a": pl.UInt32, "b": pl.UInt32})
-    assert _prefilter(unrelated, sig, config.rewrite_threshold, config).height == 0
+    def keys(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return (a.astype(np.uint64) << np.uint64(32)) | b.astype(np.uint64)
+
+    passed, scores = _prefilter(keys(np.arange(0, 2 * pairs, 2), np.arange(1, 2 * pairs, 2)), sig, config.rewrite_threshold, config)
+    assert passed.all() and (scores / sig.shape[1]).mean() == pytest.approx(similarity, abs=0.02)
+    passed, _ = _prefilter(keys(np.arange(0, 2 * pairs - 2, 2), np.arange(3, 2 * pairs, 2)), sig, config.rewrite_threshold, config)
+    assert not passed.any()
+
+
+def test_shortlist_keeps_the_best_scored_pairs_of_each_row_whatever_the_order_and_trims():
+    """Proposed in any order, with repeats, trimmed early or late: the pairs among the ``bound`` best
+    of either row (ties: the lower other row), plus every unscored (index) pair."""
+    rng = np.random.default_rng(5)
+    for _ in range(50):
+        rows, bound = int(rng.integers(3, 30)), int(rng.integers(1, 5))
+        a, b = rng.integers(0, rows, 300), rng.integers(0, rows, 300)
+        keys = np.unique((a[a < b].astype(np.uint64) << np.uint64(32)) | b[a < b].astype(np.uint64))
+        scores = rng.integers(0, 6, len(keys)).astype(np.uint16)
+        scores[rng.random(len(keys)) < 0.05] = _UNSCORED
+        shortlist = _Shortlist(rows, bound)
+        shortlist._trim_at = int(rng.integers(1, 40))
+        proposed = np.zeros(len(keys), dtype=bool)
+        for _ in range(6):  # bands: each proposes some pairs, some again
+            band = np.flatnonzero(rng.random(len(keys)) < 0.3)
+            proposed[band] = True
+            fresh = shortlist.fresh(keys[band])
+            shortlist.add(fresh, scores[np.searchsorted(keys, fresh)])
+        expected = set()
+        pairs = [(int(k >> np.uint64(32)), int(k & np.uint64(0xFFFFFFFF)), int(s)) for k, s in zip(keys[proposed], scores[proposed])]
+        for row in range(rows):
+            ranked = sorted((-s, y if x == row else x, (x, y)) for x, y, s in pairs if row in (x, y) and s != _UNSCORED)
+            expected |= {pair for _, _, pair in ranked[:bound]}
+        expected |= {(x, y) for x, y, s in pairs if s == _UNSCORED}
+        assert set(shortlist.frame().iter_rows()) == expected
+
+
+def test_a_crowded_topic_over_the_candidate_bound_still_finds_its_rewrite():
+    """Many stories of one topic share the rare words a retelling shares with its source: with a bound
+    of 2 candidates per article most pairs are left out (counted in the stats), the retelling is kept
+    because its source is among its best estimates."""
+    rng = random.Random(43)
+    story = rng.sample(WORDS, 200)
+    names = [f"Name{i} Place{i}" for i in range(3)] + ["2025", "80,000"]
+    bodies = {
+        "story": " ".join(story + names),
+        "rewrite": _retold(rng, story, names, names),
+        **{f"same_topic{i}": _retold(rng, story, names, [f"Person{i}x{j}" for j in range(6)]) for i in range(12)},
+        **{f"filler{i}": _text(rng, 130) for i in range(30)},
+    }
+    config = LSH_ONLY.model_copy(update={"rewrite_candidates_per_article": 2})
+    verdicts, _, stats = deduplicate_with_index_rows(_batch(bodies, {"story": dt.date(2025, 8, 1)}), config)
+    assert _dups(verdicts) == {"rewrite": "story"}
+    assert stats.candidates["rewrite"].capped > 0 and stats.candidates["rewrite"].pairs <= 2 * len(bodies)
+    _, _, unbounded = deduplicate_with_index_rows(_batch(bodies), LSH_ONLY)
+    assert unbounded.candidates["rewrite"].capped == 0 and unbounded.candidates["rewrite"].pairs > stats.candidates["rewrite"].pairs
 
 
 # --------------------------------------------------------------------------------- verification
@@ -506,7 +557,7 @@ def test_index_rows_from_the_signature_pass_equal_index_rows_of_the_kept(monkeyp
     bodies |= {"copy_a": bodies["d03"], "copy_b": bodies["d17"] + " appended words", "short": "tiny text"}
     batch = _batch(bodies)
     config = LSH_ONLY.model_copy(update={"chunk_docs": 7})  # several chunks, one of them partial
-    verdicts, rows = deduplicate_with_index_rows(batch, config)
+    verdicts, rows, _ = deduplicate_with_index_rows(batch, config)
     assert verdicts.equals(find_duplicates(batch, config)) and verdicts["duplicate_of"].null_count() == 31
     kept = batch.join(verdicts.filter(pl.col("duplicate_of").is_null()).select("article_id"), on="article_id", maintain_order="left")
     assert rows.equals(index_rows(kept, config))
