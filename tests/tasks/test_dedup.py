@@ -176,6 +176,23 @@ def test_token_hashes_of_null_and_wordless_texts():
     assert hashes.tolist() == [_token_hash_model("a"), _token_hash_model("b")] and per_text.tolist() == [0, 2]
 
 
+def test_document_frequencies_count_each_text_once_per_feature():
+    """Per counter slot, the texts holding each feature (repeats within a text count once; features
+    sharing a slot add up), as a plain-Python count."""
+    rng = np.random.default_rng(13)
+    lens = rng.integers(0, 300, 60)
+    lens[[3, 17]] = 0
+    features = rng.integers(0, 2**32, lens.sum(), dtype=np.uint64).astype(np.uint32)
+    features[rng.random(len(features)) < 0.3] = 7  # repeated within texts
+    features[rng.random(len(features)) < 0.1] = 7 + 64  # shares 7's slot
+    slots, expected, start = 64, np.zeros(64, dtype=np.uint32), 0
+    for n in lens:
+        for feature in set(features[start : start + n].tolist()):
+            expected[feature & (slots - 1)] += 1
+        start += n
+    assert np.array_equal(kernels.document_frequencies(features, lens, slots), expected)
+
+
 def test_content_flags_drop_stopwords_and_short_words_and_mark_names():
     config = DedupConfig()
     tokeniser = _Tokeniser(config)
