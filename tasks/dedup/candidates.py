@@ -245,9 +245,8 @@ class _Shortlist:
             wanted = (scores >= self.bar[a]) | (scores >= self.bar[b])
             self.stats.capped += int(len(keys) - wanted.sum())
             keys, scores = keys[wanted], scores[wanted]
-        order = np.argsort(np.concatenate([self.keys, keys]), kind="stable")  # two sorted runs: a merge
-        self.keys = np.concatenate([self.keys, keys])[order]
-        self.scores = np.concatenate([self.scores, scores])[order]
+        at = np.searchsorted(self.keys, keys)  # a merge of two sorted runs
+        self.keys, self.scores = np.insert(self.keys, at, keys), np.insert(self.scores, at, scores)
         if self.bound is not None and len(self.keys) > self._trim_at:
             self.trim()
 
@@ -348,9 +347,9 @@ def _prefilter(pairs: np.ndarray, signatures: np.ndarray, threshold: float, conf
     ``threshold - prefilter_sigmas`` standard errors, and each pair's number of equal signature values.
 
     The estimate (share of equal signature values) of a pair at the threshold has standard error
-    sqrt(t(1-t)/num_perm); 3 of them lose ~0.13% of pairs exactly at the threshold (none measurably
-    from 0.3 up) and ~99.9% of same-topic noise (Jaccard ~0.08).  Pairs
-    with a row beyond ``signatures`` (index rows not signed yet) pass, scored ``_UNSCORED``.
+    sqrt(t(1-t)/num_perm); pairs far enough above the threshold (the config field gives the margins)
+    keep their place, and most same-topic noise (Jaccard ~0.08) goes.  Pairs with a row beyond
+    ``signatures`` (index rows not signed yet) pass, scored ``_UNSCORED``.
     """
     num_perm = signatures.shape[1]
     floor = threshold - config.prefilter_sigmas * np.sqrt(threshold * (1 - threshold) / num_perm)
