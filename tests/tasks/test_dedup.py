@@ -34,6 +34,7 @@ from tasks.dedup import (
 )
 from tasks.dedup.candidates import _UNSCORED, _candidate_pairs, _Keys, _Lsh, _prefilter, _Shortlist
 from tasks.dedup.features import _features, _Sets, _token_hashes, _Tokeniser
+from tasks.dedup import verify
 from tasks.dedup.verify import _estimated_similarities, _similarities
 from tasks.errors import PipelineError
 from tasks.records import WORD_PATTERN
@@ -317,6 +318,19 @@ def test_similarities_equal_python_set_arithmetic():
         assert containment == pytest.approx(common / min(len(sets[i]), len(sets[j])) if sets[i] and sets[j] else 0)
         union_weight = sum(weights[f] for f in sets[i] | sets[j])
         assert weighted == pytest.approx(sum(weights[f] for f in sets[i] & sets[j]) / union_weight if union_weight else 0)
+
+
+def test_similarities_measured_in_blocks_equal_one_pass(monkeypatch):
+    """Many pairs are measured a block at a time (bounded memory), with the same values."""
+    rng = np.random.default_rng(29)
+    lens = rng.integers(0, 80, 40)
+    sets = _Sets.of(np.repeat(np.arange(40), lens), rng.integers(0, 300, lens.sum()).astype(np.uint32))
+    a, b = np.triu_indices(40, k=1)
+    pairs = pl.DataFrame({"a": a, "b": b}, schema={"a": pl.UInt32, "b": pl.UInt32})
+    weights = rng.random(features._DF_SLOTS)
+    whole = _similarities(pairs, sets, weights)
+    monkeypatch.setattr(verify, "_PAIR_BLOCK", 7)
+    assert _similarities(pairs, sets, weights).equals(whole)
 
 
 def _own_text_by_definition(words: list[tuple[str, int]], other: list[tuple[str, int]], n: int, run_words: int) -> tuple[float, set[str]]:
