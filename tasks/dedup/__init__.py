@@ -31,9 +31,9 @@ more complete body), then the smallest ``article_id``.  Row order never matters.
 
 Memory grows linearly with the number of documents: the signature pass keeps band keys (bands x
 4 bytes per doc and tier: 304 bytes by default), the rewrite signatures (rewrite_num_perm x 4 bytes:
-1 KiB) for the prefilter, and each chunk's features (about the text's size) up to
-``_FEATURE_CACHE_BYTES``, so candidates need not be tokenised twice; rows of chunks beyond that
-budget are re-tokenised for verification.  Rewrite candidates are bounded per article
+1 KiB) for the prefilter until the rewrite candidates are found, and every chunk's features (about
+the text's size) when they all fit in ``_FEATURE_CACHE_BYTES`` (1 GiB), so candidates need not be
+tokenised twice; a batch whose features do not fit keeps none and re-tokenises the rows it verifies.  Rewrite candidates are bounded per article
 (``rewrite_candidates_per_article``: the best MinHash estimates of each article), so they, and the
 verification work, stay linear in the batch however crowded its topics.
 """

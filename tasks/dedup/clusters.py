@@ -40,10 +40,11 @@ RESULT_SCHEMA = pl.Schema(
     }
 )
 
-# Bytes of signature-pass features kept for verification (about the batch's text size: 100k articles
-# of 3 KB use 192 MiB for near_copy, 321 MiB for both tiers).  Beyond it, candidates are re-tokenised:
-# slower, but the extra memory of a huge batch stays bounded by this.
-_FEATURE_CACHE_BYTES = 512 << 20
+# Bytes of signature-pass features kept for verification and index rows (about the batch's text
+# size: 5.8 KB an article of the realistic bench corpus, so ~180k such articles).  A batch whose
+# features do not fit keeps none (``_FeatureCache``): its rows are re-tokenised, slower, but a huge
+# batch holds no extra memory for it.
+_FEATURE_CACHE_BYTES = 1 << 30
 
 
 def _keep_rank(universe: pl.DataFrame) -> np.ndarray:

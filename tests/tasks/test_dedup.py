@@ -579,6 +579,20 @@ def test_next_day_rewrite_is_matched_through_the_index_on_its_names_too():
         assert result.filter(pl.col("article_id") == "same_topic")["duplicate_of"].item() is None
 
 
+def test_a_feature_cache_that_cannot_hold_the_whole_batch_holds_nothing():
+    config = DedupConfig()
+    chunks = [_features(pl.Series([_text(random.Random(i), 50)] * 3), _Tokeniser(config), config) for i in range(3)]
+    size = sum(a.nbytes for a in chunks[0].flat.values()) + sum(a.nbytes for a in chunks[0].lens.values())
+    cache = features._FeatureCache(3, 2 * size + size // 2)
+    cache.offer(0, chunks[0])
+    cache.offer(3, chunks[1])
+    assert set(cache.chunks) == {0, 3}
+    cache.offer(6, chunks[2])
+    assert cache.chunks == {} and cache.sets(0, np.array([0, 1]), ("rewrite",)) is None
+    cache.offer(0, chunks[0])
+    assert cache.chunks == {}
+
+
 @pytest.mark.parametrize("cache_bytes", [512 << 20, 0], ids=["cached", "re-tokenised"])
 def test_index_rows_from_the_signature_pass_equal_index_rows_of_the_kept(monkeypatch, cache_bytes):
     """The pipeline's one-pass path gives the same verdicts and index rows as the two separate calls."""
