@@ -106,7 +106,7 @@ def ours(batch: pl.DataFrame, config: DedupConfig, with_index_rows: bool = False
     """docs/s and verdicts of find_duplicates, or of the flow's deduplicate_with_index_rows."""
     start = time.perf_counter()
     if with_index_rows:
-        result, _ = dedup.deduplicate_with_index_rows(batch, config)
+        result, _, _ = dedup.deduplicate_with_index_rows(batch, config)
     else:
         result = dedup.find_duplicates(batch, config)
     return batch.height / (time.perf_counter() - start), result

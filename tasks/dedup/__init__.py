@@ -18,9 +18,10 @@ shingles and signatures of whole chunks of documents come from the compiled loop
 ``tasks/dedup/kernels.py``, chunks on ``workers`` threads (the kernels release the GIL).  Bands and
 rows come from ``datasketch.lsh._optimal_param``.  Rows sharing a band key are candidates; rewrite
 candidates whose MinHash estimate is far below the threshold are dropped first
-(``prefilter_sigmas``); every remaining candidate is verified, on its exact feature sets within the
-batch and on bottom-k sketches against index rows (thresholds raised by the estimates' error), so
-an LSH false positive never drops an article.  Verified pairs of both tiers form a graph; each connected
+(``prefilter_sigmas``), and of the rest each article keeps its best-estimated ones
+(``rewrite_candidates_per_article``); every remaining candidate is verified, on its exact feature
+sets within the batch and on bottom-k sketches against index rows (thresholds raised by the
+estimates' error), so an LSH false positive never drops an article.  Verified pairs of both tiers form a graph; each connected
 component (scipy.sparse.csgraph) is one cluster.  Batches with at most ``exhaustive_max_pairs`` pairs
 skip LSH and verify every pair (exact recall where it costs nothing).
 
@@ -29,10 +30,12 @@ wins; otherwise the earliest ``published_date`` (nulls last), then the larger ``
 more complete body), then the smallest ``article_id``.  Row order never matters.
 
 Memory grows linearly with the number of documents: the signature pass keeps band keys (bands x
-8 bytes per doc and tier: 880 bytes by default), the rewrite signatures (rewrite_num_perm x 4 bytes:
-1 KiB) for the prefilter, and each chunk's features (about the text's size) up to
-``_FEATURE_CACHE_BYTES``, so candidates need not be tokenised twice; rows of chunks beyond that
-budget are re-tokenised for verification.
+4 bytes per doc and tier: 304 bytes by default), the rewrite signatures (rewrite_num_perm x 4 bytes:
+1 KiB) for the prefilter until the rewrite candidates are found, and every chunk's features (about
+the text's size) when they all fit in ``_FEATURE_CACHE_BYTES`` (1 GiB), so candidates need not be
+tokenised twice; a batch whose features do not fit keeps none and re-tokenises the rows it verifies.  Rewrite candidates are bounded per article
+(``rewrite_candidates_per_article``: the best MinHash estimates of each article), so they, and the
+verification work, stay linear in the batch however crowded its topics.
 """
 
 from tasks.dedup.clusters import (

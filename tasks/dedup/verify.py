@@ -46,9 +46,15 @@ def _feature_sets(
     return {tier: _Sets(np.concatenate([p[tier] for p in parts] or [np.empty(0, np.uint64)])) for tier in tiers}
 
 
+# Pairs measured at once: a block's per-pair arrays (~150 bytes a pair) are freed before the next.
+_PAIR_BLOCK = 1 << 20
+
+
 def _similarities(pairs: pl.DataFrame, sets: _Sets, weights: np.ndarray | None = None) -> pl.DataFrame:
     """Set sizes, exact Jaccard and containment of each (a, b) pair's feature sets (0 when a set is
     empty); given ``weights`` (per document-frequency slot), also the weighted Jaccard."""
+    if pairs.height > _PAIR_BLOCK:
+        return pl.concat([_similarities(block, sets, weights) for block in pairs.iter_slices(_PAIR_BLOCK)])
     a, b = pairs["a"].to_numpy(), pairs["b"].to_numpy()
     start_a, end_a = sets.bounds(a)
     start_b, end_b = sets.bounds(b)

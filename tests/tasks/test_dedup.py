@@ -32,8 +32,9 @@ from tasks.dedup import (
     stopwords,
     tokens,
 )
-from tasks.dedup.candidates import _candidate_pairs, _Keys, _Lsh, _prefilter
+from tasks.dedup.candidates import _UNSCORED, _candidate_pairs, _Keys, _Lsh, _prefilter, _Shortlist
 from tasks.dedup.features import _features, _Sets, _token_hashes, _Tokeniser
+from tasks.dedup import verify
 from tasks.dedup.verify import _estimated_similarities, _similarities
 from tasks.errors import PipelineError
 from tasks.records import WORD_PATTERN
@@ -176,6 +177,23 @@ def test_token_hashes_of_null_and_wordless_texts():
     assert hashes.tolist() == [_token_hash_model("a"), _token_hash_model("b")] and per_text.tolist() == [0, 2]
 
 
+def test_document_frequencies_count_each_text_once_per_feature():
+    """Per counter slot, the texts holding each feature (repeats within a text count once; features
+    sharing a slot add up), as a plain-Python count."""
+    rng = np.random.default_rng(13)
+    lens = rng.integers(0, 300, 60)
+    lens[[3, 17]] = 0
+    features = rng.integers(0, 2**32, lens.sum(), dtype=np.uint64).astype(np.uint32)
+    features[rng.random(len(features)) < 0.3] = 7  # repeated within texts
+    features[rng.random(len(features)) < 0.1] = 7 + 64  # shares 7's slot
+    slots, expected, start = 64, np.zeros(64, dtype=np.uint32), 0
+    for n in lens:
+        for feature in set(features[start : start + n].tolist()):
+            expected[feature & (slots - 1)] += 1
+        start += n
+    assert np.array_equal(kernels.document_frequencies(features, lens, slots), expected)
+
+
 def test_content_flags_drop_stopwords_and_short_words_and_mark_names():
     config = DedupConfig()
     tokeniser = _Tokeniser(config)
@@ -220,17 +238,68 @@ def test_prefilter_keeps_pairs_above_the_threshold():
     lsh = _Lsh(config)
     rng = np.random.default_rng(3)
     size, pairs = 250, 300
-    similarity = config.rewrite_threshold + 0.05  # 4 standard errors above the prefilter's floor
+    similarity = config.rewrite_threshold + 0.1  # > 4.5 standard errors above the prefilter's floor
     common = round(2 * size * similarity / (1 + similarity))
     feats = []
     for _ in range(pairs):
         pool = rng.choice(2**32 - 1, 2 * size - common, replace=False).astype(np.uint32)
         feats += [pool[:size], pool[size - common :]]
     sig = np.ascontiguousarray(lsh.signatures("rewrite", np.concatenate(feats), np.full(2 * pairs, size)).T)
-    candidates = pl.DataFrame({"a": np.arange(0, 2 * pairs, 2), "b": np.arange(1, 2 * pairs, 2)}, schema={"a": pl.UInt32, "b": pl.UInt32})
-    assert _prefilter(candidates, sig, config.rewrite_threshold, config).height == pairs
-    unrelated = pl.DataFrame({"a": np.arange(0, 2 * pairs - 2, 2), "b": np.arange(3, 2 * pairs, 2)}, schema={"a": pl.UInt32, "b": pl.UInt32})
-    assert _prefilter(unrelated, sig, config.rewrite_threshold, config).height == 0
+    def keys(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return (a.astype(np.uint64) << np.uint64(32)) | b.astype(np.uint64)
+
+    passed, scores = _prefilter(keys(np.arange(0, 2 * pairs, 2), np.arange(1, 2 * pairs, 2)), sig, config.rewrite_threshold, config)
+    assert passed.all() and (scores / sig.shape[1]).mean() == pytest.approx(similarity, abs=0.02)
+    passed, _ = _prefilter(keys(np.arange(0, 2 * pairs - 2, 2), np.arange(3, 2 * pairs, 2)), sig, config.rewrite_threshold, config)
+    assert not passed.any()
+
+
+def test_shortlist_keeps_the_best_scored_pairs_of_each_row_whatever_the_order_and_trims():
+    """Proposed in any order, with repeats, trimmed early or late: the pairs among the ``bound`` best
+    of either row (ties: the lower other row), plus every unscored (index) pair."""
+    rng = np.random.default_rng(5)
+    for _ in range(50):
+        rows, bound = int(rng.integers(3, 30)), int(rng.integers(1, 5))
+        a, b = rng.integers(0, rows, 300), rng.integers(0, rows, 300)
+        keys = np.unique((a[a < b].astype(np.uint64) << np.uint64(32)) | b[a < b].astype(np.uint64))
+        scores = rng.integers(0, 6, len(keys)).astype(np.uint16)
+        scores[rng.random(len(keys)) < 0.05] = _UNSCORED
+        shortlist = _Shortlist(rows, bound)
+        shortlist._trim_at = int(rng.integers(1, 40))
+        proposed = np.zeros(len(keys), dtype=bool)
+        for _ in range(6):  # bands: each proposes some pairs, some again
+            band = np.flatnonzero(rng.random(len(keys)) < 0.3)
+            proposed[band] = True
+            fresh = shortlist.fresh(keys[band])
+            shortlist.add(fresh, scores[np.searchsorted(keys, fresh)])
+        expected = set()
+        pairs = [(int(k >> np.uint64(32)), int(k & np.uint64(0xFFFFFFFF)), int(s)) for k, s in zip(keys[proposed], scores[proposed])]
+        for row in range(rows):
+            ranked = sorted((-s, y if x == row else x, (x, y)) for x, y, s in pairs if row in (x, y) and s != _UNSCORED)
+            expected |= {pair for _, _, pair in ranked[:bound]}
+        expected |= {(x, y) for x, y, s in pairs if s == _UNSCORED}
+        assert set(shortlist.frame().iter_rows()) == expected
+
+
+def test_a_crowded_topic_over_the_candidate_bound_still_finds_its_rewrite():
+    """Many stories of one topic share the rare words a retelling shares with its source: with a bound
+    of 2 candidates per article most pairs are left out (counted in the stats), the retelling is kept
+    because its source is among its best estimates."""
+    rng = random.Random(43)
+    story = rng.sample(WORDS, 200)
+    names = [f"Name{i} Place{i}" for i in range(3)] + ["2025", "80,000"]
+    bodies = {
+        "story": " ".join(story + names),
+        "rewrite": _retold(rng, story, names, names),
+        **{f"same_topic{i}": _retold(rng, story, names, [f"Person{i}x{j}" for j in range(6)]) for i in range(12)},
+        **{f"filler{i}": _text(rng, 130) for i in range(30)},
+    }
+    config = LSH_ONLY.model_copy(update={"rewrite_candidates_per_article": 2})
+    verdicts, _, stats = deduplicate_with_index_rows(_batch(bodies, {"story": dt.date(2025, 8, 1)}), config)
+    assert _dups(verdicts) == {"rewrite": "story"}
+    assert stats.candidates["rewrite"].capped > 0 and stats.candidates["rewrite"].pairs <= 2 * len(bodies)
+    _, _, unbounded = deduplicate_with_index_rows(_batch(bodies), LSH_ONLY)
+    assert unbounded.candidates["rewrite"].capped == 0 and unbounded.candidates["rewrite"].pairs > stats.candidates["rewrite"].pairs
 
 
 # --------------------------------------------------------------------------------- verification
@@ -249,6 +318,19 @@ def test_similarities_equal_python_set_arithmetic():
         assert containment == pytest.approx(common / min(len(sets[i]), len(sets[j])) if sets[i] and sets[j] else 0)
         union_weight = sum(weights[f] for f in sets[i] | sets[j])
         assert weighted == pytest.approx(sum(weights[f] for f in sets[i] & sets[j]) / union_weight if union_weight else 0)
+
+
+def test_similarities_measured_in_blocks_equal_one_pass(monkeypatch):
+    """Many pairs are measured a block at a time (bounded memory), with the same values."""
+    rng = np.random.default_rng(29)
+    lens = rng.integers(0, 80, 40)
+    sets = _Sets.of(np.repeat(np.arange(40), lens), rng.integers(0, 300, lens.sum()).astype(np.uint32))
+    a, b = np.triu_indices(40, k=1)
+    pairs = pl.DataFrame({"a": a, "b": b}, schema={"a": pl.UInt32, "b": pl.UInt32})
+    weights = rng.random(features._DF_SLOTS)
+    whole = _similarities(pairs, sets, weights)
+    monkeypatch.setattr(verify, "_PAIR_BLOCK", 7)
+    assert _similarities(pairs, sets, weights).equals(whole)
 
 
 def _own_text_by_definition(words: list[tuple[str, int]], other: list[tuple[str, int]], n: int, run_words: int) -> tuple[float, set[str]]:
@@ -497,6 +579,20 @@ def test_next_day_rewrite_is_matched_through_the_index_on_its_names_too():
         assert result.filter(pl.col("article_id") == "same_topic")["duplicate_of"].item() is None
 
 
+def test_a_feature_cache_that_cannot_hold_the_whole_batch_holds_nothing():
+    config = DedupConfig()
+    chunks = [_features(pl.Series([_text(random.Random(i), 50)] * 3), _Tokeniser(config), config) for i in range(3)]
+    size = sum(a.nbytes for a in chunks[0].flat.values()) + sum(a.nbytes for a in chunks[0].lens.values())
+    cache = features._FeatureCache(3, 2 * size + size // 2)
+    cache.offer(0, chunks[0])
+    cache.offer(3, chunks[1])
+    assert set(cache.chunks) == {0, 3}
+    cache.offer(6, chunks[2])
+    assert cache.chunks == {} and cache.sets(0, np.array([0, 1]), ("rewrite",)) is None
+    cache.offer(0, chunks[0])
+    assert cache.chunks == {}
+
+
 @pytest.mark.parametrize("cache_bytes", [512 << 20, 0], ids=["cached", "re-tokenised"])
 def test_index_rows_from_the_signature_pass_equal_index_rows_of_the_kept(monkeypatch, cache_bytes):
     """The pipeline's one-pass path gives the same verdicts and index rows as the two separate calls."""
@@ -506,7 +602,7 @@ def test_index_rows_from_the_signature_pass_equal_index_rows_of_the_kept(monkeyp
     bodies |= {"copy_a": bodies["d03"], "copy_b": bodies["d17"] + " appended words", "short": "tiny text"}
     batch = _batch(bodies)
     config = LSH_ONLY.model_copy(update={"chunk_docs": 7})  # several chunks, one of them partial
-    verdicts, rows = deduplicate_with_index_rows(batch, config)
+    verdicts, rows, _ = deduplicate_with_index_rows(batch, config)
     assert verdicts.equals(find_duplicates(batch, config)) and verdicts["duplicate_of"].null_count() == 31
     kept = batch.join(verdicts.filter(pl.col("duplicate_of").is_null()).select("article_id"), on="article_id", maintain_order="left")
     assert rows.equals(index_rows(kept, config))
