@@ -951,7 +951,7 @@ class _Selection:
         """Lines that only a page's chrome has: noise-rule matches (except those article text also
         shows), a caption or headline printed again and again, a menu above the first or below the
         last paragraph (``menu_lines``), and the page's title repeated as the headline."""
-        typed = sum(map(self.is_chrome, range(len(self.classified)), [config] * len(self.classified)))
+        typed = sum(self.is_chrome(pos, config) for pos in range(len(self.classified)))
         return (self.anchor is not None) + typed + len(self.menu_lines(config))
 
     def is_chrome(self, pos: int, config: CleanConfig) -> bool:
