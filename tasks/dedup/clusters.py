@@ -27,7 +27,7 @@ from tasks.dedup.features import _DF_SLOTS, TIERS, _FeatureCache, _Sets, _sorted
 from tasks.dedup.index import _index_for, _index_keys, _index_rows, _index_sketches, index_rows
 from tasks.dedup.verify import Universe, _Evidence, _feature_sets, _verified, sites
 from tasks.errors import PipelineError
-from tasks.records import WORD_PATTERN
+from tasks.records import word_counts
 
 RESULT_SCHEMA = pl.Schema(
     {
@@ -240,7 +240,7 @@ def _with_word_counts(universe: pl.DataFrame, bodies: pl.Series, component: np.n
     other rows: only there does the keep policy read it (counting every text costs seconds a 100k batch)."""
     n = len(bodies)
     crowded = np.flatnonzero(np.bincount(component)[component[:n]] > 1)
-    counts = universe["word_count"].clone().scatter(crowded, bodies.gather(crowded).str.count_matches(WORD_PATTERN).cast(pl.Int64))
+    counts = universe["word_count"].clone().scatter(crowded, word_counts(bodies.gather(crowded)).cast(pl.Int64))
     return universe.with_columns(counts)
 
 
