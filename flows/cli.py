@@ -105,7 +105,7 @@ def _quiet_prefect_tracebacks() -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from flows.daily import daily_flow, require_source, resolve_date, source_uri_of
-    from flows.runners import call_with_runner
+    from flows.runners import call_with_runner, prefect_api_url
     from tasks.config import load_settings
     from tasks.history import NO_INPUT
     from tasks.validate import preload_great_expectations
@@ -115,6 +115,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = load_settings(overrides)
     require_source(source_uri_of(args.source, resolve_date(args.date, settings.ops.timezone)), settings.s3)
     preload_great_expectations()  # overlaps the embedded Prefect server's start-up
+    prefect_api_url(settings.ops.embedded_server_start_s)
 
     manifest = call_with_runner(
         daily_flow,
@@ -270,8 +271,11 @@ def add_serve_parser(sub) -> None:
 
 def cmd_backfill(args: argparse.Namespace) -> int:
     from flows.backfill import FAILED, outcomes_table, run_backfill
-    from flows.runners import dask_scheduler
+    from flows.runners import dask_scheduler, prefect_api_url
+    from tasks.config import load_settings
 
+    overrides = parse_overrides(args.overrides)
+    prefect_api_url(load_settings(overrides).ops.embedded_server_start_s)
     with dask_scheduler(args.runner, args.dask_address) as scheduler:
         outcomes = run_backfill(
             max_parallel=args.max_parallel,
@@ -281,7 +285,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
             end=args.end,
             force=args.force,
             allow_shrink=args.allow_shrink,
-            overrides=parse_overrides(args.overrides),
+            overrides=overrides,
             runner=args.runner,
             dask_address=scheduler,
         )

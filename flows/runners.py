@@ -45,6 +45,7 @@ from pydantic import BaseModel
 
 from tasks.clean import CleanOutcome, SiteChrome, clean_task, merge_outcomes
 from tasks.config import CleanConfig, OpsConfig, S3Config, Settings
+from tasks.errors import PipelineError
 from tasks.parse import raw_documents
 from tasks.read import ReadBatch, merge_read_batches, read_inputs_task
 from tasks.storage import StoredObject
@@ -277,8 +278,9 @@ def progress_bar(description: str, total: int) -> Iterator[Callable[[int], None]
         yield lambda amount=1: bar.advance(task_id, amount)
 
 
-def prefect_api_url() -> str:
-    """The API every process of a run reports to; starts the ephemeral server if none is configured.
+def prefect_api_url(start_timeout_s: float | None = None) -> str:
+    """The API every process of a run reports to; starts the ephemeral server if none is configured,
+    waiting up to ``start_timeout_s`` (None: Prefect's own setting) for it to answer.
 
     A Dask worker without PREFECT_API_URL starts an ephemeral server of its own (measured: 43.8 s
     instead of 2.3 s for the seeds, stray server processes, port clashes), so workers get this URL.
@@ -290,7 +292,15 @@ def prefect_api_url() -> str:
     from prefect.server.api.server import SubprocessASGIServer
 
     server = SubprocessASGIServer()  # the same instance Prefect's client falls back to in this process
-    server.start()
+    try:
+        server.start(timeout=start_timeout_s)
+    except RuntimeError as exc:  # Prefect's only signal that the server did not come up
+        raise PipelineError(
+            f"Prefect's temporary API server did not answer in time ({str(exc).split(' stdout:')[0]}) "
+            "Nothing was read or written. "
+            "On a busy machine give it longer (--set ops.embedded_server_start_s=300), "
+            "or point PREFECT_API_URL at a running Prefect server."
+        ) from exc
     return server.api_url
 
 

@@ -524,6 +524,14 @@ class OpsConfig(Section):
     work_dir: Path | None = Field(
         None, description="Where a run's work folder (spilled documents, removed at the end of the run) goes; default: the system's temp folder."
     )
+    embedded_server_start_s: float = Field(
+        120.0,
+        gt=0,
+        description=(
+            "How long a run without PREFECT_API_URL waits for Prefect's temporary API server to answer. Its start "
+            "takes ~10 s on an idle 2-core machine and over 20 s (Prefect's own default) on a busy one."
+        ),
+    )
 
     @field_validator("timezone")
     @classmethod

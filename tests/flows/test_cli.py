@@ -111,6 +111,21 @@ def test_the_installed_command_prints_no_traceback_when_a_run_fails(s3_endpoint,
     assert "Traceback" not in result.stderr + result.stdout
 
 
+def test_a_temporary_server_that_does_not_start_in_time_is_a_clear_error(seeds_dir, tmp_path):
+    """Without PREFECT_API_URL the run starts Prefect's temporary server and waits ops.embedded_server_start_s
+    for it; a server that does not answer in time ends the run with advice, not a report of a bug."""
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"} | {"PREFECT_HOME": str(tmp_path / "prefect")}
+    command = [sys.executable, "-m", "flows.cli", "run", "--source", str(seeds_dir), "--dest", str(tmp_path / "lake")]
+    result = subprocess.run(
+        [*command, "--set", "ops.embedded_server_start_s=0.01"], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert result.returncode == 1
+    assert "cleanwire: Prefect's temporary API server did not answer in time" in result.stderr
+    assert "--set ops.embedded_server_start_s=" in result.stderr and "bug" not in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert not (tmp_path / "lake").exists()
+
+
 def test_clean_and_dedup_do_not_pay_for_great_expectations(tmp_path):
     seed = Path(__file__).resolve().parents[2] / "seeds" / "001_5677622f87daf84b.txt"
     code = (
