@@ -102,7 +102,8 @@ _ELLIPSIS = ("…", "...")
 # "— Jane Doe (@jane) May 2, 2019" signs a quoted post inside an article.
 _ATTRIBUTION_DASHES = ("—", "–", "―")
 _DIGIT_RUN = re.compile(r"\d+")
-_LABEL_CHARS = str.maketrans("0123456789", " " * 10, "'’")
+# A label's words: apostrophes are dropped ("don't" is "dont") and ASCII digits part words.
+_LABEL_WORD = re.compile(r"[^\W0-9]+")
 
 
 def normalise(line: str) -> str:
@@ -118,7 +119,7 @@ def normalised_lines(text: str) -> list[str]:
 
 def _label(line: str) -> str:
     """A line reduced to its words, for matching it against a list of headings or prompt words."""
-    return " ".join(_TOKEN.findall(line.casefold().translate(_LABEL_CHARS)))
+    return " ".join(_LABEL_WORD.findall(line.casefold().replace("'", "").replace("’", "")))
 
 
 def _ends_sentence(text: str) -> bool:
@@ -131,11 +132,26 @@ def _ends_sentence(text: str) -> bool:
     return bool(end) and text[end - 1] in _TERMINAL and not text[:end].endswith(_ELLIPSIS)
 
 
-def _phrase_pattern(phrases: Sequence[str]) -> re.Pattern[str]:
+class _Phrases(NamedTuple):
+    """Phrases to find in a label as whole words: a match starts at a word of the label that is
+    the first word of a phrase, so a label without one (most) is not searched."""
+
+    pattern: re.Pattern[str]
+    first_words: frozenset[str]
+
+    def search(self, label: str) -> re.Match[str] | None:
+        return None if self.first_words.isdisjoint(label.split()) else self.pattern.search(label)
+
+    def findall(self, label: str) -> list[str]:
+        return [] if self.first_words.isdisjoint(label.split()) else self.pattern.findall(label)
+
+
+def _phrase_pattern(phrases: Sequence[str]) -> _Phrases:
     words = sorted({_label(p) for p in phrases if _label(p)}, key=len, reverse=True)
     if not words:
-        return re.compile(r"(?!x)x")
-    return re.compile(r"\b(?:" + "|".join(re.escape(w) for w in words) + r")\b")
+        return _Phrases(re.compile(r"(?!x)x"), frozenset())
+    pattern = re.compile(r"\b(?:" + "|".join(re.escape(w) for w in words) + r")\b")
+    return _Phrases(pattern, frozenset(w.split()[0] for w in words))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -391,7 +407,7 @@ class _Rules:
     """Config compiled once: the regexes behind the typed noise rules."""
 
     config: CleanConfig
-    prompt: tuple[tuple[str, re.Pattern[str]], ...]
+    prompt: tuple[tuple[str, _Phrases], ...]
     related: frozenset[str]
     sections: frozenset[str]
     author_name: re.Pattern[str]
@@ -400,7 +416,7 @@ class _Rules:
     comments: frozenset[str]
     related_prefix: re.Pattern[str]
     related_heading_start: re.Pattern[str]
-    newsletter: re.Pattern[str]
+    newsletter: _Phrases
     ad_labels: frozenset[str]
     credit: re.Pattern[str]
     credit_tail: re.Pattern[str]
@@ -454,6 +470,11 @@ def lexicons() -> Lexicons:
     }
     lists = {name: tuple(load(name)["words"]) for name in Lexicons._fields if name != "month_names"}
     return Lexicons(**lists, month_names=months)
+
+
+# The word that closes a relative time ("5 hours ago"); no case variant of its letters is another
+# letter, so a line that does not hold it in lower case cannot match the rule.
+_AGO = "ago"
 
 
 @lru_cache(maxsize=8)
@@ -527,7 +548,7 @@ def _compile(config_json: str) -> _Rules:
             r"\b(?:" + "|".join(re.escape(w) for w in words.comment_author_verbs) + r")\s*:$", re.IGNORECASE
         ),
         relative_time=re.compile(
-            r"(?<!\d)\d+\s*(?:" + "|".join(re.escape(w) for w in words.relative_time_words) + r")\s+ago\b",
+            r"(?<!\d)\d+\s*(?:" + "|".join(re.escape(w) for w in words.relative_time_words) + rf")\s+{_AGO}\b",
             re.IGNORECASE,
         ),
     )
@@ -599,7 +620,7 @@ def _typed_rule(text: str, words: int, ends_sentence: bool, rules: _Rules, confi
         words <= config.dateline_max_words
         and not text.startswith(_ATTRIBUTION_DASHES)
         and (
-            rules.relative_time.search(text)
+            (_AGO in text.lower() and rules.relative_time.search(text))
             or (_parse_date(text, rules) and (not ends_sentence or rules.dateline_label.match(text)))
         )
     ):

@@ -10,6 +10,7 @@ non-linguistic text (numbers, one word, a hashtag) is "unknown", not a guess.
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Iterable
 
 import numpy as np
@@ -47,7 +48,7 @@ class _CompiledIdentifier(LanguageIdentifier):
     """py3langid's identifier with its per-byte Python loop compiled; same features in the same
     order and the same weights, so the same scores."""
 
-    __slots__ = ("_arrays",)
+    __slots__ = ("_arrays", "_buffers")
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -59,15 +60,26 @@ class _CompiledIdentifier(LanguageIdentifier):
             np.asarray(self._rowbase, dtype=np.int64),
             np.asarray(self.tk_output, dtype=np.int64),
         )
+        self._buffers = threading.local()
+
+    def _counts(self) -> np.ndarray:
+        """This thread's count per feature (0 between calls): one array of the model's ~100k
+        features per thread, not zeroed whole again for every text."""
+        counts = getattr(self._buffers, "counts", None)
+        if counts is None:
+            counts = self._buffers.counts = np.zeros(len(self.nb_ptc), dtype=np.int64)
+        return counts
 
     def _raw_score(self, text: bytes) -> np.ndarray:
-        counts = np.zeros(len(self.nb_ptc), dtype=np.int64)
+        counts = self._counts()
         order = np.empty(len(text), dtype=np.int64)
         found = _visit_counts(*self._arrays, np.frombuffer(text, dtype=np.uint8), counts, order)
         if not found:
             return super()._raw_score(b"")
-        features = order[:found].tolist()
-        return self._sparse_score(dict(zip(features, counts[features].tolist(), strict=True)), self.nb_ptc)
+        visited = order[:found]
+        features = dict(zip(visited.tolist(), counts[visited].tolist(), strict=True))
+        counts[visited] = 0
+        return self._sparse_score(features, self.nb_ptc)
 
 
 @functools.cache
