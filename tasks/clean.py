@@ -392,6 +392,7 @@ class _Rules:
 
     config: CleanConfig
     prompt: tuple[tuple[str, re.Pattern[str]], ...]
+    prompt_noun: re.Pattern[str]  # what makes a prompt word a noun after it: "Share of households"
     related: frozenset[str]
     sections: frozenset[str]
     author_name: re.Pattern[str]
@@ -432,6 +433,7 @@ class Lexicons(NamedTuple):
     ad_labels: tuple[str, ...]
     app_prompt_words: tuple[str, ...]
     consent_prompt_words: tuple[str, ...]
+    prompt_noun_links: tuple[str, ...]
     disclaimer_words: tuple[str, ...]
     credit_words: tuple[str, ...]
     byline_words: tuple[str, ...]
@@ -480,6 +482,7 @@ def _compile(config_json: str) -> _Rules:
             ("app_prompt", _phrase_pattern(words.app_prompt_words)),
             ("cookie_prompt", _phrase_pattern(words.consent_prompt_words)),
         ),
+        prompt_noun=re.compile(r" (?:" + "|".join(re.escape(_label(w)) for w in words.prompt_noun_links) + r")\b"),
         related=related,
         sections=frozenset(_label(h) for h in words.section_headings),
         # A name of two to four capitalised words, alone on its line or before a comma or title.
@@ -612,8 +615,13 @@ def _typed_rule(text: str, words: int, ends_sentence: bool, rules: _Rules, confi
         for rule, pattern in rules.prompt:
             # A prompt opens with its word ("Share this", "Follow us on X.") or is a bare label
             # ("Compartilhe no WhatsApp"); a headline or sentence that mentions Instagram is not.
+            # "Share of households" (a table's label) names a share, it does not ask for one.
             found = pattern.search(label)
-            if found and (found.start() == 0 or (not ends_sentence and words <= config.prompt_label_max_words)):
+            if (
+                found
+                and not rules.prompt_noun.match(label, found.end())
+                and (found.start() == 0 or (not ends_sentence and words <= config.prompt_label_max_words))
+            ):
                 return rule
     if rules.disclaimer.match(text):
         return "disclaimer"

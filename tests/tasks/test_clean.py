@@ -96,6 +96,14 @@ def test_share_and_follow_prompts_are_removed() -> None:
     assert result.removed[0].text == "Share this article\nFollow us on Twitter"
 
 
+def test_a_table_label_opening_with_a_prompt_word_is_not_a_prompt() -> None:
+    # "Share of …" names a share; "Share this" asks for one.
+    table = ["Share of households 23% 45%", "Share of renters 31% 38%", "Median income $54,000 $61,000"]
+    result = clean_text(page(P1, table, P2, "Share this article", P3))
+    assert body_lines(result) == [P1, *table, P2, P3]
+    assert result.rule_counts() == {"share_prompt": 1}
+
+
 def test_app_prompt_is_removed() -> None:
     result = clean_text(page(ARTICLE, "Download the app"))
     assert body_lines(result) == ARTICLE
