@@ -394,6 +394,7 @@ class _Rules:
     prompt: tuple[tuple[str, re.Pattern[str]], ...]
     prompt_noun: re.Pattern[str]  # what makes a prompt word a noun after it: "Share of households"
     related: frozenset[str]
+    closing: frozenset[str]
     sections: frozenset[str]
     author_name: re.Pattern[str]
     author_intro: re.Pattern[str]  # what follows an author's name opening a bio: "(Reuters) is a ..."
@@ -423,6 +424,7 @@ class Lexicons(NamedTuple):
     """The reviewed word lists of tasks/lexicons/<field>.json (package data)."""
 
     related_headings: tuple[str, ...]
+    closing_headings: tuple[str, ...]
     section_headings: tuple[str, ...]
     author_role_words: tuple[str, ...]
     author_bio_verbs: tuple[str, ...]
@@ -486,6 +488,7 @@ def _compile(config_json: str) -> _Rules:
         ),
         prompt_noun=re.compile(r" (?:" + "|".join(re.escape(_label(w)) for w in words.prompt_noun_links) + r")\b"),
         related=related,
+        closing=frozenset(_label(h) for h in words.closing_headings),
         sections=frozenset(_label(h) for h in words.section_headings),
         # A name of two to four capitalised words, alone on its line or before a comma or title.
         author_name=re.compile(r"^(?:about\s+(?:the\s+author:?\s*)?)?(?P<name>[^\W\d_][\w'’.-]+(?:\s[^\W\d_][\w'’.-]+){1,3})\b", re.IGNORECASE),
@@ -580,6 +583,8 @@ def _typed_rule(text: str, words: int, ends_sentence: bool, rules: _Rules, confi
             words <= config.related_heading_max_words and rules.related_heading_start.match(label)
         ):
             return "related_block"
+        if label in rules.closing:
+            return "closing_block"
         if label in rules.comments or (not ends_sentence and rules.comment_count.match(text)):
             return "comments"
         if rules.credit.match(text) or (not ends_sentence and rules.credit_tail.search(text)):
@@ -852,17 +857,18 @@ def main_region(
     return (first, end) if best > 0 else (0, 0)
 
 
-def _end_at_link_heading(lines: Sequence[Line], first: int, end: int, config: CleanConfig, rules: _Rules) -> int:
-    """Where the article ends: at the first heading of a block of links to other stories ("Related
-    articles", "Latest posts"; a headline under it) below which the region
-    holds little text of its own. The teasers such a block lists read like prose, and the region
-    runs on over them; a heading followed by text is a section of the article."""
+def _end_at_closing_block(lines: Sequence[Line], first: int, end: int, config: CleanConfig, rules: _Rules) -> int:
+    """Where the article ends: at the first block that closes it below which the region holds
+    little text of its own: a heading of links to other stories ("Related articles", "Latest
+    posts"; a headline under it), an author's box, a closing heading ("About the author", "Article
+    sources"). The teasers, bios and notes under them read like prose, and the region runs on over
+    them; a related heading followed by text is a section of the article."""
     weights = [line.weight if line.kind in (Kind.GOOD, Kind.NEAR_GOOD) else 0.0 for line in lines[first:end]]
     total, above = sum(weights), 0.0
     for pos, weight in zip(range(first, end), weights, strict=True):
         line = lines[pos]
         if total - above <= config.link_block_tail_ratio * above and (
-            line.rule == "author_bio"
+            line.rule in ("author_bio", "closing_block")
             or (
                 line.rule == "related_block"
                 and _label(line.text) in rules.related
@@ -1120,7 +1126,7 @@ def select(
     anchor = headline_anchor(classified, config)
     navigation = navigation_lines(classified, config)
     first, end = main_region(classified, config, anchor, navigation)
-    end = _end_at_link_heading(classified, first, end, config, rules)
+    end = _end_at_closing_block(classified, first, end, config, rules)
     while end > first and _is_teaser(classified[end - 1], config):
         end -= 1
     if end > first:
@@ -1366,9 +1372,10 @@ def _story_groups(pages: Sequence[_Page], config: CleanConfig) -> list[int]:
     return [root(page) for page in range(len(pages))]
 
 
-# Rules that also fire on article text (a list's labels printed several times, a row of asterisks):
-# a page on which only these fire shows no chrome (a repeated line of headline length does count).
-ARTICLE_TEXT_RULES = frozenset({"repeated_line", "symbols", "author_bio"})
+# Rules that also fire on article text (a list's labels printed several times, a row of asterisks, a
+# "Disclaimer" heading): a page on which only these fire shows no chrome (a repeated line of headline
+# length does count).
+ARTICLE_TEXT_RULES = frozenset({"repeated_line", "symbols", "author_bio", "closing_block"})
 
 # Rules that locate the article by the shape of the whole page. Text an HTML extractor has already
 # cut from the page's structure is not a page dump, and these rules only cost it recall there.

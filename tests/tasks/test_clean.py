@@ -223,6 +223,19 @@ def test_boxes_repeated_down_the_page_are_the_items_of_a_list() -> None:
     assert body_lines(result) == [P1, *items, P2, P3]
 
 
+def test_a_closing_heading_ends_the_article_when_little_prose_follows() -> None:
+    sources = [
+        "Article Sources",
+        "City Transport Authority. Annual report on bus ridership and route planning, published in 2024.",
+    ]
+    result = clean_text(page(MENU, ARTICLE, sources, FOOTER))
+    assert body_lines(result) == ARTICLE
+    assert "closing_block" in rules_of(result)
+    # Above most of the article's prose, the heading is only removed.
+    result = clean_text(page(MENU, P1, "Disclaimer", P2, P3, FOOTER))
+    assert body_lines(result) == ARTICLE
+
+
 def test_comment_section_ends_the_article_even_when_longer() -> None:
     comments = [
         "jane says:",
