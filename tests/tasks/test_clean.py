@@ -123,6 +123,16 @@ def test_newsletter_pitch_sentence_is_removed() -> None:
     assert "share_prompt" in rules_of(result)
 
 
+def test_mailing_list_and_reader_pitches_are_newsletter_pitches() -> None:
+    pitches = [
+        "Enter your e-mail address below to join our mailing list.",
+        "Thanks for reading! Your donation helps support my work.",
+    ]
+    result = clean_text(page(MENU, P1, P2, pitches, P3, FOOTER))
+    assert body_lines(result) == ARTICLE
+    assert "share_prompt" in rules_of(result)
+
+
 def test_copyright_line_is_removed() -> None:
     result = clean_text(page(ARTICLE, "© 2024 Example Media Ltd. All rights reserved."))
     assert body_lines(result) == ARTICLE
