@@ -1087,13 +1087,12 @@ def _author_boxes(lines: list[Line], rules: _Rules) -> list[Line]:
     ...")."""
     found: list[list[int]] = []
     for pos in range(len(lines) - 1):
-        head = lines[pos]
-        name = _author_name(head.text, rules) if head.kind is Kind.SHORT else None
-        if name is None:
+        if lines[pos].kind is not Kind.SHORT:
             continue
         role = pos + 1 if lines[pos + 1].kind is Kind.SHORT and pos + 2 < len(lines) else None
         about = lines[pos + 1 if role is None else pos + 2]
-        if about.kind not in (Kind.GOOD, Kind.NEAR_GOOD):
+        name = _author_name(lines[pos].text, rules) if about.kind in (Kind.GOOD, Kind.NEAR_GOOD) else None
+        if name is None:
             continue
         # The paragraph opens with the name or its first word, then what the person does.
         opens = rules.author_self_intro.match(about.text) or any(
