@@ -408,11 +408,14 @@ class _Rules:
 
     config: CleanConfig
     prompt: tuple[tuple[str, _Phrases], ...]
+    prompt_noun: re.Pattern[str]  # what makes a prompt word a noun after it: "Share of households"
     related: frozenset[str]
+    closing: frozenset[str]
     sections: frozenset[str]
     author_name: re.Pattern[str]
     author_intro: re.Pattern[str]  # what follows an author's name opening a bio: "(Reuters) is a ..."
     author_role: re.Pattern[str]
+    author_self_intro: re.Pattern[str]  # how a box in the first person opens: "I'm the founder of ..."
     comments: frozenset[str]
     related_prefix: re.Pattern[str]
     related_heading_start: re.Pattern[str]
@@ -437,9 +440,11 @@ class Lexicons(NamedTuple):
     """The reviewed word lists of tasks/lexicons/<field>.json (package data)."""
 
     related_headings: tuple[str, ...]
+    closing_headings: tuple[str, ...]
     section_headings: tuple[str, ...]
     author_role_words: tuple[str, ...]
     author_bio_verbs: tuple[str, ...]
+    author_self_intros: tuple[str, ...]
     comment_headings: tuple[str, ...]
     comment_count_words: tuple[str, ...]
     comment_author_verbs: tuple[str, ...]
@@ -448,6 +453,7 @@ class Lexicons(NamedTuple):
     ad_labels: tuple[str, ...]
     app_prompt_words: tuple[str, ...]
     consent_prompt_words: tuple[str, ...]
+    prompt_noun_links: tuple[str, ...]
     disclaimer_words: tuple[str, ...]
     credit_words: tuple[str, ...]
     byline_words: tuple[str, ...]
@@ -501,13 +507,16 @@ def _compile(config_json: str) -> _Rules:
             ("app_prompt", _phrase_pattern(words.app_prompt_words)),
             ("cookie_prompt", _phrase_pattern(words.consent_prompt_words)),
         ),
+        prompt_noun=re.compile(r" (?:" + "|".join(re.escape(_label(w)) for w in words.prompt_noun_links) + r")\b"),
         related=related,
+        closing=frozenset(_label(h) for h in words.closing_headings),
         sections=frozenset(_label(h) for h in words.section_headings),
         # A name of two to four capitalised words, alone on its line or before a comma or title.
         author_name=re.compile(r"^(?:about\s+(?:the\s+author:?\s*)?)?(?P<name>[^\W\d_][\w'’.-]+(?:\s[^\W\d_][\w'’.-]+){1,3})\b", re.IGNORECASE),
         author_intro=re.compile(
             r"(?:\s*\([^)]*\))?\s+(?:" + "|".join(re.escape(w) for w in words.author_bio_verbs) + r")\b"
         ),
+        author_self_intro=re.compile("|".join(re.escape(w) for w in words.author_self_intros) + r"\b"),
         author_role=re.compile(r"\b(?:" + "|".join(re.escape(w) for w in words.author_role_words) + r")\b", re.IGNORECASE),
         newsletter=_phrase_pattern(words.newsletter_words),
         ad_labels=frozenset(_label(w) for w in words.ad_labels),
@@ -595,6 +604,8 @@ def _typed_rule(text: str, words: int, ends_sentence: bool, rules: _Rules, confi
             words <= config.related_heading_max_words and rules.related_heading_start.match(label)
         ):
             return "related_block"
+        if label in rules.closing:
+            return "closing_block"
         if label in rules.comments or (not ends_sentence and rules.comment_count.match(text)):
             return "comments"
         if rules.credit.match(text) or (not ends_sentence and rules.credit_tail.search(text)):
@@ -633,8 +644,13 @@ def _typed_rule(text: str, words: int, ends_sentence: bool, rules: _Rules, confi
         for rule, pattern in rules.prompt:
             # A prompt opens with its word ("Share this", "Follow us on X.") or is a bare label
             # ("Compartilhe no WhatsApp"); a headline or sentence that mentions Instagram is not.
+            # "Share of households" (a table's label) names a share, it does not ask for one.
             found = pattern.search(label)
-            if found and (found.start() == 0 or (not ends_sentence and words <= config.prompt_label_max_words)):
+            if (
+                found
+                and not rules.prompt_noun.match(label, found.end())
+                and (found.start() == 0 or (not ends_sentence and words <= config.prompt_label_max_words))
+            ):
                 return rule
     if rules.disclaimer.match(text):
         return "disclaimer"
@@ -849,7 +865,7 @@ def main_region(
     the repeated headline when the text there scores a fair share of the page's best."""
     if not lines:
         return 0, 0
-    rows = _table_rows(lines, config)
+    rows = _table_rows(lines, config) | _record_rows(lines, config)
     scores = [
         max(0.0, _score(line, config)) if pos in rows else -config.navigation_line_penalty if pos in navigation else _score(line, config)
         for pos, line in enumerate(lines)
@@ -862,21 +878,24 @@ def main_region(
     return (first, end) if best > 0 else (0, 0)
 
 
-def _end_at_link_heading(lines: Sequence[Line], first: int, end: int, config: CleanConfig, rules: _Rules) -> int:
-    """Where the article ends: at the first heading of a block of links to other stories ("Related
-    articles", "Latest posts"; a headline under it) below which the region
-    holds little text of its own. The teasers such a block lists read like prose, and the region
-    runs on over them; a heading followed by text is a section of the article."""
+def _end_at_closing_block(lines: Sequence[Line], first: int, end: int, config: CleanConfig, rules: _Rules) -> int:
+    """Where the article ends: at the first block that closes it below which the region holds
+    little text of its own: a heading of links to other stories ("Related articles", "Latest
+    posts"; a headline under it), an author's box, a closing heading ("About the author", "Article
+    sources"). The teasers, bios and notes under them read like prose, and the region runs on over
+    them; a related heading followed by text is a section of the article."""
     weights = [line.weight if line.kind in (Kind.GOOD, Kind.NEAR_GOOD) else 0.0 for line in lines[first:end]]
     total, above = sum(weights), 0.0
     for pos, weight in zip(range(first, end), weights, strict=True):
         line = lines[pos]
-        if (
-            line.rule == "related_block"
-            and _label(line.text) in rules.related
-            and total - above <= config.link_block_tail_ratio * above
-            and pos + 1 < len(lines)
-            and lines[pos + 1].kind is Kind.SHORT
+        if total - above <= config.link_block_tail_ratio * above and (
+            line.rule in ("author_bio", "closing_block")
+            or (
+                line.rule == "related_block"
+                and _label(line.text) in rules.related
+                and pos + 1 < len(lines)
+                and lines[pos + 1].kind is Kind.SHORT
+            )
         ):
             return pos
         above += weight
@@ -906,6 +925,38 @@ def _table_rows(lines: Sequence[Line], config: CleanConfig) -> frozenset[int]:
         if _is_data_row(line) and _TABLE_CELLS.search(line.text) and not _LIST_ITEM.match(line.text)
     )
     return frozenset(pos for run in _runs(rows) if len(run) >= config.list_min_rows for pos in run)
+
+
+# "Price: $568", "Best for: beginners": a label of a few words, a colon, a value.
+_FIELD = re.compile(r"(?P<label>[^\W\d_][^:：]{0,40}?)\s*[:：]\s+\S")
+
+
+def _record_rows(lines: Sequence[Line], config: CleanConfig) -> frozenset[int]:
+    """Positions of the rows of the article's own lists: the fields of records it repeats (a review's
+    "Price:", "Duration:", "Best for:" under each item, the label printed at least `page_repeat_min`
+    times on the page), and the short lines listed right under a line that ends in a colon ("Pros:",
+    "Here are the key factors:"), at least `list_min_items` of them, line under line. Like a table's
+    rows they cost the main-text region nothing, so the sections of a listicle stay one article; a
+    menu has neither its labels nor a colon above it."""
+    fields = [_FIELD.match(line.text) if line.rule in (None, "repeated_line") else None for line in lines]
+    labels = Counter(_label(found["label"]) for found in fields if found)
+    rows = {pos for pos, found in enumerate(fields) if found and labels[_label(found["label"])] >= config.page_repeat_min}
+    for pos, line in enumerate(lines):
+        if line.rule is not None or not line.text.endswith((":", "：")):
+            continue
+        end, last = pos + 1, line.index
+        # The first item may stand after a blank line; the rest follow line under line.
+        while (
+            end < len(lines)
+            and lines[end].kind in (Kind.SHORT, Kind.NEAR_GOOD)
+            and lines[end].rule is None
+            and lines[end].index - last <= (2 if end == pos + 1 else 1)
+        ):
+            last = lines[end].index
+            end += 1
+        if end - pos - 1 >= config.list_min_items:
+            rows.update(range(pos + 1, end))
+    return frozenset(rows)
 
 
 def _extend_over_list(lines: Sequence[Line], end: int, config: CleanConfig) -> int:
@@ -1048,31 +1099,44 @@ def _section_headings(lines: list[Line], rules: _Rules) -> list[Line]:
 
 
 def _author_boxes(lines: list[Line], rules: _Rules) -> list[Line]:
-    """An author's box: a short line naming a person ("Jane Doe", "About Jane Doe") and right under
-    it a paragraph about them that opens with the name and says what they do ("Jane Doe is a staff
-    writer at ..."). It is not the article's text (rule ``author_bio``), though article text can
-    look like it, so it does not count as chrome."""
-    found: list[int] = []
+    """An author's box: a short line naming a person ("Jane Doe", "About Jane Doe", "Written by Jane
+    Doe"), at most one short line under it (what they do: "Contributing Writer"), then a paragraph
+    about them that opens with the name, its first word or "I'm", and says what they do ("Jane Doe
+    is a staff writer at ..."). It is not the article's text (rule ``author_bio``), though article
+    text can look like it, so it does not count as chrome. More than `author_box_max_count` of them
+    on a page are the items of a list the article makes ("Acme Movers" / "Acme Movers is a team of
+    ...")."""
+    found: list[list[int]] = []
     for pos in range(len(lines) - 1):
-        head, about = lines[pos], lines[pos + 1]
-        if head.kind is not Kind.SHORT or about.kind not in (Kind.GOOD, Kind.NEAR_GOOD):
+        if lines[pos].kind is not Kind.SHORT:
             continue
-        name = rules.author_name.match(head.text)
-        if name is None or not all(word[0].isupper() for word in name["name"].split()):
+        role = pos + 1 if lines[pos + 1].kind is Kind.SHORT and pos + 2 < len(lines) else None
+        about = lines[pos + 1 if role is None else pos + 2]
+        name = _author_name(lines[pos].text, rules) if about.kind in (Kind.GOOD, Kind.NEAR_GOOD) else None
+        if name is None:
             continue
         # The paragraph opens with the name or its first word, then what the person does.
-        opens = any(
+        opens = rules.author_self_intro.match(about.text) or any(
             about.text.startswith(lead) and rules.author_intro.match(about.text, len(lead))
-            for lead in (name["name"], name["name"].split()[0])
+            for lead in (name, name.split()[0])
         )
-        if opens and rules.author_role.search(about.text):
-            found += [pos, pos + 1]
-    if not found:
+        if opens and (rules.author_role.search(about.text) or (role and rules.author_role.search(lines[role].text))):
+            found.append(list(range(pos, pos + (2 if role is None else 3))))
+    if not found or len(found) > rules.config.author_box_max_count:
         return lines
     out = list(lines)
-    for pos in found:
+    for pos in (pos for box in found for pos in box):
         out[pos] = lines[pos]._replace(kind=Kind.NOISE, rule="author_bio")
     return out
+
+
+def _author_name(text: str, rules: _Rules) -> str | None:
+    """The person a line names: two to four capitalised words, after a byline's word if any."""
+    byline = rules.byline.match(text)
+    name = rules.author_name.match(byline["name"] if byline else text)
+    if name is None or not all(word[0].isupper() for word in name["name"].split()):
+        return None
+    return name["name"]
 
 
 def select(
@@ -1082,7 +1146,7 @@ def select(
     anchor = headline_anchor(classified, config)
     navigation = navigation_lines(classified, config)
     first, end = main_region(classified, config, anchor, navigation)
-    end = _end_at_link_heading(classified, first, end, config, rules)
+    end = _end_at_closing_block(classified, first, end, config, rules)
     while end > first and _is_teaser(classified[end - 1], config):
         end -= 1
     if end > first:
@@ -1328,9 +1392,10 @@ def _story_groups(pages: Sequence[_Page], config: CleanConfig) -> list[int]:
     return [root(page) for page in range(len(pages))]
 
 
-# Rules that also fire on article text (a list's labels printed several times, a row of asterisks):
-# a page on which only these fire shows no chrome (a repeated line of headline length does count).
-ARTICLE_TEXT_RULES = frozenset({"repeated_line", "symbols", "author_bio"})
+# Rules that also fire on article text (a list's labels printed several times, a row of asterisks, a
+# "Disclaimer" heading): a page on which only these fire shows no chrome (a repeated line of headline
+# length does count).
+ARTICLE_TEXT_RULES = frozenset({"repeated_line", "symbols", "author_bio", "closing_block"})
 
 # Rules that locate the article by the shape of the whole page. Text an HTML extractor has already
 # cut from the page's structure is not a page dump, and these rules only cost it recall there.

@@ -184,6 +184,9 @@ class CleanConfig(Section):
     list_min_rows: int = Field(
         3, description="Fewest numbered or bulleted rows after the text that extend the article."
     )
+    list_min_items: int = Field(
+        2, description="Fewest short lines under a line ending in a colon that make a list of the article."
+    )
     table_max_lead_lines: int = Field(
         4,
         description="On a page without prose, most lines (a heading, a dateline, a prompt) between the repeated "
@@ -221,6 +224,9 @@ class CleanConfig(Section):
     )
     title_max_words: int = Field(30, description="Longest headline, in words.")
     title_search_lines: int = Field(25, description="How many lines above the article the headline is looked for.")
+    author_box_max_count: int = Field(
+        3, description="Most author boxes on one page (co-authors); more of that shape are the items of a list."
+    )
     page_repeat_min: int = Field(
         3, description="A short non-sentence line printed this often on one page is furniture."
     )

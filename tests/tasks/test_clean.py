@@ -96,6 +96,14 @@ def test_share_and_follow_prompts_are_removed() -> None:
     assert result.removed[0].text == "Share this article\nFollow us on Twitter"
 
 
+def test_a_table_label_opening_with_a_prompt_word_is_not_a_prompt() -> None:
+    # "Share of …" names a share; "Share this" asks for one.
+    table = ["Share of households 23% 45%", "Share of renters 31% 38%", "Median income $54,000 $61,000"]
+    result = clean_text(page(P1, table, P2, "Share this article", P3))
+    assert body_lines(result) == [P1, *table, P2, P3]
+    assert result.rule_counts() == {"share_prompt": 1}
+
+
 def test_app_prompt_is_removed() -> None:
     result = clean_text(page(ARTICLE, "Download the app"))
     assert body_lines(result) == ARTICLE
@@ -111,6 +119,16 @@ def test_ad_slot_label_is_removed() -> None:
 def test_newsletter_pitch_sentence_is_removed() -> None:
     pitch = "Get the day's top headlines delivered to your inbox every morning by subscribing to our newsletter."
     result = clean_text(page(P1, P2, pitch, P3))
+    assert body_lines(result) == ARTICLE
+    assert "share_prompt" in rules_of(result)
+
+
+def test_mailing_list_and_reader_pitches_are_newsletter_pitches() -> None:
+    pitches = [
+        "Enter your e-mail address below to join our mailing list.",
+        "Thanks for reading! Your donation helps support my work.",
+    ]
+    result = clean_text(page(MENU, P1, P2, pitches, P3, FOOTER))
     assert body_lines(result) == ARTICLE
     assert "share_prompt" in rules_of(result)
 
@@ -193,6 +211,41 @@ def test_author_box_after_the_article_is_dropped_but_not_chrome() -> None:
     assert clean_text(page(ARTICLE, box)).body == page(ARTICLE, box)
 
 
+def test_author_box_with_a_role_line_ends_the_article_with_what_follows_it() -> None:
+    box = [
+        "Written by Jane Doe",
+        "Contributing Writer",
+        "I'm a freelance writer based in Leeds, and I have covered transport and city politics for a decade.",
+    ]
+    pitch = "Ready to plan your next trip? Our team of travel experts will build an itinerary that fits your budget."
+    result = clean_text(page(MENU, ARTICLE, box, pitch, FOOTER))
+    assert body_lines(result) == ARTICLE
+    assert "author_bio" in rules_of(result)
+
+
+def test_boxes_repeated_down_the_page_are_the_items_of_a_list() -> None:
+    items = [
+        line
+        for name in ("Acme Movers", "Bolt Movers", "Crate Movers", "Dash Movers")
+        for line in (name, f"{name} is a team of professional movers that has served the city for twenty years and more.")
+    ]
+    result = clean_text(page(MENU, P1, items, P2, P3, FOOTER))
+    assert body_lines(result) == [P1, *items, P2, P3]
+
+
+def test_a_closing_heading_ends_the_article_when_little_prose_follows() -> None:
+    sources = [
+        "Article Sources",
+        "City Transport Authority. Annual report on bus ridership and route planning, published in 2024.",
+    ]
+    result = clean_text(page(MENU, ARTICLE, sources, FOOTER))
+    assert body_lines(result) == ARTICLE
+    assert "closing_block" in rules_of(result)
+    # Above most of the article's prose, the heading is only removed.
+    result = clean_text(page(MENU, P1, "Disclaimer", P2, P3, FOOTER))
+    assert body_lines(result) == ARTICLE
+
+
 def test_comment_section_ends_the_article_even_when_longer() -> None:
     comments = [
         "jane says:",
@@ -232,6 +285,34 @@ def test_navigation_menu_above_the_article_is_dropped() -> None:
     menu = ["Home", "News", "Sport", "Business", "Culture", "Weather"]
     result = clean_text(page(menu, ARTICLE, menu))
     assert body_lines(result) == ARTICLE
+
+
+def test_listicle_items_with_repeated_fields_and_colon_lists_stay_one_article() -> None:
+    def item(n: int, name: str) -> list[str]:
+        return [
+            f"{n}. {name} certification",
+            f"The {name} certification shows clients that you can plan, run and close a project, and it is "
+            "recognised by employers in most industries, which is why we put it on this list.",
+            f"Organization: {name} Management Institute",
+            f"Accreditation body: National {name} Standards Board",
+            f"Duration: {n + 1} to 6 months",
+            f"Location: Online or in {name} centres",
+            f"Price: ${n}00",
+            "Pros:",
+            "",
+            f"{name} consultants earn more than those who are not",
+            f"Frequently listed as a requirement for {name} postings",
+            f"Covers a wide range of {name} niches and industries",
+            "Cons:",
+            "",
+            f"Has a strict {name} application process with documented hours",
+            f"Requires serious studying before the {name} exam day comes",
+            f"Must earn {name} development units every three years",
+        ]
+
+    items = [*item(1, "Project"), *item(2, "Quality"), *item(3, "Strategy")]
+    result = clean_text(page(MENU, P1, items, P2, P3, FOOTER))
+    assert body_lines(result) == [P1, *(line for line in items if line), P2, P3]
 
 
 def test_truncated_teasers_after_the_article_are_dropped() -> None:
