@@ -283,3 +283,33 @@ def reviewed_pairs() -> dict[str, set[frozenset[str]]]:
     """The hand-reviewed pairs of ``same_story_pairs.json``: ``same_story`` and ``known_false_merges``."""
     reviewed = json.loads(SAME_STORY_PAIRS.read_text(encoding="utf-8"))
     return {kind: {frozenset((p["a"], p["b"])) for p in reviewed[kind]} for kind in ("same_story", "known_false_merges")}
+
+
+def as_records(batch: pl.DataFrame, seed: int = 0, sites: int = 2_000) -> pl.DataFrame:
+    """``batch`` (``make_corpus``) as the daily flow hands it to the dedup step: a frame of every
+    column of ``tasks.schema.RECORDS`` (what clean and record validation leave), filled with values
+    of the size real records have (ids of ``tasks.records.article_id``, object keys and URLs of
+    ``sites`` hosts, a title, a byline, a 64-character content hash), so that the memory the step
+    starts from is the flow's.  Same row order; ``article_id`` maps one to one."""
+    from tasks.records import article_id
+    from tasks.schema import RECORDS
+
+    rng = np.random.default_rng(seed)
+    site = pl.Series(rng.integers(0, sites, batch.height)).cast(pl.String)
+    source_uri = batch.select(pl.format("s3://landing/raw/ingest_date=2025-08-31/site{}/{}.txt", site, "article_id")).to_series()
+    digits = [pl.col("body").hash(seed + k).cast(pl.String).str.zfill(20) for k in range(4)]
+    records = batch.with_columns(
+        article_id=pl.Series([article_id(uri) for uri in source_uri], dtype=pl.String),
+        source_uri=source_uri,
+        record_locator=pl.lit(None, pl.String),
+        url=pl.format("https://www.site{}.example/news/{}", site, "article_id"),
+        fetched_at=pl.lit(dt.datetime(2025, 8, 31, 6, 0, tzinfo=dt.UTC)),
+        title=pl.col("body").str.slice(0, 70).str.to_titlecase(),
+        byline=pl.lit("By ") + pl.col("body").str.slice(0, 14).str.to_titlecase(),
+        language=pl.lit("en"),
+        content_hash=pl.concat_str(digits).str.slice(0, 64),
+        raw_chars=pl.col("body").str.len_chars().cast(pl.Int64) + 1_500,
+        removed_chars=pl.lit(1_500, pl.Int64),
+        size_bytes=pl.col("body").str.len_bytes().cast(pl.Int64) + 1_500,
+    )
+    return records.select(pl.col(name).cast(dtype) for name, dtype in RECORDS.items())

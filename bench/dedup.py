@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.dedup                      # 100k docs: speed ratios + quality
     .venv/bin/python -m bench.dedup --docs 1000000 --memory   # peak RSS of one 1M-doc run
-    .venv/bin/python -m bench.dedup --docs 1000000 --memory --with-index-rows   # the flow's dedup step
+    .venv/bin/python -m bench.dedup --docs 1000000 --memory --with-index-rows --corpus /tmp/records-1m.parquet   # the flow's dedup step
     .venv/bin/python -m bench.dedup --real               # only the real-article negatives (below)
     .venv/bin/python -m bench.dedup --index              # index bytes per article, sketch vs exact verification
     .venv/bin/python -m bench.dedup --versus-rensa 100000   # whole-process cleanwire dedup vs rensa
@@ -42,7 +42,7 @@ import numpy as np
 import polars as pl
 
 import tasks.dedup as dedup
-from tasks.dedup import candidates, features, verify
+from tasks.dedup import candidates, clusters, features, verify
 from bench.corpus import make_corpus, real_articles, reviewed_pairs
 from tasks.config import DedupConfig
 
@@ -349,28 +349,96 @@ def _rss_gib() -> float:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**30
 
 
+class StepPeaks:
+    """Peak RSS per step of the engine, sampled every ``interval`` seconds by a thread and at each
+    step's start and end.  A step is a call of one of the engine functions ``STEPS`` names (steps
+    nest: a rewrite verification's content-word sets are "verify rewrite > rewrite sets"); RSS outside
+    every step counts to "other" (universe, clusters, verdicts)."""
+
+    # (module, attribute, step name; a name with {} takes the call's tier or feature kind)
+    STEPS = (
+        (clusters, "_batch_keys", "signature pass"),
+        (clusters, "_tier_candidates", "candidates {}"),
+        (verify._Evidence, "measure", "verify {}"),
+        (verify, "_kind_similarities", "{} sets"),
+        (verify, "_own_text", "own text"),
+        (clusters, "_chained_similarity", "chained similarity"),
+        (clusters, "_index_rows", "index rows"),
+    )
+
+    def __init__(self, interval: float = 0.02) -> None:
+        self.peaks: dict[str, float] = {}
+        self.seconds: dict[str, float] = {}
+        self._stack: list[str] = []
+        self._lock = threading.Lock()
+        self._interval = interval
+        self._done = threading.Event()
+
+    def _sample(self) -> None:
+        rss = _rss_gib()
+        with self._lock:
+            name = " > ".join(self._stack) or "other"
+            self.peaks[name] = max(self.peaks.get(name, 0.0), rss)
+
+    def _sampler(self) -> None:
+        while not self._done.wait(self._interval):
+            self._sample()
+
+    def _wrap(self, function, name: str):
+        def step(*args, **kwargs):
+            label = name.format(*(a for a in args if isinstance(a, str))) if "{}" in name else name
+            self._sample()
+            with self._lock:
+                self._stack.append(label)
+            start = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                self._sample()
+                with self._lock:
+                    step_name = " > ".join(self._stack)
+                    self.seconds[step_name] = self.seconds.get(step_name, 0.0) + time.perf_counter() - start
+                    self._stack.pop()
+
+        return step
+
+    def __enter__(self) -> StepPeaks:
+        self._originals = [(owner, attr, getattr(owner, attr)) for owner, attr, _ in self.STEPS]
+        for (owner, attr, name), (_, _, original) in zip(self.STEPS, self._originals):
+            setattr(owner, attr, self._wrap(original, name))
+        self._thread = threading.Thread(target=self._sampler, daemon=True)
+        self._sample()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._done.set()
+        self._thread.join()
+        self._sample()
+        for owner, attr, original in self._originals:
+            setattr(owner, attr, original)
+
+    @property
+    def peak(self) -> float:
+        return max(self.peaks.values())
+
+
 def memory_run(batch: pl.DataFrame, config: DedupConfig, with_index_rows: bool) -> None:
     """Peak RSS while find_duplicates (or, ``with_index_rows``, the flow's deduplicate_with_index_rows)
-    runs, sampled every 20 ms (ru_maxrss would include the generator)."""
+    runs, in all and per step (``StepPeaks``; ru_maxrss would include the generator)."""
     gc.collect()
     before = _rss_gib()
-    peak = [before]
-    done = threading.Event()
-
-    def sample() -> None:
-        while not done.wait(0.02):
-            peak[0] = max(peak[0], _rss_gib())
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    rate, result = ours(batch, config, with_index_rows)
-    done.set()
-    sampler.join()
+    with StepPeaks() as steps:
+        rate, result = ours(batch, config, with_index_rows)
     body_gib = batch["body"].str.len_bytes().cast(pl.Int64).sum() / 2**30  # UInt32 lengths overflow past 4 GiB
     name = "deduplicate_with_index_rows" if with_index_rows else "find_duplicates"
-    print(f"memory: {batch.height:,} docs ({body_gib:.2f} GiB of text): {name} {rate:,.0f} docs/s; RSS before "
-          f"{before:.2f} GiB (corpus in memory), peak during {name} {peak[0]:.2f} GiB, process max "
-          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB; dropped {result['duplicate_of'].is_not_null().sum():,}")
+    print(f"memory: {batch.height:,} docs ({body_gib:.2f} GiB of text; the frame {batch.estimated_size() / 2**30:.2f} GiB, "
+          f"{batch.width} columns): {name} {rate:,.0f} docs/s; RSS before {before:.2f} GiB (corpus in memory), peak during "
+          f"{name} {steps.peak:.2f} GiB, process max {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB; "
+          f"dropped {result['duplicate_of'].is_not_null().sum():,}")
+    print("  peak RSS per step (GiB, seconds):")
+    for step, peak in steps.peaks.items():
+        print(f"    {step:48s} {peak:6.2f} GiB  {steps.seconds.get(step, 0.0):7.1f} s")
 
 
 def main() -> None:
@@ -383,6 +451,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--memory", action="store_true", help="only run find_duplicates once and report peak RSS")
     parser.add_argument("--with-index-rows", action="store_true", help="with --memory: the flow's step, verdicts and index rows")
+    parser.add_argument("--corpus", type=Path, help="with --memory: Parquet file of the corpus, written once (minutes at 1M documents) and reused")
     parser.add_argument("--real", action="store_true", help="only the real-article negatives")
     parser.add_argument("--versus-rensa", type=int, metavar="N", help="only whole-process cleanwire dedup vs rensa on N documents")
     parser.add_argument("--index", action="store_true", help="only the index size and its agreement with exact verification")
@@ -407,8 +476,7 @@ def main() -> None:
         return
     start = time.perf_counter()
     if args.memory:
-        # Generated in a child process, so this process holds only the batch itself when measured.
-        batch, planted = _corpus_from_child(args), pl.DataFrame()
+        batch, planted = memory_corpus(args), pl.DataFrame()
     else:
         batch, planted = make_corpus(args.docs, args.dup_fraction, args.seed, profile=args.profile)
     print(f"corpus: {batch.height} docs, mean {batch['body'].str.len_bytes().mean():,.0f} bytes, {args.docs * args.dup_fraction:,.0f} planted copies "
@@ -446,12 +514,24 @@ def main() -> None:
         print(f"real articles: skipped, no {args.bench_dir}")
 
 
-def _corpus_from_child(args: argparse.Namespace) -> pl.DataFrame:
+def memory_corpus(args: argparse.Namespace) -> pl.DataFrame:
+    """The corpus of a memory run as the flow holds its records when it calls the dedup step: one frame
+    of the records' columns (``bench.corpus.as_records``).  Generated in a child process, so this
+    process holds only the frame when measured; kept in ``args.corpus`` when given and read from there
+    if it exists."""
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "batch.parquet"
-        code = f"from bench.corpus import make_corpus; make_corpus({args.docs}, {args.dup_fraction}, {args.seed}, profile={args.profile!r})[0].write_parquet({str(path)!r})"
-        subprocess.run([sys.executable, "-c", code], check=True)
-        return pl.read_parquet(path)
+        path = args.corpus or Path(tmp) / "records.parquet"
+        if not path.exists():
+            code = (
+                "from bench.corpus import as_records, make_corpus; "
+                f"as_records(make_corpus({args.docs}, {args.dup_fraction}, {args.seed}, profile={args.profile!r})[0], {args.seed})"
+                f".write_parquet({str(path)!r})"
+            )
+            subprocess.run([sys.executable, "-c", code], check=True)
+        batch = pl.read_parquet(path)
+    if batch.height != args.docs:
+        raise SystemExit(f"{path} holds {batch.height:,} documents, not --docs {args.docs:,}: give another --corpus")
+    return batch
 
 
 def _version(package: str) -> str:

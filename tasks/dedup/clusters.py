@@ -42,8 +42,8 @@ RESULT_SCHEMA = pl.Schema(
 
 # Bytes of signature-pass features kept for verification and index rows (about the batch's text
 # size: 5.8 KB an article of the realistic bench corpus, so ~180k such articles).  A batch whose
-# features do not fit keeps none (``_FeatureCache``): its rows are re-tokenised, slower, but a huge
-# batch holds no extra memory for it.
+# features do not fit keeps none (``_FeatureCache``), and one whose text alone exceeds the budget has
+# no cache at all: its rows are re-tokenised, slower, but a huge batch holds no extra memory for it.
 _FEATURE_CACHE_BYTES = 1 << 30
 
 
@@ -134,7 +134,10 @@ def _deduplicate(
     if exhaustive:
         candidates = {tier: _all_pairs(n, m) for tier in config.tiers}
     else:
-        cache = _FeatureCache(config.chunk_docs, _FEATURE_CACHE_BYTES)
+        # Features take about the text's bytes: such a batch would fill the cache only to empty it,
+        # after holding the whole budget beside the signature pass's own arrays.
+        if bodies.str.len_bytes().cast(pl.Int64).sum() <= _FEATURE_CACHE_BYTES:
+            cache = _FeatureCache(config.chunk_docs, _FEATURE_CACHE_BYTES)
         keys, frequencies = _batch_keys(bodies, tokeniser, lsh, cache)
         if with_index_rows and set(config.tiers) == set(TIERS):
             reusable = {t: _Keys(keys[t].keys, keys[t].eligible) for t in TIERS}  # not the prefilter's signatures

@@ -194,13 +194,15 @@ def signatures(features, lens, a, b, fmix):
 
 
 @njit(nogil=True, cache=True)
-def intersections(keys, weights, start_a, end_a, start_b, end_b):
-    """|A ∩ B| per pair, and the sum of ``weights`` (one per key, or none: sums stay 0) over A ∩ B;
-    A and B given as ranges of ``keys`` (each range sorted, distinct, one row's ``row << 32 | feature``
-    keys): a merge of the two ranges on their low 32 bits."""
+def intersections(keys, slot_weights, start_a, end_a, start_b, end_b):
+    """|A ∩ B| per pair, and the summed weight of A ∩ B (``slot_weights``: a table indexed by a
+    feature's low bits, its length a power of two; empty: sums stay 0); A and B given as ranges of
+    ``keys`` (each range sorted, distinct, one row's ``row << 32 | feature`` keys): a merge of the two
+    ranges on their low 32 bits."""
     common = np.zeros(len(start_a), dtype=np.int64)
     weighted = np.zeros(len(start_a), dtype=np.float64)
-    with_weights = len(weights) > 0
+    with_weights = len(slot_weights) > 0
+    slot = np.uint64(len(slot_weights) - 1) if with_weights else np.uint64(0)
     for p in range(len(start_a)):
         i, j, end_i, end_j, same, mass = start_a[p], start_b[p], end_a[p], end_b[p], 0, 0.0
         while i < end_i and j < end_j:
@@ -208,7 +210,7 @@ def intersections(keys, weights, start_a, end_a, start_b, end_b):
             if x == y:
                 same += 1
                 if with_weights:
-                    mass += weights[i]
+                    mass += slot_weights[x & slot]
                 i += 1
                 j += 1
             elif x < y:
@@ -218,6 +220,19 @@ def intersections(keys, weights, start_a, end_a, start_b, end_b):
         common[p] = same
         weighted[p] = mass
     return common, weighted
+
+
+@njit(nogil=True, cache=True)
+def set_weights(keys, slot_weights, starts, ends):
+    """The summed weight (``slot_weights`` as in ``intersections``) of each range of ``keys``."""
+    slot = np.uint64(len(slot_weights) - 1)
+    out = np.zeros(len(starts), dtype=np.float64)
+    for r in range(len(starts)):
+        mass = 0.0
+        for i in range(starts[r], ends[r]):
+            mass += slot_weights[keys[i] & slot]
+        out[r] = mass
+    return out
 
 
 @njit(nogil=True, cache=True)

@@ -58,14 +58,15 @@ def _similarities(pairs: pl.DataFrame, sets: _Sets, weights: np.ndarray | None =
     a, b = pairs["a"].to_numpy(), pairs["b"].to_numpy()
     start_a, end_a = sets.bounds(a)
     start_b, end_b = sets.bounds(b)
-    key_weights = np.empty(0) if weights is None else weights[(sets.keys & np.uint64(_DF_SLOTS - 1)).astype(np.int64)]
-    common, shared = kernels.intersections(sets.keys, key_weights, start_a, end_a, start_b, end_b)
+    # Weights are looked up by slot where summed: an array of one weight per key would be as big as the keys.
+    common, shared = kernels.intersections(sets.keys, np.empty(0) if weights is None else weights, start_a, end_a, start_b, end_b)
     na, nb = end_a - start_a, end_b - start_b
     union, smaller = na + nb - common, np.minimum(na, nb)
     weighted = None
     if weights is not None:
-        total = np.concatenate(([0.0], np.cumsum(key_weights)))
-        weighted = (shared, total[end_a] - total[start_a] + total[end_b] - total[start_b] - shared)
+        rows = _sorted_unique(np.concatenate([a, b]))
+        mass = kernels.set_weights(sets.keys, weights, *sets.bounds(rows))
+        weighted = (shared, mass[np.searchsorted(rows, a)] + mass[np.searchsorted(rows, b)] - shared)
     return _similarity_frame(pairs, na, nb, (common, union), (common, smaller), weighted)
 
 
@@ -216,6 +217,11 @@ class _Evidence:
         return pl.concat([sims, _own_text(sims, self.bodies, universe.n_exact, self.tokeniser, config)], how="horizontal")
 
 
+# Pairs one work unit of ``_own_text`` measures: their texts' tokens, shingles and sort orders (~17
+# bytes a word) are held a unit at a time, not for every pair at once.
+_OWN_TEXT_BLOCK = 2048
+
+
 def _own_text(pairs: pl.DataFrame, bodies: pl.Series, n_exact: int, tokeniser: _Tokeniser, config: DedupConfig) -> pl.DataFrame:
     """What each text of a pair says outside the passages both share word for word (words covered by
     a shingle of the other text): ``own_share``, the smaller of the two texts' shares of content words
@@ -232,23 +238,21 @@ def _own_text(pairs: pl.DataFrame, bodies: pl.Series, n_exact: int, tokeniser: _
     a, b = pairs["a"].to_numpy(), pairs["b"].to_numpy()
     own_names, own_share = np.full(len(a), np.nan), np.full(len(a), np.nan)
     both = np.flatnonzero((a < n_exact) & (b < n_exact))
-    if len(both):
-        rows = _sorted_unique(np.concatenate([a[both], b[both]]))
+
+    def measure(part: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        rows = _sorted_unique(np.concatenate([a[part], b[part]]))
         tok, flags, lens = tokeniser.tokenise(bodies.gather(rows))
         shingles, shingle_lens = kernels.ngram_hashes(tok, lens, config.near_copy_ngram, _MIX, _MIX_OUT)
         starts, shingle_starts = np.cumsum(lens) - lens, np.cumsum(shingle_lens) - shingle_lens
         orders = kernels.segment_orders(shingles, shingle_starts, shingle_lens)
-        left, right = np.searchsorted(rows, a[both]), np.searchsorted(rows, b[both])
+        return kernels.own_text(
+            tok, flags, starts, lens, shingles, shingle_starts, shingle_lens, orders,
+            np.searchsorted(rows, a[part]), np.searchsorted(rows, b[part]), config.near_copy_ngram, config.rewrite_own_run_words,
+        )
 
-        def measure(part: slice) -> tuple[np.ndarray, np.ndarray]:
-            return kernels.own_text(
-                tok, flags, starts, lens, shingles, shingle_starts, shingle_lens, orders,
-                left[part], right[part], config.near_copy_ngram, config.rewrite_own_run_words,
-            )
-
-        step = max(1, -(-len(both) // config.workers))
-        with ThreadPoolExecutor(max_workers=config.workers) as pool:
-            parts = list(pool.map(measure, [slice(s, s + step) for s in range(0, len(both), step)]))
+    with ThreadPoolExecutor(max_workers=config.workers) as pool:
+        parts = list(pool.map(measure, [both[s : s + _OWN_TEXT_BLOCK] for s in range(0, len(both), _OWN_TEXT_BLOCK)]))
+    if parts:
         own_share[both] = np.concatenate([p[0] for p in parts])
         own_names[both] = np.concatenate([p[1] for p in parts])
     return pl.DataFrame({"own_names": own_names, "own_share": own_share}, nan_to_null=True)

@@ -381,6 +381,22 @@ def test_own_text_kernel_equals_its_definition():
         assert names[p] == (len(names_i & names_j) / len(names_i | names_j) if names_i | names_j else 0.0)
 
 
+def test_own_text_measured_in_blocks_equals_one_block(monkeypatch):
+    """Pairs' texts are tokenised a block of pairs at a time (bounded memory), with the same values;
+    pairs with an index row (at or beyond ``n_exact``) have none."""
+    rng = random.Random(7)
+    names = [f"Name{i}" for i in range(40)]
+    base = [_text(rng, 120) + " " + " ".join(rng.sample(names, 8)) for _ in range(6)]
+    bodies = pl.Series(base + [b[: len(b) // 2] + " " + _text(rng, 60) + " " + " ".join(rng.sample(names, 5)) for b in base])
+    a, b = np.triu_indices(len(bodies), k=1)
+    pairs = pl.DataFrame({"a": a, "b": b}, schema={"a": pl.UInt32, "b": pl.UInt32})
+    tokeniser, config = _Tokeniser(DedupConfig()), DedupConfig(workers=2)
+    whole = verify._own_text(pairs, bodies, 10, tokeniser, config)
+    assert whole["own_share"].null_count() == (b >= 10).sum() and whole["own_names"].drop_nulls().max() > 0
+    monkeypatch.setattr(verify, "_OWN_TEXT_BLOCK", 4)
+    assert verify._own_text(pairs, bodies, 10, tokeniser, config).equals(whole)
+
+
 def test_sketch_estimates_follow_the_exact_similarities():
     """Bottom-k estimates (what index rows allow) of pairs across the range: exact when both sets fit in
     the sketch, within a few standard errors sqrt(J(1-J)/k) otherwise, weighted Jaccard too."""
