@@ -193,6 +193,8 @@ def process_partition(
         with timer.step("validate_records"):
             record_check = validate_records_in_chunks(cleaned.records, settings, ingest_date, pool)
         logger.info("validate records: %d passed, %d rejected", record_check.passed.height, record_check.rejected.height)
+        rejections = read.rejections + cleaned.rejections + record_rejections(cleaned.records, record_check.rejected)
+        cleaned = replace(cleaned, records=cleaned.records.clear())  # dedup and publish need only the passed records
 
     with timer.step("dedup"):
         index = load_index_task(dest, ingest_date, settings.dedup, settings.s3)
@@ -202,7 +204,6 @@ def process_partition(
     articles, duplicates = articles_and_duplicates(record_check.passed, verdicts, run_id, ingested_at)
     logger.info("dedup: %d articles kept, %d duplicates dropped", articles.height, duplicates.height)
 
-    rejections = read.rejections + cleaned.rejections + record_rejections(cleaned.records, record_check.rejected)
     quarantine = rejections_frame(rejections, run_id, ingested_at, settings.read.excerpt_chars)
     counts = {
         "inputs": inputs,
