@@ -134,10 +134,7 @@ def _deduplicate(
     if exhaustive:
         candidates = {tier: _all_pairs(n, m) for tier in config.tiers}
     else:
-        # Features take about the text's bytes: such a batch would fill the cache only to empty it,
-        # after holding the whole budget beside the signature pass's own arrays.
-        if bodies.str.len_bytes().cast(pl.Int64).sum() <= _FEATURE_CACHE_BYTES:
-            cache = _FeatureCache(config.chunk_docs, _FEATURE_CACHE_BYTES)
+        cache = _FeatureCache.for_batch(bodies, config.chunk_docs, _FEATURE_CACHE_BYTES)
         keys, frequencies = _batch_keys(bodies, tokeniser, lsh, cache)
         if with_index_rows and set(config.tiers) == set(TIERS):
             reusable = {t: _Keys(keys[t].keys, keys[t].eligible) for t in TIERS}  # not the prefilter's signatures

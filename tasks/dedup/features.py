@@ -226,6 +226,13 @@ class _FeatureCache:
         self._used = 0
         self._lock = threading.Lock()
 
+    @classmethod
+    def for_batch(cls, bodies: pl.Series, chunk_docs: int, budget: int) -> _FeatureCache | None:
+        """A cache for the signature pass over ``bodies``, or None for a batch whose text alone exceeds
+        ``budget``: its features would fill the cache only to empty it, after holding the whole budget
+        beside the signature pass's own arrays."""
+        return cls(chunk_docs, budget) if bodies.str.len_bytes().cast(pl.Int64).sum() <= budget else None
+
     def offer(self, start: int, feats: _Features) -> None:
         size = sum(a.nbytes for a in feats.flat.values()) + sum(a.nbytes for a in feats.lens.values())
         with self._lock:
