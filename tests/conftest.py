@@ -14,8 +14,15 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SEEDS = REPO_ROOT / "seeds"
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-# Task-result caches of test runs stay out of the user's home.
-os.environ.setdefault("CLEANWIRE_OPS__CACHE_DIR", tempfile.mkdtemp(prefix="cleanwire-test-cache-"))
+# Task-result caches of test runs stay out of the user's home, in a folder removed when the session ends.
+_OWN_CACHE_DIR = None if "CLEANWIRE_OPS__CACHE_DIR" in os.environ else tempfile.mkdtemp(prefix="cleanwire-test-cache-")
+if _OWN_CACHE_DIR:
+    os.environ["CLEANWIRE_OPS__CACHE_DIR"] = _OWN_CACHE_DIR
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if _OWN_CACHE_DIR:
+        shutil.rmtree(_OWN_CACHE_DIR, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
