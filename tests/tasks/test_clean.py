@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import gc
 import importlib.util
 import json
 import os
@@ -835,6 +836,17 @@ def test_story_syndicated_into_several_sites_keeps_its_text_in_each() -> None:
     for body in outcome.records["body"]:
         assert "front page" not in body and "All rights reserved" not in body
     assert outcome.records["body"].to_list()[0] == page(ARTICLE)
+
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_clean_documents_leaves_the_cyclic_gc_as_it_found_it(enabled: bool) -> None:
+    (gc.enable if enabled else gc.disable)()
+    try:
+        clean_documents([doc("in/a.txt", page(MENU, ARTICLE, FOOTER))])
+        assert gc.isenabled() is enabled
+    finally:
+        gc.enable()
 
 
 # ---------------------------------------------------------------------------------------------
