@@ -416,6 +416,8 @@ class _Rules:
     author_intro: re.Pattern[str]  # what follows an author's name opening a bio: "(Reuters) is a ..."
     author_role: re.Pattern[str]
     author_self_intro: re.Pattern[str]  # how a box in the first person opens: "I'm the founder of ..."
+    author_paragraph: re.Pattern[str]  # a paragraph opening with a person's name and what they do: "Jane Doe is ..."
+    author_pronoun: re.Pattern[str]  # "she", "his": the paragraph goes on about a person
     comments: frozenset[str]
     related_prefix: re.Pattern[str]
     related_heading_start: re.Pattern[str]
@@ -446,6 +448,7 @@ class Lexicons(NamedTuple):
     author_role_words: tuple[str, ...]
     author_bio_verbs: tuple[str, ...]
     author_self_intros: tuple[str, ...]
+    author_pronouns: tuple[str, ...]
     comment_headings: tuple[str, ...]
     comment_count_words: tuple[str, ...]
     comment_author_verbs: tuple[str, ...]
@@ -519,6 +522,15 @@ def _compile(config_json: str) -> _Rules:
             r"(?:\s*\([^)]*\))?\s+(?:" + "|".join(re.escape(w) for w in words.author_bio_verbs) + r")\b"
         ),
         author_self_intro=re.compile("|".join(re.escape(w) for w in words.author_self_intros) + r"\b"),
+        # Two to four capitalised words, a parenthesis at most ("Jane Doe (@jane)"), then a verb of
+        # author_bio_verbs.json. A story introduces its people in apposition ("Jane Doe, a data
+        # scientist in Ohio, has spent ..."), a bio does not.
+        author_paragraph=re.compile(
+            r"^[^\W\d_a-z][\w'’.-]+(?: [^\W\d_a-z][\w'’.-]+){1,3}(?:\s*\([^)]*\))?\s+(?:"
+            + "|".join(re.escape(w) for w in words.author_bio_verbs)
+            + r")\b"
+        ),
+        author_pronoun=re.compile(r"\b(?:" + "|".join(re.escape(w) for w in words.author_pronouns) + r")\b", re.IGNORECASE),
         author_role=re.compile(r"\b(?:" + "|".join(re.escape(w) for w in words.author_role_words) + r")\b", re.IGNORECASE),
         newsletter=_phrase_pattern(words.newsletter_words),
         ad_labels=frozenset(_label(w) for w in words.ad_labels),
@@ -901,6 +913,7 @@ def _end_at_closing_block(lines: Sequence[Line], first: int, end: int, config: C
         line = lines[pos]
         if total - above <= config.link_block_tail_ratio * above and (
             line.rule in ("author_bio", "closing_block")
+            or _is_author_paragraph(line, rules)
             or (
                 line.rule == "related_block"
                 and _label(line.text) in rules.related
@@ -911,6 +924,19 @@ def _end_at_closing_block(lines: Sequence[Line], first: int, end: int, config: C
             return pos
         above += weight
     return end
+
+
+def _is_author_paragraph(line: Line, rules: _Rules) -> bool:
+    """A paragraph about an author with no name line above it: it opens with a person's name and what
+    they do ("Jane Doe is a staff writer at ..."; a role word in its first sentence) and goes on about
+    that person ("She has covered ..."). Inside an article such a paragraph introduces someone the
+    story is about, so it only ends the article, like an author's box, when little prose follows."""
+    return (
+        line.kind in (Kind.GOOD, Kind.NEAR_GOOD)
+        and rules.author_paragraph.match(line.text) is not None
+        and rules.author_role.search(line.text.split(". ", 1)[0]) is not None
+        and rules.author_pronoun.search(line.text) is not None
+    )
 
 
 _LIST_MARKERS = "-–•*·▪►✓"

@@ -234,6 +234,17 @@ def test_author_box_with_a_role_line_ends_the_article_with_what_follows_it() -> 
     assert "author_bio" in rules_of(result)
 
 
+def test_an_authors_bio_paragraph_without_a_name_line_ends_the_article() -> None:
+    bio = "Jane Doe is a staff writer at Example News. She covers transport."
+    pitch = "We hope you liked this story."
+    result = clean_text(page(MENU, ARTICLE, bio, pitch, FOOTER))
+    assert body_lines(result) == ARTICLE
+    # A story introduces its people in apposition: that closing paragraph is the article's.
+    subject = "Maria Lopez, a driver and union director for ten years, has said she welcomes the change."
+    result = clean_text(page(MENU, ARTICLE, subject, FOOTER))
+    assert body_lines(result) == [*ARTICLE, subject]
+
+
 def test_boxes_repeated_down_the_page_are_the_items_of_a_list() -> None:
     items = [
         line
