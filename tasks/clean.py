@@ -906,12 +906,21 @@ def _end_at_closing_block(lines: Sequence[Line], first: int, end: int, config: C
     little text of its own: a heading of links to other stories ("Related articles", "Latest
     posts"; a headline under it), an author's box, a closing heading ("About the author", "Article
     sources"). The teasers, bios and notes under them read like prose, and the region runs on over
-    them; a related heading followed by text is a section of the article."""
+    them; a related heading followed by text is a section of the article. A newsletter's sign-up
+    prompt ("Subscribe", "Join my newsletter") ends it when yet less follows
+    (`newsletter_tail_ratio`): sign-up boxes also stand inside articles, between paragraphs."""
     weights = [line.weight if line.kind in (Kind.GOOD, Kind.NEAR_GOOD) else 0.0 for line in lines[first:end]]
     total, above = sum(weights), 0.0
     for pos, weight in zip(range(first, end), weights, strict=True):
         line = lines[pos]
-        if total - above <= config.link_block_tail_ratio * above and (
+        tail = total - above
+        if (
+            tail <= config.newsletter_tail_ratio * above
+            and line.rule == "share_prompt"
+            and rules.newsletter.search(_label(line.text)) is not None
+        ):
+            return pos
+        if tail <= config.link_block_tail_ratio * above and (
             line.rule in ("author_bio", "closing_block")
             or _is_author_paragraph(line, rules)
             or (

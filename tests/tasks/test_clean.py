@@ -245,6 +245,16 @@ def test_an_authors_bio_paragraph_without_a_name_line_ends_the_article() -> None
     assert body_lines(result) == [*ARTICLE, subject]
 
 
+def test_a_newsletter_sign_up_ends_the_article_when_almost_nothing_follows() -> None:
+    article = [*ARTICLE, f"{P1} {P3}", f"{P2} {P1}"]
+    pitch = "Every Friday we send the week's best stories to you, with a short note from the editors."
+    result = clean_text(page(MENU, article, "Join our newsletter", pitch, FOOTER))
+    assert body_lines(result) == article
+    # A sign-up box between the article's paragraphs goes, and the paragraphs below it stay.
+    result = clean_text(page(MENU, P1, P2, "Join our newsletter", P3, pitch, FOOTER))
+    assert body_lines(result) == [*ARTICLE, pitch]
+
+
 def test_boxes_repeated_down_the_page_are_the_items_of_a_list() -> None:
     items = [
         line
