@@ -411,6 +411,7 @@ class _Rules:
     prompt_noun: re.Pattern[str]  # what makes a prompt word a noun after it: "Share of households"
     related: frozenset[str]
     closing: frozenset[str]
+    about_heading: re.Pattern[str]  # "About Acme Corp", "About Jane Doe": the site's or the author's box
     sections: frozenset[str]
     author_name: re.Pattern[str]
     author_intro: re.Pattern[str]  # what follows an author's name opening a bio: "(Reuters) is a ..."
@@ -515,6 +516,9 @@ def _compile(config_json: str) -> _Rules:
         prompt_noun=re.compile(r" (?:" + "|".join(re.escape(_label(w)) for w in words.prompt_noun_links) + r")\b"),
         related=related,
         closing=frozenset(_label(h) for h in words.closing_headings),
+        # "About" and a name of one to four capitalised words. "About This Recipe" heads the article's
+        # part, and "About Us" is a menu's link.
+        about_heading=re.compile(r"^About (?!(?:This|These|That|Those|The|Us|Me|You|Our|My|Your)\b)[^\W\d_a-z][\w'’.&-]*(?: [^\W\d_a-z][\w'’.&-]*){0,3}$"),
         sections=frozenset(_label(h) for h in words.section_headings),
         # A name of two to four capitalised words, alone on its line or before a comma or title.
         author_name=re.compile(r"^(?:about\s+(?:the\s+author:?\s*)?)?(?P<name>[^\W\d_][\w'’.-]+(?:\s[^\W\d_][\w'’.-]+){1,3})\b", re.IGNORECASE),
@@ -625,7 +629,7 @@ def _typed_rule(text: str, words: int, ends_sentence: bool, rules: _Rules, confi
             words <= config.related_heading_max_words and rules.related_heading_start.match(label)
         ):
             return "related_block"
-        if label in rules.closing:
+        if label in rules.closing or rules.about_heading.match(text):
             return "closing_block"
         if label in rules.comments or (not ends_sentence and rules.comment_count.match(text)):
             return "comments"

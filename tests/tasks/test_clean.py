@@ -278,6 +278,16 @@ def test_a_closing_heading_ends_the_article_when_little_prose_follows() -> None:
     assert body_lines(result) == ARTICLE
 
 
+def test_an_about_heading_naming_the_site_ends_the_article_but_about_this_does_not() -> None:
+    box = "Example Media is an independent publisher of local news, founded by reporters in 2009."
+    result = clean_text(page(MENU, ARTICLE, "About Example Media", box, FOOTER))
+    assert body_lines(result) == ARTICLE
+    assert "closing_block" in rules_of(result)
+    recipe = "The recipe serves four and keeps for two days in the fridge, covered."
+    result = clean_text(page(MENU, ARTICLE, "About This Recipe", recipe, FOOTER))
+    assert body_lines(result) == [*ARTICLE, "About This Recipe", recipe]
+
+
 def test_comment_section_ends_the_article_even_when_longer() -> None:
     comments = [
         "jane says:",
