@@ -429,7 +429,6 @@ class _Rules:
     copyright: re.Pattern[str]
     byline: re.Pattern[str]
     disclaimer: re.Pattern[str]
-    consent_clause: re.Pattern[str]  # a form's fine print: "By submitting this form, you agree to ..."
     kicker: re.Pattern[str]
     comment_count: re.Pattern[str]
     comment_author: re.Pattern[str]
@@ -460,7 +459,6 @@ class Lexicons(NamedTuple):
     consent_prompt_words: tuple[str, ...]
     prompt_noun_links: tuple[str, ...]
     disclaimer_words: tuple[str, ...]
-    consent_clause_verbs: tuple[str, ...]
     credit_words: tuple[str, ...]
     byline_words: tuple[str, ...]
     dateline_labels: tuple[str, ...]
@@ -565,13 +563,6 @@ def _compile(config_json: str) -> _Rules:
         ),
         disclaimer=re.compile(
             r"^(?:" + "|".join(re.escape(w) for w in words.disclaimer_words) + r")\b[^:]{0,30}:", re.IGNORECASE
-        ),
-        # "By <doing something> ..., you / I <agree>": the fine print under a form's button.
-        consent_clause=re.compile(
-            # No relative word before the subject: "By streamlining what you accept, ..." is advice.
-            rf"^By \w+ing\b(?:(?!\b(?:what|that|which|when|where|how|if)\b)[^.!?]){{0,{config.consent_clause_max_chars}}}?\b(?:you|I)(?: are| also| hereby)? (?:"
-            + "|".join(re.escape(w) for w in words.consent_clause_verbs)
-            + r")\b"
         ),
         # An ALL-CAPS label of a few words and a colon: "LIMITS: ...", "COMMUNIST ALIGNMENT: ..."
         kicker=re.compile(rf"^[^\W\d_a-z]{{2,}}(?:[ &'-][^\W\d_a-z]{{2,}}){{0,{config.kicker_max_words - 1}}}\s*:\s"),
@@ -679,8 +670,6 @@ def _typed_rule(text: str, words: int, ends_sentence: bool, rules: _Rules, confi
                 return rule
     if rules.disclaimer.match(text):
         return "disclaimer"
-    if text.startswith("By ") and rules.consent_clause.match(text):
-        return "consent_notice"
     if not ends_sentence and len(text) >= config.teaser_min_chars and rules.kicker.match(text):
         return "truncated_teaser"
     return None

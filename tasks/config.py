@@ -217,9 +217,6 @@ class CleanConfig(Section):
     credit_max_words: int = Field(
         4, description="Longest '© Agency' line that is a photo credit, not a copyright notice."
     )
-    consent_clause_max_chars: int = Field(
-        150, description="Longest opening clause ('By submitting this form') before 'you agree' in a form's consent notice."
-    )
     dateline_max_words: int = Field(16, description="Longest line that is only a dateline or timestamp, in words.")
     metadata_opening_lines: int = Field(
         2, description="How many of the article's first lines may hold its byline or date."
