@@ -413,11 +413,14 @@ class _Rules:
     prompt_noun: re.Pattern[str]  # what makes a prompt word a noun after it: "Share of households"
     related: frozenset[str]
     closing: frozenset[str]
+    about_heading: re.Pattern[str]  # "About Acme Corp", "About Jane Doe": the site's or the author's box
     sections: frozenset[str]
     author_name: re.Pattern[str]
     author_intro: re.Pattern[str]  # what follows an author's name opening a bio: "(Reuters) is a ..."
     author_role: re.Pattern[str]
     author_self_intro: re.Pattern[str]  # how a box in the first person opens: "I'm the founder of ..."
+    author_paragraph: re.Pattern[str]  # a paragraph opening with a person's name and what they do: "Jane Doe is ..."
+    author_pronoun: re.Pattern[str]  # "she", "his": the paragraph goes on about a person
     comments: frozenset[str]
     related_prefix: re.Pattern[str]
     related_heading_start: re.Pattern[str]
@@ -447,6 +450,7 @@ class Lexicons(NamedTuple):
     author_role_words: tuple[str, ...]
     author_bio_verbs: tuple[str, ...]
     author_self_intros: tuple[str, ...]
+    author_pronouns: tuple[str, ...]
     comment_headings: tuple[str, ...]
     comment_count_words: tuple[str, ...]
     comment_author_verbs: tuple[str, ...]
@@ -512,6 +516,9 @@ def _compile(config_json: str) -> _Rules:
         prompt_noun=re.compile(r" (?:" + "|".join(re.escape(_label(w)) for w in words.prompt_noun_links) + r")\b"),
         related=related,
         closing=frozenset(_label(h) for h in words.closing_headings),
+        # "About" and a name of one to four capitalised words. "About This Recipe" heads the article's
+        # part, and "About Us" is a menu's link.
+        about_heading=re.compile(r"^About (?!(?:This|These|That|Those|The|Us|Me|You|Our|My|Your)\b)[^\W\d_a-z][\w'’.&-]*(?: [^\W\d_a-z][\w'’.&-]*){0,3}$"),
         sections=frozenset(_label(h) for h in words.section_headings),
         # A name of two to four capitalised words, alone on its line or before a comma or title.
         author_name=re.compile(r"^(?:about\s+(?:the\s+author:?\s*)?)?(?P<name>[^\W\d_][\w'’.-]+(?:\s[^\W\d_][\w'’.-]+){1,3})\b", re.IGNORECASE),
@@ -519,6 +526,15 @@ def _compile(config_json: str) -> _Rules:
             r"(?:\s*\([^)]*\))?\s+(?:" + "|".join(re.escape(w) for w in words.author_bio_verbs) + r")\b"
         ),
         author_self_intro=re.compile("|".join(re.escape(w) for w in words.author_self_intros) + r"\b"),
+        # Two to four capitalised words, a parenthesis at most ("Jane Doe (@jane)"), then a verb of
+        # author_bio_verbs.json. A story introduces its people in apposition ("Jane Doe, a data
+        # scientist in Ohio, has spent ..."), a bio does not.
+        author_paragraph=re.compile(
+            r"^[^\W\d_a-z][\w'’.-]+(?: [^\W\d_a-z][\w'’.-]+){1,3}(?:\s*\([^)]*\))?\s+(?:"
+            + "|".join(re.escape(w) for w in words.author_bio_verbs)
+            + r")\b"
+        ),
+        author_pronoun=re.compile(r"\b(?:" + "|".join(re.escape(w) for w in words.author_pronouns) + r")\b", re.IGNORECASE),
         author_role=re.compile(r"\b(?:" + "|".join(re.escape(w) for w in words.author_role_words) + r")\b", re.IGNORECASE),
         newsletter=_phrase_pattern(words.newsletter_words),
         ad_labels=frozenset(_label(w) for w in words.ad_labels),
@@ -606,7 +622,7 @@ def _typed_rule(text: str, words: int, ends_sentence: bool, rules: _Rules, confi
             words <= config.related_heading_max_words and rules.related_heading_start.match(label)
         ):
             return "related_block"
-        if label in rules.closing:
+        if label in rules.closing or rules.about_heading.match(text):
             return "closing_block"
         if label in rules.comments or (not ends_sentence and rules.comment_count.match(text)):
             return "comments"
@@ -886,13 +902,23 @@ def _end_at_closing_block(lines: Sequence[Line], first: int, end: int, config: C
     little text of its own: a heading of links to other stories ("Related articles", "Latest
     posts"; a headline under it), an author's box, a closing heading ("About the author", "Article
     sources"). The teasers, bios and notes under them read like prose, and the region runs on over
-    them; a related heading followed by text is a section of the article."""
+    them; a related heading followed by text is a section of the article. A newsletter's sign-up
+    prompt ("Subscribe", "Join my newsletter") ends it when yet less follows
+    (`newsletter_tail_ratio`): sign-up boxes also stand inside articles, between paragraphs."""
     weights = [line.weight if line.kind in (Kind.GOOD, Kind.NEAR_GOOD) else 0.0 for line in lines[first:end]]
     total, above = sum(weights), 0.0
     for pos, weight in zip(range(first, end), weights, strict=True):
         line = lines[pos]
-        if total - above <= config.link_block_tail_ratio * above and (
+        tail = total - above
+        if (
+            tail <= config.newsletter_tail_ratio * above
+            and line.rule == "share_prompt"
+            and rules.newsletter.search(_label(line.text)) is not None
+        ):
+            return pos
+        if tail <= config.link_block_tail_ratio * above and (
             line.rule in ("author_bio", "closing_block")
+            or _is_author_paragraph(line, rules)
             or (
                 line.rule == "related_block"
                 and _label(line.text) in rules.related
@@ -903,6 +929,19 @@ def _end_at_closing_block(lines: Sequence[Line], first: int, end: int, config: C
             return pos
         above += weight
     return end
+
+
+def _is_author_paragraph(line: Line, rules: _Rules) -> bool:
+    """A paragraph about an author with no name line above it: it opens with a person's name and what
+    they do ("Jane Doe is a staff writer at ..."; a role word in its first sentence) and goes on about
+    that person ("She has covered ..."). Inside an article such a paragraph introduces someone the
+    story is about, so it only ends the article, like an author's box, when little prose follows."""
+    return (
+        line.kind in (Kind.GOOD, Kind.NEAR_GOOD)
+        and rules.author_paragraph.match(line.text) is not None
+        and rules.author_role.search(line.text.split(". ", 1)[0]) is not None
+        and rules.author_pronoun.search(line.text) is not None
+    )
 
 
 _LIST_MARKERS = "-–•*·▪►✓"

@@ -224,6 +224,27 @@ def test_author_box_with_a_role_line_ends_the_article_with_what_follows_it() -> 
     assert "author_bio" in rules_of(result)
 
 
+def test_an_authors_bio_paragraph_without_a_name_line_ends_the_article() -> None:
+    bio = "Jane Doe is a staff writer at Example News. She covers transport."
+    pitch = "We hope you liked this story."
+    result = clean_text(page(MENU, ARTICLE, bio, pitch, FOOTER))
+    assert body_lines(result) == ARTICLE
+    # A story introduces its people in apposition: that closing paragraph is the article's.
+    subject = "Maria Lopez, a driver and union director for ten years, has said she welcomes the change."
+    result = clean_text(page(MENU, ARTICLE, subject, FOOTER))
+    assert body_lines(result) == [*ARTICLE, subject]
+
+
+def test_a_newsletter_sign_up_ends_the_article_when_almost_nothing_follows() -> None:
+    article = [*ARTICLE, f"{P1} {P3}", f"{P2} {P1}"]
+    pitch = "Every Friday we send the week's best stories to you, with a short note from the editors."
+    result = clean_text(page(MENU, article, "Join our newsletter", pitch, FOOTER))
+    assert body_lines(result) == article
+    # A sign-up box between the article's paragraphs goes, and the paragraphs below it stay.
+    result = clean_text(page(MENU, P1, P2, "Join our newsletter", P3, pitch, FOOTER))
+    assert body_lines(result) == [*ARTICLE, pitch]
+
+
 def test_boxes_repeated_down_the_page_are_the_items_of_a_list() -> None:
     items = [
         line
@@ -245,6 +266,16 @@ def test_a_closing_heading_ends_the_article_when_little_prose_follows() -> None:
     # Above most of the article's prose, the heading is only removed.
     result = clean_text(page(MENU, P1, "Disclaimer", P2, P3, FOOTER))
     assert body_lines(result) == ARTICLE
+
+
+def test_an_about_heading_naming_the_site_ends_the_article_but_about_this_does_not() -> None:
+    box = "Example Media is an independent publisher of local news, founded by reporters in 2009."
+    result = clean_text(page(MENU, ARTICLE, "About Example Media", box, FOOTER))
+    assert body_lines(result) == ARTICLE
+    assert "closing_block" in rules_of(result)
+    recipe = "The recipe serves four and keeps for two days in the fridge, covered."
+    result = clean_text(page(MENU, ARTICLE, "About This Recipe", recipe, FOOTER))
+    assert body_lines(result) == [*ARTICLE, "About This Recipe", recipe]
 
 
 def test_comment_section_ends_the_article_even_when_longer() -> None:
