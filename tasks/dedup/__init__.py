@@ -31,11 +31,13 @@ more complete body), then the smallest ``article_id``.  Row order never matters.
 
 Memory grows linearly with the number of documents: the signature pass keeps band keys (bands x
 4 bytes per doc and tier: 304 bytes by default), the rewrite signatures (rewrite_num_perm x 4 bytes:
-1 KiB) for the prefilter until the rewrite candidates are found, and every chunk's features (about
+1 KiB) for the prefilter until the last band is screened, and every chunk's features (about
 the text's size) when they all fit in ``_FEATURE_CACHE_BYTES`` (1 GiB), so candidates need not be
 tokenised twice; a batch whose features do not fit keeps none (one whose text alone exceeds the budget
 does not try) and re-tokenises the rows it verifies; the texts of the pairs whose own passages are
-compared are tokenised ``verify._OWN_TEXT_BLOCK`` pairs at a time.  Rewrite candidates are bounded per article
+compared are tokenised ``verify._OWN_TEXT_BLOCK`` pairs at a time.  What the worker threads free
+goes back to the system (``memory``: glibc keeps it in its arenas otherwise) as chunks' feature sets
+are joined and as index rows are built.  Rewrite candidates are bounded per article
 (``rewrite_candidates_per_article``: the best MinHash estimates of each article), so they, and the
 verification work, stay linear in the batch however crowded its topics.
 """

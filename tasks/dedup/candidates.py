@@ -85,7 +85,7 @@ class _Keys:
 
     keys: np.ndarray  # (bands, rows) uint32
     eligible: np.ndarray  # (rows,) bool
-    signatures: np.ndarray | None = None  # (rows, num_perm) uint32, kept for tiers that prefilter
+    signatures: np.ndarray | None = None  # (rows, num_perm) uint32, kept for tiers that prefilter until their candidates are found
 
 
 # Tiers whose candidates are screened by their MinHash estimate before exact verification: the
@@ -289,7 +289,7 @@ def _candidate_pairs(
     window: int,
     max_bucket: int,
     large: str = "chain",
-    screen: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None,
+    screen: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None,
     bound: int | None = None,
     stats: CandidateStats | None = None,
 ) -> pl.DataFrame:
@@ -301,10 +301,12 @@ def _candidate_pairs(
     or mass copies): with ``large="chain"`` each of its rows pairs with the next only (mass copies
     stay connected through the chain), with ``large="skip"`` it is not evidence and makes no pair.
     So each row meets at most ``window`` new rows per band, whatever the corpus.  A pair already on
-    the list is skipped (true pairs share most bands); ``screen`` (pair keys -> which pass, their
-    scores) drops hopeless new pairs as each band is done, and with a ``bound`` only the best-scored
-    pairs of each row are kept (``_Shortlist``), so memory holds the kept pairs (10 bytes each),
-    never every band's raw candidates.  ``stats``, when given, receives the counts.
+    the list is skipped (true pairs share most bands); ``screen`` (pair keys and ``keys.signatures``
+    -> which pass, their scores) drops hopeless new pairs as each band is done, and with a ``bound``
+    only the best-scored pairs of each row are kept (``_Shortlist``), so memory holds the kept pairs
+    (10 bytes each), never every band's raw candidates.  Once the last band is screened,
+    ``keys.signatures`` is let go (set to None), before the shortlist's final trim, whose sort needs
+    memory of its own.  ``stats``, when given, receives the counts.
     """
     rows = np.flatnonzero(keys.eligible).astype(np.uint32)
     shortlist = _Shortlist(len(keys.eligible), bound if screen else None)
@@ -332,9 +334,10 @@ def _candidate_pairs(
         if screen is None:
             shortlist.add(fresh, np.zeros(len(fresh), dtype=np.uint16))
             continue
-        passed, scores = screen(fresh)
+        passed, scores = screen(fresh, keys.signatures)
         shortlist.stats.screened_out += int(len(fresh) - passed.sum())
         shortlist.add(fresh[passed], scores[passed])
+    keys.signatures = None
     found = shortlist.frame()
     if stats is not None:
         for field in ("pairs", "screened_out", "capped"):

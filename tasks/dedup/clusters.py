@@ -24,7 +24,8 @@ from tasks.dedup.candidates import (
     _prefilter,
 )
 from tasks.dedup.features import _DF_SLOTS, TIERS, _FeatureCache, _Sets, _sorted_unique, _Tokeniser, sketch_sizes
-from tasks.dedup.index import _index_for, _index_keys, _index_rows, _index_sketches, index_rows
+from tasks.dedup.index import _band_columns, _index_for, _index_keys, _index_rows, _index_sketches, index_rows
+from tasks.dedup.memory import release_freed_memory
 from tasks.dedup.verify import Universe, _Evidence, _feature_sets, _verified, sites
 from tasks.errors import PipelineError
 from tasks.records import word_counts
@@ -81,7 +82,7 @@ def _tier_candidates(keys: _Keys, tier: str, stats: CandidateStats, config: Dedu
     """A tier's LSH candidates; a prefiltered tier's screened by their MinHash estimates and bounded per article."""
     screen, bound = None, None
     if tier in _PREFILTERED:
-        screen = partial(_prefilter, signatures=keys.signatures, threshold=config.rewrite_lsh_threshold, config=config)
+        screen = partial(_prefilter, threshold=config.rewrite_lsh_threshold, config=config)
         bound = config.rewrite_candidates_per_article
     return _candidate_pairs(keys, config.lsh_bucket_window, config.lsh_max_bucket_rows, _LARGE_BUCKETS[tier], screen, bound, stats)
 
@@ -205,7 +206,12 @@ def _deduplicate(
     keep = kept == np.arange(n)
     if reusable is None:  # small batch (no signature pass) or a subset of the tiers
         return verdicts, index_rows(batch.filter(pl.Series(keep)), config), stats
-    return verdicts, _index_rows(batch, keep, tokeniser, lsh, cache, reusable), stats
+    bands = _band_columns(reusable, keep)
+    # The band keys (now in ``bands``), the pair frames, and what verification freed on the worker
+    # threads go before the index rows' sketches take their place.
+    del reusable, sims, candidates, edges, graph
+    release_freed_memory()
+    return verdicts, _index_rows(batch, keep, tokeniser, lsh, cache, bands), stats
 
 
 def _unsettled(tier: str, pairs: pl.DataFrame, sims: dict[str, pl.DataFrame], config: DedupConfig) -> pl.DataFrame:

@@ -22,6 +22,7 @@ from tasks.dedup.features import (
     _Tokeniser,
     sketch_sizes,
 )
+from tasks.dedup.memory import release_freed_memory
 from tasks.dedup.verify import sites
 from tasks.errors import PipelineError
 
@@ -103,12 +104,13 @@ def _index_rows(
     tokeniser: _Tokeniser,
     lsh: _Lsh,
     cache: _FeatureCache | None = None,
-    keys: dict[str, _Keys] | None = None,
+    bands: dict[str, pl.Series] | None = None,
 ) -> pl.DataFrame:
     """``index_rows`` of the ``keep`` rows of ``batch``, chunk by chunk on worker threads.
 
-    ``cache`` and ``keys`` (every tier's band keys of the whole batch) are what a signature pass
-    over ``batch`` already computed; without them, features and keys are computed here.
+    ``cache`` and ``bands`` (``_band_columns`` of the keep rows, from every tier's band keys of the
+    whole batch, which the caller can then let go) are what a signature pass over ``batch`` already
+    computed; without them, features and band keys are computed here.
     """
     config = lsh.config
 
@@ -117,30 +119,34 @@ def _index_rows(
         feats = cache.chunks.get(start) if cache is not None else None
         if feats is None:  # no signature pass, or beyond the cache's budget
             feats = _features(batch["body"][rows], tokeniser, config, TIERS)
-        if keys is None:
-            chunk_keys = {tier: _chunk_keys(tier, feats, lsh) for tier in TIERS}
-        else:
-            chunk_keys = {tier: _Keys(k.keys[:, rows], k.eligible[rows]) for tier, k in keys.items()}
-        return _index_chunk(feats, chunk_keys, keep[rows], sketch_sizes(config))
+        columns = _sketch_columns(feats, keep[rows], sketch_sizes(config))
+        if bands is None:
+            columns |= _band_columns({tier: _chunk_keys(tier, feats, lsh) for tier in TIERS}, keep[rows])
+        # The chunk's tokens and features, freed between its columns and the next chunk's on this
+        # thread's heap, go back to the system rather than stay resident as holes.
+        del feats
+        release_freed_memory()
+        return columns
 
     with ThreadPoolExecutor(max_workers=config.workers) as pool:
         parts = list(pool.map(one_chunk, range(0, batch.height, config.chunk_docs)))
     columns = {
         name: pl.concat([p[name] for p in parts], rechunk=False) if parts else pl.Series([], dtype=dtype)
         for name, dtype in _index_columns().items()
+        if bands is None or name not in bands
     }
     return (
         batch.select("article_id", "published_date", pl.col("word_count").cast(pl.Int32))
         .with_columns(site=sites(batch))
         .filter(pl.Series(keep))
-        .with_columns(**columns, lsh_params=pl.lit(lsh.fingerprint), feature_version=pl.lit(FEATURE_VERSION))
+        .with_columns(**columns, **(bands or {}), lsh_params=pl.lit(lsh.fingerprint), feature_version=pl.lit(FEATURE_VERSION))
     )
 
 
-def _index_chunk(feats: _Features, keys: dict[str, _Keys], keep: np.ndarray, sizes: dict[str, int]) -> dict[str, pl.Series]:
+def _sketch_columns(feats: _Features, keep: np.ndarray, sizes: dict[str, int]) -> dict[str, pl.Series]:
     """Index-row columns of one chunk's ``keep`` rows: per feature kind the bottom-k sketch and the
-    number of distinct features, per tier the band keys (none for a row not eligible for the tier).
-    Built per chunk, so the flat arrays of a million rows never exist next to their list columns."""
+    number of distinct features.  Built per chunk, so the flat arrays of a million rows never exist
+    next to their list columns."""
     out = {}
     for kind in _INDEXED_KINDS:
         lens = feats.lens[kind]
@@ -151,10 +157,18 @@ def _index_chunk(feats: _Features, keys: dict[str, _Keys], keep: np.ndarray, siz
             (sketch[keep[row]] & np.uint64(0xFFFFFFFF)).astype(np.uint32), np.bincount(row, minlength=len(lens))[keep]
         )
         out[f"{kind}_size"] = pl.Series(distinct.sizes(np.arange(len(lens)))[keep], dtype=pl.Int32)
+    return out
+
+
+def _band_columns(keys: dict[str, _Keys], keep: np.ndarray) -> dict[str, pl.Series]:
+    """Index-row columns of the ``keep`` rows of ``keys``: per tier the band keys (none for a row
+    not eligible for the tier)."""
+    out = {}
     for tier in TIERS:
         bands, eligible = keys[tier].keys, keys[tier].eligible
         out[f"{tier}_bands"] = _list_series(
-            np.ascontiguousarray(bands.T[keep & eligible]).ravel().astype(np.uint32), np.where(eligible, bands.shape[0], 0)[keep]
+            np.ascontiguousarray(bands.T[keep & eligible]).ravel().astype(np.uint32, copy=False),
+            np.where(eligible, bands.shape[0], 0)[keep],
         )
     return out
 

@@ -12,6 +12,7 @@ import polars as pl
 
 from tasks.config import DedupConfig
 from tasks.dedup import kernels
+from tasks.dedup.memory import concatenate_releasing
 from tasks.dedup.features import _DF_SLOTS, _MIX, _MIX_OUT, TIERS, _FeatureCache, _features, _KINDS, _Sets, _sorted_unique, _Tokeniser, sketch_sizes
 from tasks.records import url_sites
 
@@ -43,7 +44,7 @@ def _feature_sets(
     # ``rows`` ascend, so each chunk's keys sort after the previous chunk's: no global sort needed.
     with ThreadPoolExecutor(max_workers=config.workers) as pool:
         parts = list(pool.map(one_chunk, chunks))
-    return {tier: _Sets(np.concatenate([p[tier] for p in parts] or [np.empty(0, np.uint64)])) for tier in tiers}
+    return {tier: _Sets(concatenate_releasing([p.pop(tier) for p in parts], np.uint64)) for tier in tiers}
 
 
 # Pairs measured at once: a block's per-pair arrays (~150 bytes a pair) are freed before the next.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import random
 import re
 import subprocess
@@ -29,6 +30,7 @@ from tasks.dedup import (
     find_duplicates,
     index_rows,
     kernels,
+    memory,
     stopwords,
     tokens,
 )
@@ -607,6 +609,30 @@ def test_a_feature_cache_that_cannot_hold_the_whole_batch_holds_nothing():
     assert cache.chunks == {} and cache.sets(0, np.array([0, 1]), ("rewrite",)) is None
     cache.offer(0, chunks[0])
     assert cache.chunks == {}
+
+
+def test_concatenate_releasing_equals_concatenate_and_lets_the_parts_go(monkeypatch):
+    monkeypatch.setattr(memory, "_RELEASE_EVERY_BYTES", 16)  # a release after every other part
+    parts = [np.arange(i, i + 3 * i, dtype=np.uint64) for i in range(6)]
+    expected = np.concatenate(parts)
+    out = memory.concatenate_releasing(parts, np.uint64)
+    assert np.array_equal(out, expected) and out.dtype == np.uint64 and parts == []
+    assert len(memory.concatenate_releasing([], np.uint64)) == 0
+
+
+def test_candidate_pairs_let_the_prefilter_signatures_go_once_screened():
+    """The signatures are read band by band, then dropped before the shortlist's final trim."""
+    config = DedupConfig()
+    lsh = _Lsh(config)
+    rng = random.Random(23)
+    story = _text(rng, 150)
+    bodies = pl.Series([story, story + " one more line", _text(rng, 150)])
+    feats = _features(bodies, _Tokeniser(config), config, ("rewrite",))
+    sig = lsh.signatures("rewrite", feats.flat["rewrite"], feats.lens["rewrite"])
+    keys = _Keys(lsh.band_keys("rewrite", sig), np.ones(3, dtype=bool), np.ascontiguousarray(sig.T))
+    screen = functools.partial(_prefilter, threshold=config.rewrite_lsh_threshold, config=config)
+    found = _candidate_pairs(keys, 32, 48, "skip", screen, config.rewrite_candidates_per_article)
+    assert found.rows() == [(0, 1)] and keys.signatures is None
 
 
 @pytest.mark.parametrize("cache_bytes", [512 << 20, 0], ids=["cached", "re-tokenised"])
