@@ -451,6 +451,7 @@ class Lexicons(NamedTuple):
     author_bio_verbs: tuple[str, ...]
     author_self_intros: tuple[str, ...]
     author_pronouns: tuple[str, ...]
+    about_heading_non_names: tuple[str, ...]
     comment_headings: tuple[str, ...]
     comment_count_words: tuple[str, ...]
     comment_author_verbs: tuple[str, ...]
@@ -516,9 +517,11 @@ def _compile(config_json: str) -> _Rules:
         prompt_noun=re.compile(r" (?:" + "|".join(re.escape(_label(w)) for w in words.prompt_noun_links) + r")\b"),
         related=related,
         closing=frozenset(_label(h) for h in words.closing_headings),
-        # "About" and a name of one to four capitalised words. "About This Recipe" heads the article's
-        # part, and "About Us" is a menu's link.
-        about_heading=re.compile(r"^About (?!(?:This|These|That|Those|The|Us|Me|You|Our|My|Your)\b)[^\W\d_a-z][\w'’.&-]*(?: [^\W\d_a-z][\w'’.&-]*){0,3}$"),
+        # "About" and a name of one to four capitalised words ("About Acme Media").
+        about_heading=re.compile(
+            r"^About (?!(?:" + "|".join(re.escape(w) for w in words.about_heading_non_names) + r")\b)"
+            r"[^\W\d_a-z][\w'’.&-]*(?: [^\W\d_a-z][\w'’.&-]*){0,3}$"
+        ),
         sections=frozenset(_label(h) for h in words.section_headings),
         # A name of two to four capitalised words, alone on its line or before a comma or title.
         author_name=re.compile(r"^(?:about\s+(?:the\s+author:?\s*)?)?(?P<name>[^\W\d_][\w'’.-]+(?:\s[^\W\d_][\w'’.-]+){1,3})\b", re.IGNORECASE),
