@@ -496,6 +496,9 @@ def _compile(config_json: str) -> _Rules:
     words = lexicons()
     related = frozenset(_label(h) for h in words.related_headings)
     months = words.month_names
+    # What follows a person's name opening a bio: a parenthesis at most ("(@jane)"), then a verb of
+    # author_bio_verbs.json ("is", "writes").
+    bio_verb = r"(?:\s*\([^)]*\))?\s+(?:" + "|".join(re.escape(w) for w in words.author_bio_verbs) + r")\b"
     return _Rules(
         config=config,
         dates=_date_patterns(list(months)),
@@ -525,18 +528,11 @@ def _compile(config_json: str) -> _Rules:
         sections=frozenset(_label(h) for h in words.section_headings),
         # A name of two to four capitalised words, alone on its line or before a comma or title.
         author_name=re.compile(r"^(?:about\s+(?:the\s+author:?\s*)?)?(?P<name>[^\W\d_][\w'’.-]+(?:\s[^\W\d_][\w'’.-]+){1,3})\b", re.IGNORECASE),
-        author_intro=re.compile(
-            r"(?:\s*\([^)]*\))?\s+(?:" + "|".join(re.escape(w) for w in words.author_bio_verbs) + r")\b"
-        ),
+        author_intro=re.compile(bio_verb),
         author_self_intro=re.compile("|".join(re.escape(w) for w in words.author_self_intros) + r"\b"),
-        # Two to four capitalised words, a parenthesis at most ("Jane Doe (@jane)"), then a verb of
-        # author_bio_verbs.json. A story introduces its people in apposition ("Jane Doe, a data
-        # scientist in Ohio, has spent ..."), a bio does not.
-        author_paragraph=re.compile(
-            r"^[^\W\d_a-z][\w'’.-]+(?: [^\W\d_a-z][\w'’.-]+){1,3}(?:\s*\([^)]*\))?\s+(?:"
-            + "|".join(re.escape(w) for w in words.author_bio_verbs)
-            + r")\b"
-        ),
+        # Two to four capitalised words, then what follows a name opening a bio. A story introduces its
+        # people in apposition ("Jane Doe, a data scientist in Ohio, has spent ..."), a bio does not.
+        author_paragraph=re.compile(r"^[^\W\d_a-z][\w'’.-]+(?: [^\W\d_a-z][\w'’.-]+){1,3}" + bio_verb),
         author_pronoun=re.compile(r"\b(?:" + "|".join(re.escape(w) for w in words.author_pronouns) + r")\b", re.IGNORECASE),
         author_role=re.compile(r"\b(?:" + "|".join(re.escape(w) for w in words.author_role_words) + r")\b", re.IGNORECASE),
         newsletter=_phrase_pattern(words.newsletter_words),
