@@ -518,20 +518,21 @@ def memory_corpus(args: argparse.Namespace) -> pl.DataFrame:
     """The corpus of a memory run as the flow holds its records when it calls the dedup step: one frame
     of the records' columns (``bench.corpus.as_records``).  Generated in a child process, so this
     process holds only the frame when measured; kept in ``args.corpus`` when given and read from there
-    if it exists."""
+    if it exists and was made with the same corpus arguments (stored in the file's metadata)."""
+    made_with = {"docs": str(args.docs), "dup_fraction": str(args.dup_fraction), "seed": str(args.seed), "profile": args.profile}
     with tempfile.TemporaryDirectory() as tmp:
         path = args.corpus or Path(tmp) / "records.parquet"
         if not path.exists():
             code = (
                 "from bench.corpus import as_records, make_corpus; "
                 f"as_records(make_corpus({args.docs}, {args.dup_fraction}, {args.seed}, profile={args.profile!r})[0], {args.seed})"
-                f".write_parquet({str(path)!r})"
+                f".write_parquet({str(path)!r}, metadata={made_with!r})"
             )
             subprocess.run([sys.executable, "-c", code], check=True)
-        batch = pl.read_parquet(path)
-    if batch.height != args.docs:
-        raise SystemExit(f"{path} holds {batch.height:,} documents, not --docs {args.docs:,}: give another --corpus")
-    return batch
+        stored = {key: value for key, value in pl.read_parquet_metadata(path).items() if key in made_with}
+        if stored != made_with:
+            raise SystemExit(f"{path} was made with {stored or 'unknown arguments'}, not {made_with}: give another --corpus or delete it")
+        return pl.read_parquet(path)
 
 
 def _version(package: str) -> str:
