@@ -23,6 +23,7 @@ from typing import BinaryIO
 
 import polars as pl
 import trafilatura
+from trafilatura.settings import set_date_params
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 
@@ -164,6 +165,7 @@ def parse_html(
         favor_precision=config.favor_precision,
         favor_recall=config.favor_recall,
         fast=config.fast,
+        date_extraction_params=set_date_params(config.extensive_date_search),
     )
     if extracted is None or not (extracted.text or "").strip():
         return _rejected(source_uri, locator, "html_no_text", "trafilatura found no main text", size_bytes)

@@ -2,6 +2,7 @@ import datetime as dt
 import gzip
 import io
 import json
+import re
 import socket
 
 import pytest
@@ -81,6 +82,17 @@ def test_html_page_gives_main_text_and_the_metadata_it_states():
     assert (doc.title, doc.byline, doc.url) == (LIBRARY.title, LIBRARY.author, LIBRARY.url)
     assert doc.published_date == dt.date(2025, 8, 23)
     assert (doc.source_uri, doc.locator, doc.size_bytes) == (URI, "", 1234)
+
+
+@pytest.mark.parametrize(("extensive", "guessed"), [(True, dt.date(2025, 1, 1)), (False, None)])
+def test_extensive_date_search_guesses_a_date_from_the_page_text_only_when_on(extensive, guessed):
+    config = ParseConfig(extensive_date_search=extensive)
+    undated = re.sub(r'\s*<meta property="article:published_time"[^>]*>', "", html_page(LIBRARY))
+    undated = undated.replace(LIBRARY.url, "https://news.example.org/harbour-library")
+    # No date in the markup or the URL: the extensive search takes the footer's "© 2025" for one.
+    assert parse_html(URI, "", undated, 1234, config).published_date == guessed
+    # A date the markup states is found either way.
+    assert parse_html(URI, "", html_page(LIBRARY), 1234, config).published_date == dt.date(2025, 8, 23)
 
 
 def test_a_page_without_main_text_is_rejected_at_parse():

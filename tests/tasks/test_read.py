@@ -64,6 +64,17 @@ def test_normalise_text_drops_controls_and_unifies_newlines():
     assert normalise_text("a\r\nb\rc\x00d\x07e\tf") == "a\nb\ncde\tf"
 
 
+@pytest.mark.parametrize("control", [chr(c) for c in (*range(9), 11, *range(14, 32), 127)])
+def test_normalise_text_drops_each_control_wherever_it_is(control):
+    assert normalise_text(f"{control}café{control}\ud800ok{control}") == "café\ud800ok"
+
+
+def test_normalise_text_keeps_text_without_controls_as_it_is():
+    # Layout controls, C1 controls (what cp1252 bytes 0x80-0x9f become in Latin-1), CJK and a lone surrogate.
+    text = "tab\tform\x0cfeed\n\x85\x9f 東京 \ud800 “quoted” é"
+    assert normalise_text(text) == text
+
+
 def test_read_objects_accounts_for_every_object(tmp_path):
     (tmp_path / "good.txt").write_text("A real article sentence that is long enough to keep.\n")
     (tmp_path / "empty.txt").write_bytes(b"")
