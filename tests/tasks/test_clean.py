@@ -111,6 +111,42 @@ def test_app_prompt_is_removed() -> None:
     assert "app_prompt" in rules_of(result)
 
 
+def test_call_to_action_lines_are_removed() -> None:
+    ctas = ["Book a demo with Acme", "Request a Free Consultation for Accounting Services", "Don't Miss a Thing!"]
+    result = clean_text(page(P1, ctas[0], P2, ctas[1:], P3))
+    assert body_lines(result) == ARTICLE
+    assert result.rule_counts() == {"action_prompt": 2}
+
+
+def test_a_sentence_that_mentions_a_call_to_action_is_article_text() -> None:
+    # The phrase opens no line here: the story tells what people can do, it asks the reader nothing.
+    prose = "Residents can request a refund at the town hall until the end of May."
+    result = clean_text(page(P1, prose, P2, P3))
+    assert body_lines(result) == [P1, prose, P2, P3]
+    assert result.removed == ()
+
+
+DISCLOSURE = "This post contains affiliate links. If you buy through them, we may earn a small commission at no extra cost to you."
+
+
+def test_affiliate_disclosure_is_removed_from_a_page() -> None:
+    result = clean_text(page(MENU, P1, DISCLOSURE, P2, P3, FOOTER))
+    assert body_lines(result) == ARTICLE
+    assert "affiliate_disclosure" in rules_of(result)
+
+
+def test_affiliate_disclosure_alone_does_not_make_clean_input_a_page() -> None:
+    # A clean copy of a review ships with its note: a page on which only the note fires shows no chrome.
+    result = clean_text(page(P1, DISCLOSURE, P2, P3))
+    assert body_lines(result) == [P1, DISCLOSURE, P2, P3]
+
+
+def test_a_sentence_about_affiliate_programmes_is_article_text() -> None:
+    prose = "Streamers earn a commission when viewers buy games through the links on their channel pages."
+    result = clean_text(page(MENU, P1, prose, P2, P3, FOOTER))
+    assert body_lines(result) == [P1, prose, P2, P3]
+
+
 def test_ad_slot_label_is_removed() -> None:
     result = clean_text(page(P1, "Advertisement", P2, "Story continues below advertisement", P3))
     assert body_lines(result) == ARTICLE
