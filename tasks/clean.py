@@ -1073,9 +1073,16 @@ class _Selection:
     def chrome_lines(self, config: CleanConfig) -> int:
         """Lines that only a page's chrome has: noise-rule matches (except those article text also
         shows), a caption or headline printed again and again, a menu above the first or below the
-        last paragraph (``menu_lines``), and the page's title repeated as the headline."""
+        last paragraph (``menu_lines``), and the page's title repeated as the headline. A menu below
+        the text counts only beside other chrome: a clean article that closes with a checklist, a
+        list of resources or code reads like a footer menu there, and a scrape's footer comes with
+        its copyright notice, prompts or the site's recurring lines."""
         typed = sum(self.is_chrome(pos, config) for pos in range(len(self.classified)))
-        return (self.anchor is not None) + typed + len(self.menu_lines(config))
+        menus = self.menu_lines(config)
+        if not typed and self.anchor is None:
+            first = next(((line.index, line.seq) for line in self.classified if line.kind is Kind.GOOD), None)
+            menus = [line for line in menus if first is None or (line.index, line.seq) < first]
+        return (self.anchor is not None) + typed + len(menus)
 
     def is_chrome(self, pos: int, config: CleanConfig) -> bool:
         """Whether the line at `pos` is chrome (``_is_chrome``). A line that recurs on the site's

@@ -402,11 +402,20 @@ def test_short_paragraphs_and_quotes_inside_the_article_are_kept() -> None:
 
 def test_list_that_closes_the_article_is_kept() -> None:
     rows = ["Tour Dates", "June 9 – West Palm Beach, FL", "June 10 – Tampa, FL", "June 14 – Alpharetta, GA"]
-    result = clean_text(page(ARTICLE, rows, "About Us", "Contact", "Careers"))
+    result = clean_text(page(ARTICLE, rows, "About Us", "Contact", "Careers", FOOTER[0]))
     assert body_lines(result) == ARTICLE + rows
 
 
+def test_clean_article_closing_with_short_lines_comes_out_unchanged() -> None:
+    # Below the text and with no other chrome, a checklist reads like a footer menu; it is the article's.
+    checklist = ["Before you go", "Photos of guidebook pages", "Check current weather", "Headlamp and spare batteries"]
+    text = page(*ARTICLE, *checklist)
+    result = clean_text(text)
+    assert result.body == text and result.removed == ()
+
+
 def test_menu_is_labelled_navigation() -> None:
+    # Above the text a menu makes a page even with no other chrome (below it, it needs some).
     result = clean_text(page(["Home", "News", "Sport", "Business"], ARTICLE))
     assert result.rule_counts() == {"navigation": 1}
     assert result.removed[0].text == "Home\nNews\nSport\nBusiness"
