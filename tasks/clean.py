@@ -425,6 +425,7 @@ class _Rules:
     related_prefix: re.Pattern[str]
     related_heading_start: re.Pattern[str]
     newsletter: _Phrases
+    affiliate_disclosure: _Phrases  # "We may earn a commission from links on this page"
     ad_labels: frozenset[str]
     credit: re.Pattern[str]
     credit_tail: re.Pattern[str]
@@ -459,6 +460,8 @@ class Lexicons(NamedTuple):
     newsletter_words: tuple[str, ...]
     ad_labels: tuple[str, ...]
     app_prompt_words: tuple[str, ...]
+    action_prompt_words: tuple[str, ...]
+    affiliate_disclosure_words: tuple[str, ...]
     consent_prompt_words: tuple[str, ...]
     prompt_noun_links: tuple[str, ...]
     disclaimer_words: tuple[str, ...]
@@ -515,6 +518,7 @@ def _compile(config_json: str) -> _Rules:
         prompt=(
             ("share_prompt", _phrase_pattern(words.share_prompt_words)),
             ("app_prompt", _phrase_pattern(words.app_prompt_words)),
+            ("action_prompt", _phrase_pattern(words.action_prompt_words)),
             ("cookie_prompt", _phrase_pattern(words.consent_prompt_words)),
         ),
         prompt_noun=re.compile(r" (?:" + "|".join(re.escape(_label(w)) for w in words.prompt_noun_links) + r")\b"),
@@ -536,6 +540,7 @@ def _compile(config_json: str) -> _Rules:
         author_pronoun=re.compile(r"\b(?:" + "|".join(re.escape(w) for w in words.author_pronouns) + r")\b", re.IGNORECASE),
         author_role=re.compile(r"\b(?:" + "|".join(re.escape(w) for w in words.author_role_words) + r")\b", re.IGNORECASE),
         newsletter=_phrase_pattern(words.newsletter_words),
+        affiliate_disclosure=_phrase_pattern(words.affiliate_disclosure_words),
         ad_labels=frozenset(_label(w) for w in words.ad_labels),
         related_heading_start=re.compile(
             r"^(?:" + "|".join(re.escape(h) for h in sorted(related, key=len, reverse=True)) + r") "
@@ -655,6 +660,10 @@ def _typed_rule(text: str, words: int, ends_sentence: bool, rules: _Rules, confi
         return "dateline"
     if words <= config.newsletter_max_words and len(set(rules.newsletter.findall(label or _label(text)))) >= 2:
         return "share_prompt"
+    if words <= config.disclosure_max_words and len(set(rules.affiliate_disclosure.findall(label or _label(text)))) >= 2:
+        # The site's note that it earns from the links on the page; an article about affiliate
+        # marketing rarely puts two of its phrases in one sentence.
+        return "affiliate_disclosure"
     if short:
         if label in rules.ad_labels:
             return "advertisement"
@@ -1064,9 +1073,16 @@ class _Selection:
     def chrome_lines(self, config: CleanConfig) -> int:
         """Lines that only a page's chrome has: noise-rule matches (except those article text also
         shows), a caption or headline printed again and again, a menu above the first or below the
-        last paragraph (``menu_lines``), and the page's title repeated as the headline."""
+        last paragraph (``menu_lines``), and the page's title repeated as the headline. A menu below
+        the text counts only beside other chrome: a clean article that closes with a checklist, a
+        list of resources or code reads like a footer menu there, and a scrape's footer comes with
+        its copyright notice, prompts or the site's recurring lines."""
         typed = sum(self.is_chrome(pos, config) for pos in range(len(self.classified)))
-        return (self.anchor is not None) + typed + len(self.menu_lines(config))
+        menus = self.menu_lines(config)
+        if not typed and self.anchor is None:
+            first = next(((line.index, line.seq) for line in self.classified if line.kind is Kind.GOOD), None)
+            menus = [line for line in menus if first is None or (line.index, line.seq) < first]
+        return (self.anchor is not None) + typed + len(menus)
 
     def is_chrome(self, pos: int, config: CleanConfig) -> bool:
         """Whether the line at `pos` is chrome (``_is_chrome``). A line that recurs on the site's
@@ -1435,9 +1451,9 @@ def _story_groups(pages: Sequence[_Page], config: CleanConfig) -> list[int]:
 
 
 # Rules that also fire on article text (a list's labels printed several times, a row of asterisks, a
-# "Disclaimer" heading): a page on which only these fire shows no chrome (a repeated line of headline
-# length does count).
-ARTICLE_TEXT_RULES = frozenset({"repeated_line", "symbols", "author_bio", "closing_block"})
+# "Disclaimer" heading, the affiliate note a clean copy of a review ships with): a page on which only
+# these fire shows no chrome (a repeated line of headline length does count).
+ARTICLE_TEXT_RULES = frozenset({"repeated_line", "symbols", "author_bio", "closing_block", "affiliate_disclosure"})
 
 # Rules that locate the article by the shape of the whole page. Text an HTML extractor has already
 # cut from the page's structure is not a page dump, and these rules only cost it recall there.

@@ -218,6 +218,9 @@ class CleanConfig(Section):
     )
     comment_author_min_count: int = Field(3, description="Fewest comment headers that make a comment section.")
     newsletter_max_words: int = Field(30, description="Longest sentence that two newsletter words mark as a pitch.")
+    disclosure_max_words: int = Field(
+        80, description="Longest line (in words) that two affiliate-disclosure words mark as the site's disclosure."
+    )
     prompt_max_words: int = Field(12, description="Longest line (in words) that a prompt word can mark as a prompt.")
     prompt_label_max_words: int = Field(
         5, description="Longest bare label (no sentence) in which a prompt word anywhere marks a prompt."

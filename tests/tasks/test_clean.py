@@ -111,6 +111,42 @@ def test_app_prompt_is_removed() -> None:
     assert "app_prompt" in rules_of(result)
 
 
+def test_call_to_action_lines_are_removed() -> None:
+    ctas = ["Book a demo with Acme", "Request a Free Consultation for Accounting Services", "Don't Miss a Thing!"]
+    result = clean_text(page(P1, ctas[0], P2, ctas[1:], P3))
+    assert body_lines(result) == ARTICLE
+    assert result.rule_counts() == {"action_prompt": 2}
+
+
+def test_a_sentence_that_mentions_a_call_to_action_is_article_text() -> None:
+    # The phrase opens no line here: the story tells what people can do, it asks the reader nothing.
+    prose = "Residents can request a refund at the town hall until the end of May."
+    result = clean_text(page(P1, prose, P2, P3))
+    assert body_lines(result) == [P1, prose, P2, P3]
+    assert result.removed == ()
+
+
+DISCLOSURE = "This post contains affiliate links. If you buy through them, we may earn a small commission at no extra cost to you."
+
+
+def test_affiliate_disclosure_is_removed_from_a_page() -> None:
+    result = clean_text(page(MENU, P1, DISCLOSURE, P2, P3, FOOTER))
+    assert body_lines(result) == ARTICLE
+    assert "affiliate_disclosure" in rules_of(result)
+
+
+def test_affiliate_disclosure_alone_does_not_make_clean_input_a_page() -> None:
+    # A clean copy of a review ships with its note: a page on which only the note fires shows no chrome.
+    result = clean_text(page(P1, DISCLOSURE, P2, P3))
+    assert body_lines(result) == [P1, DISCLOSURE, P2, P3]
+
+
+def test_a_sentence_about_affiliate_programmes_is_article_text() -> None:
+    prose = "Streamers earn a commission when viewers buy games through the links on their channel pages."
+    result = clean_text(page(MENU, P1, prose, P2, P3, FOOTER))
+    assert body_lines(result) == [P1, prose, P2, P3]
+
+
 def test_ad_slot_label_is_removed() -> None:
     result = clean_text(page(P1, "Advertisement", P2, "Story continues below advertisement", P3))
     assert body_lines(result) == ARTICLE
@@ -366,11 +402,20 @@ def test_short_paragraphs_and_quotes_inside_the_article_are_kept() -> None:
 
 def test_list_that_closes_the_article_is_kept() -> None:
     rows = ["Tour Dates", "June 9 – West Palm Beach, FL", "June 10 – Tampa, FL", "June 14 – Alpharetta, GA"]
-    result = clean_text(page(ARTICLE, rows, "About Us", "Contact", "Careers"))
+    result = clean_text(page(ARTICLE, rows, "About Us", "Contact", "Careers", FOOTER[0]))
     assert body_lines(result) == ARTICLE + rows
 
 
+def test_clean_article_closing_with_short_lines_comes_out_unchanged() -> None:
+    # Below the text and with no other chrome, a checklist reads like a footer menu; it is the article's.
+    checklist = ["Before you go", "Photos of guidebook pages", "Check current weather", "Headlamp and spare batteries"]
+    text = page(*ARTICLE, *checklist)
+    result = clean_text(text)
+    assert result.body == text and result.removed == ()
+
+
 def test_menu_is_labelled_navigation() -> None:
+    # Above the text a menu makes a page even with no other chrome (below it, it needs some).
     result = clean_text(page(["Home", "News", "Sport", "Business"], ARTICLE))
     assert result.rule_counts() == {"navigation": 1}
     assert result.removed[0].text == "Home\nNews\nSport\nBusiness"
