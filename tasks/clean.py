@@ -402,6 +402,8 @@ class Line(NamedTuple):  # a tuple: built for every unit of every page, twice
     words: int
     ends_sentence: bool
     density: float  # share of stop words among the tokens
+    list_row: bool  # a list marker or a digit in it (``_LIST_ROW``): a table row or list item when short
+    field: str | None  # the label of a "Label: value" field it opens with (``_FIELD``), as ``_label``
 
 
 @dataclass(frozen=True, eq=False)  # hashed by identity: one object per config (``_compile``), a cache key
@@ -699,6 +701,8 @@ class _TextFacts(NamedTuple):
     density: float  # share of stop words
     rule: str | None  # the typed noise rule it matches
     comment_author: bool  # reads like the header of a comment ("jane says:")
+    list_row: bool  # Line.list_row
+    field: str | None  # Line.field
 
 
 def _text_facts(text: str, rules: _Rules, stopwords: frozenset[str]) -> _TextFacts:
@@ -715,6 +719,8 @@ def _text_facts(text: str, rules: _Rules, stopwords: frozenset[str]) -> _TextFac
         _typed_rule(text, words, ends, rules, config),
         # The rule's pattern closes with a colon at the end of the text.
         words <= config.prompt_max_words and text.endswith(":") and rules.comment_author.search(text) is not None,
+        _LIST_ROW.search(text) is not None,
+        _label(field["label"]) if (field := _FIELD.match(text)) else None,
     )
 
 
@@ -736,7 +742,7 @@ def classify(
     repeats = Counter(f.key for f in facts)
     texts = Counter(unit.text for unit in units)
     out = []
-    for unit, (key, words, weight, ends, density, typed, _) in zip(units, facts, strict=True):
+    for unit, (key, words, weight, ends, density, typed, _, list_row, field) in zip(units, facts, strict=True):
         i, text = unit.index, unit.text
         rule = "comments" if i in authors else typed
         if rule in _END_OF_ARTICLE:
@@ -753,10 +759,10 @@ def classify(
                 kind is Kind.SHORT
                 and not ends
                 and repeats[key] >= config.page_repeat_min
-                and (texts[text] >= config.page_repeat_min or not _LIST_ROW.search(text))
+                and (texts[text] >= config.page_repeat_min or not list_row)
             ):
                 kind, rule = Kind.NOISE, "repeated_line"
-        out.append(Line(i, unit.seq, unit.start, unit.end, text, key, kind, rule, weight, words, ends, density))
+        out.append(Line(i, unit.seq, unit.start, unit.end, text, key, kind, rule, weight, words, ends, density, list_row, field))
     return out
 
 
@@ -959,7 +965,7 @@ _LIST_ROW = re.compile(rf"^(?:[{_LIST_MARKERS}]\s*|\(?\d{{1,3}}[.)]\s)|\d")
 
 def _is_data_row(line: Line) -> bool:
     """A table row or list item: a short line with a number or a list marker."""
-    return line.kind in (Kind.SHORT, Kind.NEAR_GOOD) and _LIST_ROW.search(line.text) is not None
+    return line.list_row and line.kind in (Kind.SHORT, Kind.NEAR_GOOD)
 
 
 _TABLE_CELLS = re.compile(r"\d\D+\d")
@@ -988,8 +994,7 @@ def _record_rows(lines: Sequence[Line], config: CleanConfig) -> frozenset[int]:
     "Here are the key factors:"), at least `list_min_items` of them, line under line. Like a table's
     rows they cost the main-text region nothing, so the sections of a listicle stay one article; a
     menu has neither its labels nor a colon above it."""
-    fields = [_FIELD.match(line.text) if line.rule in (None, "repeated_line") else None for line in lines]
-    labels = [_label(found["label"]) if found else None for found in fields]
+    labels = [line.field if line.rule in (None, "repeated_line") else None for line in lines]
     repeats = Counter(label for label in labels if label is not None)
     rows = {pos for pos, label in enumerate(labels) if label is not None and repeats[label] >= config.page_repeat_min}
     for pos, line in enumerate(lines):
@@ -1137,10 +1142,9 @@ def _is_chrome(line: Line, config: CleanConfig) -> bool:
     """Whether a noise rule matched the line that article text does not set off."""
     if line.rule == "repeated_line":
         # A caption or headline printed again and again; rows of a table or list repeat their labels.
-        return line.words >= config.title_min_words and not _LIST_ROW.search(line.text)
-    if _LIST_ITEM.match(line.text):
-        return False  # a list item of the article that reads like a prompt or a credit
-    return line.rule is not None and line.rule not in ARTICLE_TEXT_RULES
+        return line.words >= config.title_min_words and not line.list_row
+    # A list item of the article that reads like a prompt or a credit is not chrome either.
+    return line.rule is not None and line.rule not in ARTICLE_TEXT_RULES and not _LIST_ITEM.match(line.text)
 
 
 def _section_headings(lines: list[Line], rules: _Rules) -> list[Line]:
