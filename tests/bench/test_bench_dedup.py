@@ -27,13 +27,13 @@ def test_the_memory_corpus_has_the_records_columns_and_is_written_once(tmp_path,
     assert args.corpus.stat().st_mtime_ns == written
 
 
-
 def test_a_memory_corpus_made_with_other_arguments_is_refused(tmp_path):
     args = argparse.Namespace(docs=200, dup_fraction=0.1, seed=0, profile="realistic", corpus=tmp_path / "records.parquet")
     bench.memory_corpus(args)
     for other in ({"seed": 1}, {"profile": "templated"}, {"docs": 300}):
         with pytest.raises(SystemExit, match="was made with"):
             bench.memory_corpus(argparse.Namespace(**{**vars(args), **other}))
+
 
 def test_records_keep_the_batch_rows_in_order():
     batch = make_corpus(50, 0.1, 3)[0]
