@@ -144,8 +144,9 @@ class _Phrases(NamedTuple):
     def search(self, label: str) -> re.Match[str] | None:
         return None if self.first_words.isdisjoint(label.split()) else self.pattern.search(label)
 
-    def findall(self, label: str) -> list[str]:
-        return [] if self.first_words.isdisjoint(label.split()) else self.pattern.findall(label)
+    def distinct(self, label: str) -> int:
+        """How many different phrases ``label`` holds."""
+        return 0 if self.first_words.isdisjoint(label.split()) else len(set(self.pattern.findall(label)))
 
 
 def _phrase_pattern(phrases: Sequence[str]) -> _Phrases:
@@ -660,12 +661,14 @@ def _typed_rule(text: str, words: int, ends_sentence: bool, rules: _Rules, confi
         )
     ):
         return "dateline"
-    if words <= config.newsletter_max_words and len(set(rules.newsletter.findall(label or _label(text)))) >= 2:
-        return "share_prompt"
-    if words <= config.disclosure_max_words and len(set(rules.affiliate_disclosure.findall(label or _label(text)))) >= 2:
-        # The site's note that it earns from the links on the page; an article about affiliate
-        # marketing rarely puts two of its phrases in one sentence.
-        return "affiliate_disclosure"
+    if words <= max(config.newsletter_max_words, config.disclosure_max_words):
+        label = label or _label(text)  # a longer line's label, built once for both phrase lists
+        if words <= config.newsletter_max_words and rules.newsletter.distinct(label) >= 2:
+            return "share_prompt"
+        if words <= config.disclosure_max_words and rules.affiliate_disclosure.distinct(label) >= 2:
+            # The site's note that it earns from the links on the page; an article about affiliate
+            # marketing rarely puts two of its phrases in one sentence.
+            return "affiliate_disclosure"
     if short:
         if label in rules.ad_labels:
             return "advertisement"
