@@ -1086,10 +1086,7 @@ class _Selection:
         list of resources or code reads like a footer menu there, and a scrape's footer comes with
         its copyright notice, prompts or the site's recurring lines."""
         typed = sum(self.is_chrome(pos, config) for pos in range(len(self.classified)))
-        menus = self.menu_lines(config)
-        if not typed and self.anchor is None:
-            first = next(((line.index, line.seq) for line in self.classified if line.kind is Kind.GOOD), None)
-            menus = [line for line in menus if first is None or (line.index, line.seq) < first]
+        menus = self.menu_lines(config, below=bool(typed) or self.anchor is not None)
         return (self.anchor is not None) + typed + len(menus)
 
     def is_chrome(self, pos: int, config: CleanConfig) -> bool:
@@ -1110,14 +1107,14 @@ class _Selection:
         lines = self.classified
         return 0 < pos < len(lines) - 1 and "batch_boilerplate" not in (lines[pos - 1].rule, lines[pos + 1].rule)
 
-    def menu_lines(self, config: CleanConfig) -> list[Line]:
-        """The lines of menus above the first or below the last paragraph: runs of short lines that
-        are not a list or a table (noise lines and teasers skipped)."""
+    def menu_lines(self, config: CleanConfig, below: bool = True) -> list[Line]:
+        """The lines of menus above the first or (``below``) below the last paragraph: runs of short
+        lines that are not a list or a table (noise lines and teasers skipped)."""
         rest = [
             line for line in self.classified if line.kind not in (Kind.NOISE, Kind.TRAILER) and not _is_teaser(line, config)
         ]
         prose = [pos for pos, line in enumerate(rest) if line.kind is Kind.GOOD]
-        first, last = (prose[0], prose[-1]) if prose else (len(rest), -1)
+        first, last = (prose[0], prose[-1] if below else len(rest)) if prose else (len(rest), -1)
         return [
             rest[pos]
             for run in _runs(navigation_lines(rest, config))
