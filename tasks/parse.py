@@ -23,6 +23,7 @@ from typing import BinaryIO
 
 import polars as pl
 import trafilatura
+from htmldate import find_date
 from trafilatura.settings import set_date_params
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
@@ -169,6 +170,9 @@ def parse_html(
     )
     if extracted is None or not (extracted.text or "").strip():
         return _rejected(source_uri, locator, "html_no_text", "trafilatura found no main text", size_bytes)
+    published = parse_date(extracted.date)
+    if published is not None and (published.month, published.day) == (1, 1) and config.extensive_date_search:
+        published = _markup_date(html, url or extracted.url)
     return RawDocument(
         source_uri=source_uri,
         locator=locator,
@@ -177,10 +181,21 @@ def parse_html(
         url=url or extracted.url,
         fetched_at=fetched_at,
         title=extracted.title,
-        published_date=parse_date(extracted.date),
+        published_date=published,
         byline=extracted.author,
         extracted=True,
     )
+
+
+def _markup_date(html: str | bytes, url: str | None) -> dt.date | None:
+    """The date the page's markup states (meta tags, JSON-LD, ``<time>``, the URL), without searching its text.
+
+    htmldate's search of the text reports a bare year, most often the footer's copyright, as 1 January
+    of that year (59 of wcxb-dev's 706 dated pages, 2 of them really published on 1 January). A
+    publication date is a day, so a 1 January stands only where the markup states it; otherwise the
+    markup's own date, or none.
+    """
+    return parse_date(find_date(html, url=url, **set_date_params(False)))
 
 
 def without_headline(text: str, title: str | None) -> str:

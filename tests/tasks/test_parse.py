@@ -84,15 +84,30 @@ def test_html_page_gives_main_text_and_the_metadata_it_states():
     assert (doc.source_uri, doc.locator, doc.size_bytes) == (URI, "", 1234)
 
 
-@pytest.mark.parametrize(("extensive", "guessed"), [(True, dt.date(2025, 1, 1)), (False, None)])
-def test_extensive_date_search_guesses_a_date_from_the_page_text_only_when_on(extensive, guessed):
+def _undated(page: str) -> str:
+    """The page with no date in its markup or its URL."""
+    undated = re.sub(r'\s*<meta property="article:published_time"[^>]*>', "", page)
+    return undated.replace(LIBRARY.url, "https://news.example.org/harbour-library")
+
+
+@pytest.mark.parametrize(("extensive", "found"), [(True, dt.date(2025, 3, 12)), (False, None)])
+def test_extensive_date_search_finds_a_date_printed_in_the_text_only_when_on(extensive, found):
     config = ParseConfig(extensive_date_search=extensive)
-    undated = re.sub(r'\s*<meta property="article:published_time"[^>]*>', "", html_page(LIBRARY))
-    undated = undated.replace(LIBRARY.url, "https://news.example.org/harbour-library")
-    # No date in the markup or the URL: the extensive search takes the footer's "© 2025" for one.
-    assert parse_html(URI, "", undated, 1234, config).published_date == guessed
+    printed = _undated(html_page(LIBRARY)).replace("</article>", "<div>Posted on March 12, 2025 by Ann Lee</div></article>")
+    assert parse_html(URI, "", printed, 1234, config).published_date == found
     # A date the markup states is found either way.
     assert parse_html(URI, "", html_page(LIBRARY), 1234, config).published_date == dt.date(2025, 8, 23)
+
+
+@pytest.mark.parametrize("extensive", [True, False])
+def test_a_footer_copyright_year_is_not_a_publication_date(extensive):
+    # htmldate's text search reports the footer's "© 2025" as 2025-01-01; no date is better than a wrong one.
+    config = ParseConfig(extensive_date_search=extensive)
+    assert parse_html(URI, "", _undated(html_page(LIBRARY)), 1234, config).published_date is None
+    # A 1 January the markup states stands.
+    new_year = html_page(LIBRARY).replace(f"{LIBRARY.published}T08:00", "2025-01-01T08:00")
+    new_year = new_year.replace(LIBRARY.url, "https://news.example.org/harbour-library")
+    assert parse_html(URI, "", new_year, 1234, config).published_date == dt.date(2025, 1, 1)
 
 
 def test_a_page_without_main_text_is_rejected_at_parse():
