@@ -110,7 +110,9 @@ _LABEL_WORD = re.compile(r"[^\W0-9]+")
 
 def normalise(line: str) -> str:
     """Key for comparing lines: case, digits and spacing do not distinguish chrome ("5 hours ago")."""
-    return " ".join(_DIGIT_RUN.sub("0", line.casefold()).split())
+    folded = line.casefold()
+    # Most lines hold no digit, and finding none is cheaper than a substitution that makes none.
+    return " ".join((_DIGIT_RUN.sub("0", folded) if _DIGIT_RUN.search(folded) else folded).split())
 
 
 def normalised_lines(text: str) -> list[str]:
@@ -182,11 +184,6 @@ class PageLanguage(NamedTuple):
     stopwords: frozenset[str]
 
 
-def page_language(lines: Sequence[str], config: CleanConfig) -> PageLanguage:
-    """The page's language, from the stop words of its first lines (see ``_page_stopwords``)."""
-    return _page_stopwords((_line_tokens(line, config) for line in lines), config)
-
-
 def _tokens(text: str) -> tuple[str, ...]:
     """The casefolded words of a line."""
     return tuple(_TOKEN.findall(text.casefold()))
@@ -200,15 +197,18 @@ def _line_tokens(text: str, config: CleanConfig) -> tuple[str, ...]:
     return (_cached_tokens if len(text) <= config.segment_line_chars else _tokens)(text)
 
 
-def _page_stopwords(token_lists: Iterable[Sequence[str]], config: CleanConfig) -> PageLanguage:
+def page_language(lines: Sequence[str], config: CleanConfig) -> PageLanguage:
+    """The page's language: the stop-word list that covers most of the tokens its first lines vote
+    with (`language_sample_tokens` of them)."""
     index, lists = _stopword_index(tuple(config.stopword_languages))
+    per_line = config.language_line_tokens
     found: list[str] = []
     sampled = 0
-    for tokens in token_lists:
+    for line in lines:
         # Each line votes with its first distinct tokens only: one huge or repetitive line must not
         # outvote the page. In order of first appearance, so that a tied vote goes to the language
         # whose stop word came first, in every process (a set's order follows the string-hash seed).
-        sample = dict.fromkeys(tokens[: config.language_line_tokens])
+        sample = dict.fromkeys(_line_tokens(line, config)[:per_line])
         found.extend(filter(index.__contains__, sample))
         sampled += len(sample)
         if sampled >= config.language_sample_tokens:
@@ -403,8 +403,8 @@ class Line(NamedTuple):  # a tuple: built for every unit of every page, twice
     words: int
     ends_sentence: bool
     density: float  # share of stop words among the tokens
-    list_row: bool  # a list marker or a digit in it (``_LIST_ROW``): a table row or list item when short
-    field: str | None  # the label of a "Label: value" field it opens with (``_FIELD``), as ``_label``
+    list_row: bool  # a list marker or a digit in it (``_is_list_row``): a table row or list item when short
+    field: str | None  # the label of a "Label: value" field it opens with (``_field_label``)
 
 
 @dataclass(frozen=True, eq=False)  # hashed by identity: one object per config (``_compile``), a cache key
@@ -722,8 +722,8 @@ def _text_facts(text: str, rules: _Rules, stopwords: frozenset[str]) -> _TextFac
         _typed_rule(text, words, ends, rules, config),
         # The rule's pattern closes with a colon at the end of the text.
         words <= config.prompt_max_words and text.endswith(":") and rules.comment_author.search(text) is not None,
-        _LIST_ROW.search(text) is not None,
-        _label(field["label"]) if (field := _FIELD.match(text)) else None,
+        _is_list_row(text),
+        _field_label(text),
     )
 
 
@@ -963,7 +963,14 @@ def _is_author_paragraph(line: Line, rules: _Rules) -> bool:
 
 _LIST_MARKERS = "-–•*·▪►✓"
 _LIST_ITEM = re.compile(rf"[{_LIST_MARKERS}]\s|\(?\d{{1,3}}[.)]\s")
-_LIST_ROW = re.compile(rf"^(?:[{_LIST_MARKERS}]\s*|\(?\d{{1,3}}[.)]\s)|\d")
+_LIST_MARKER_CHARS = tuple(_LIST_MARKERS)
+
+
+def _is_list_row(text: str) -> bool:
+    """Whether a line opens with a list marker or holds a digit (a numbered item's number is one):
+    a table row or list item when short. A test of the first character and one digit search,
+    rather than a pattern tried at every position."""
+    return text.startswith(_LIST_MARKER_CHARS) or _DIGIT_RUN.search(text) is not None
 
 
 def _is_data_row(line: Line) -> bool:
@@ -988,6 +995,13 @@ def _table_rows(lines: Sequence[Line], config: CleanConfig) -> frozenset[int]:
 
 # "Price: $568", "Best for: beginners": a label of a few words, a colon, a value.
 _FIELD = re.compile(r"(?P<label>[^\W\d_][^:：]{0,40}?)\s*[:：]\s+\S")
+
+
+def _field_label(text: str) -> str | None:
+    """The label of the "Label: value" field a line opens with (``_FIELD``), as ``_label``. Most
+    lines hold no colon, and looking for one is cheaper than trying the pattern."""
+    field = _FIELD.match(text) if ":" in text or "：" in text else None
+    return _label(field["label"]) if field else None
 
 
 def _record_rows(lines: Sequence[Line], config: CleanConfig) -> frozenset[int]:
@@ -1398,11 +1412,11 @@ class _SitePages:
         self.pages.append(
             _Page(frozenset(found), sum(map(len, found.values())), long, frozenset(h for h in long if _ends_sentence(found[h])))
         )
-        keep_first = config.boilerplate_min_pages <= 1
-        for h, key in found.items():
-            if (keep_first or h in self.seen) and h not in self.recurring and len(key.split()) <= config.boilerplate_max_words:
-                self.recurring[h] = key
-            self.seen.add(h)
+        shown_before = found.keys() if config.boilerplate_min_pages <= 1 else found.keys() & self.seen
+        for h in shown_before - self.recurring.keys():
+            if len(found[h].split()) <= config.boilerplate_max_words:
+                self.recurring[h] = found[h]
+        self.seen.update(found)
 
     def chrome(self) -> frozenset[str]:
         config = self.config

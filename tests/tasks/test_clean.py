@@ -979,6 +979,22 @@ def test_lines_normalised_at_once_are_each_line_normalised(text: str) -> None:
     assert normalised_lines(text) == [normalise(line) for line in text.splitlines()]
 
 
+def test_a_list_row_opens_with_a_list_marker_or_holds_a_digit() -> None:
+    from tasks.clean import _is_list_row
+
+    assert all(map(_is_list_row, ["- milk", "•Eggs", "✓ done", "(1) First", "Smith scored 3 goals", "سجل ٣ أهداف"]))
+    assert not any(map(_is_list_row, ["Plain heading", "Read more »", "cats - dogs", ""]))
+
+
+def test_a_field_label_is_the_words_before_a_colon_and_a_value() -> None:
+    from tasks.clean import _field_label
+
+    assert _field_label("Price: $568") == "price"
+    assert _field_label("Best for： beginners") == "best for"
+    assert _field_label("Pros:") is None
+    assert _field_label("No colon in this line") is None
+
+
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(_raw, max_size=6))
 def test_batch_boilerplate_never_raises(texts: list[str]) -> None:
