@@ -919,19 +919,17 @@ def _end_at_closing_block(lines: Sequence[Line], first: int, end: int, config: C
     little text of its own: a heading of links to other stories ("Related articles", "Latest
     posts"; a headline under it), an author's box, a closing heading ("About the author", "Article
     sources"). The teasers, bios and notes under them read like prose, and the region runs on over
-    them; a related heading followed by text is a section of the article. A newsletter's sign-up
-    prompt ("Subscribe", "Join my newsletter") ends it when yet less follows
-    (`newsletter_tail_ratio`): sign-up boxes also stand inside articles, between paragraphs."""
+    them; a related heading followed by text is a section of the article. A prompt of the site's
+    own (``_is_site_prompt``: "Join my newsletter", a share bar, "Book a demo") ends it when yet
+    less follows (`prompt_tail_ratio`): what stands under it is the site's box (a pitch, a sign-up
+    form), and sign-up boxes and share bars also stand inside articles, between paragraphs."""
     weights = [line.weight if line.kind in (Kind.GOOD, Kind.NEAR_GOOD) else 0.0 for line in lines[first:end]]
+    repeats = Counter(line.key for line in lines)
     total, above = sum(weights), 0.0
     for pos, weight in zip(range(first, end), weights, strict=True):
         line = lines[pos]
         tail = total - above
-        if (
-            tail <= config.newsletter_tail_ratio * above
-            and line.rule == "share_prompt"
-            and rules.newsletter.search(_label(line.text)) is not None
-        ):
+        if tail <= config.prompt_tail_ratio * above and _is_site_prompt(line, repeats, rules):
             return pos
         if tail <= config.link_block_tail_ratio * above and (
             line.rule in ("author_bio", "closing_block")
@@ -946,6 +944,23 @@ def _end_at_closing_block(lines: Sequence[Line], first: int, end: int, config: C
             return pos
         above += weight
     return end
+
+
+def _is_site_prompt(line: Line, repeats: Counter[str], rules: _Rules) -> bool:
+    """A prompt of the site's own: a newsletter's sign-up anywhere in the line, or a line printed once
+    on the page that opens with a prompt ("Book a demo", "Download now"; of share words only when
+    the prompt is to share: "Share Tweet LinkedIn", "Facebook"). A button under each item
+    of a list ("Check price on Amazon") is the list's, and a heading or list item that opens with a
+    network's name ("Reddit & Trustpilot feedback", "Email/SMS campaigns") is the article's."""
+    label = _label(line.text)
+    if line.rule == "share_prompt" and rules.newsletter.search(label) is not None:
+        return True
+    if repeats[line.key] > 1:
+        return False
+    for rule, phrases in rules.prompt:
+        if rule == line.rule and (found := phrases.search(label)) is not None and found.start() == 0:
+            return rule != "share_prompt" or not phrases.pattern.sub("", label).strip()
+    return False
 
 
 def _is_author_paragraph(line: Line, rules: _Rules) -> bool:

@@ -281,6 +281,34 @@ def test_a_newsletter_sign_up_ends_the_article_when_almost_nothing_follows() -> 
     assert body_lines(result) == [*ARTICLE, pitch]
 
 
+def test_a_share_bar_or_call_to_action_ends_the_article_when_almost_nothing_follows() -> None:
+    article = [*ARTICLE, f"{P1} {P3}", f"{P2} {P1}"]
+    pitch = "Our team builds route plans for cities of every size, and we would love to hear about yours."
+    for prompt in ("Share Tweet LinkedIn", "Book a demo with our team"):
+        result = clean_text(page(MENU, article, prompt, pitch, FOOTER))
+        assert body_lines(result) == article
+    # A label that opens with a network's name is no share bar: what follows it stays.
+    result = clean_text(page(MENU, article, "Reddit & Trustpilot feedback", pitch, FOOTER))
+    assert body_lines(result) == [*article, pitch]
+
+
+def test_a_button_under_each_item_of_a_list_does_not_end_the_article() -> None:
+    items = [
+        line
+        for name in ("Acme kettle", "Bolt kettle")
+        for line in (
+            name,
+            f"The {name} boils a litre of water in three minutes, and its handle stays cool to the touch.",
+            "Check price on Amazon",
+        )
+    ]
+    article = [*ARTICLE, f"{P1} {P3}", f"{P2} {P1}", *items[:3]]
+    result = clean_text(page(MENU, article, items[3:5], items[5], FOOTER))
+    assert [line for line in body_lines(result) if line != "Check price on Amazon"] == [
+        line for line in [*article, *items[3:5]] if line != "Check price on Amazon"
+    ]
+
+
 def test_boxes_repeated_down_the_page_are_the_items_of_a_list() -> None:
     items = [
         line
