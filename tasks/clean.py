@@ -917,8 +917,8 @@ def main_region(
 def _end_at_closing_block(lines: Sequence[Line], first: int, end: int, config: CleanConfig, rules: _Rules) -> int:
     """Where the article ends: at the first block that closes it below which the region holds
     little text of its own: a heading of links to other stories ("Related articles", "Latest
-    posts"; a headline under it), an author's box, a closing heading ("About the author", "Article
-    sources"). The teasers, bios and notes under them read like prose, and the region runs on over
+    posts"; a headline under it, past any noise line: an ad label, a "Visit" button), an
+    author's box, a closing heading ("About the author", "Article sources"). The teasers, bios and notes under them read like prose, and the region runs on over
     them; a related heading followed by text is a section of the article. A prompt of the site's
     own (``_is_site_prompt``: "Join my newsletter", a share bar, "Book a demo") ends it when yet
     less follows (`prompt_tail_ratio`): what stands under it is the site's box (a pitch, a sign-up
@@ -937,8 +937,7 @@ def _end_at_closing_block(lines: Sequence[Line], first: int, end: int, config: C
             or (
                 line.rule == "related_block"
                 and _label(line.text) in rules.related
-                and pos + 1 < len(lines)
-                and lines[pos + 1].kind is Kind.SHORT
+                and next((other.kind for other in lines[pos + 1 :] if other.kind is not Kind.NOISE), None) is Kind.SHORT
             )
         ):
             return pos

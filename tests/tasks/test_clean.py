@@ -292,6 +292,20 @@ def test_a_share_bar_or_call_to_action_ends_the_article_when_almost_nothing_foll
     assert body_lines(result) == [*article, pitch]
 
 
+def test_a_related_heading_ends_the_article_over_a_noise_line_under_it() -> None:
+    article = [*ARTICLE, f"{P1} {P3}", f"{P2} {P1}", f"{P3} {P2}", f"{P1} {P2}", f"{P3} {P1}"]
+    appeal = (
+        "Independent reporting on the city is hanging by a thread, and we are determined not to let it go. "
+        "Your support keeps our reporters on the street, so please give what you can today."
+    )
+    box = ["Help Keep Example News Independent", appeal]
+    result = clean_text(page(MENU, article, "Read more", "Advertisement", box, FOOTER))
+    assert body_lines(result) == article
+    # Prose right under the heading (past the noise line) is a section of the article.
+    result = clean_text(page(MENU, article, "Read more", "Advertisement", appeal, FOOTER))
+    assert body_lines(result) == [*article, appeal]
+
+
 def test_a_button_under_each_item_of_a_list_does_not_end_the_article() -> None:
     items = [
         line
