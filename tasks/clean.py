@@ -1176,7 +1176,7 @@ def _section_headings(lines: list[Line], rules: _Rules) -> list[Line]:
 
 def _author_boxes(lines: list[Line], rules: _Rules) -> list[Line]:
     """An author's box: a short line naming a person ("Jane Doe", "About Jane Doe", "Written by Jane
-    Doe"), at most one short line under it (what they do: "Contributing Writer"), then a paragraph
+    Doe"; a line the page may print again and again, in its bylines), at most one short line under it (what they do: "Contributing Writer"), then a paragraph
     about them that opens with the name, its first word or "I'm", and says what they do ("Jane Doe
     is a staff writer at ..."). It is not the article's text (rule ``author_bio``), though article
     text can look like it, so it does not count as chrome. More than `author_box_max_count` of them
@@ -1184,7 +1184,7 @@ def _author_boxes(lines: list[Line], rules: _Rules) -> list[Line]:
     ...")."""
     found: list[list[int]] = []
     for pos in range(len(lines) - 1):
-        if lines[pos].kind is not Kind.SHORT:
+        if lines[pos].kind is not Kind.SHORT and lines[pos].rule != "repeated_line":
             continue
         role = pos + 1 if lines[pos + 1].kind is Kind.SHORT and pos + 2 < len(lines) else None
         about = lines[pos + 1 if role is None else pos + 2]

@@ -260,6 +260,21 @@ def test_author_box_with_a_role_line_ends_the_article_with_what_follows_it() -> 
     assert "author_bio" in rules_of(result)
 
 
+def test_author_box_whose_name_line_the_page_repeats_is_dropped() -> None:
+    # The author's name stands in the byline above the text and again over the box below it.
+    box = ["Jane Doe", "Jane Doe is a staff writer at Example News, where she covers transport and city politics."]
+    result = clean_text(page(MENU, "Jane Doe", ARTICLE, "Jane Doe", box, FOOTER))
+    assert body_lines(result) == ARTICLE
+    assert "author_bio" in rules_of(result)
+    # A name the page repeats over a paragraph that is not about that person is the article's.
+    story = (
+        "Jane Doe is a driver who has worked on the northern routes for ten years, and she said the new timetables "
+        "would help the night shift most."
+    )
+    result = clean_text(page(MENU, "Jane Doe", P1, "Jane Doe", story, P2, P3, "Jane Doe", FOOTER))
+    assert body_lines(result) == [P1, story, P2, P3]
+
+
 def test_an_authors_bio_paragraph_without_a_name_line_ends_the_article() -> None:
     bio = "Jane Doe is a staff writer at Example News. She covers transport."
     pitch = "We hope you liked this story."
