@@ -426,6 +426,7 @@ class _Rules:
     author_pronoun: re.Pattern[str]  # "she", "his": the paragraph goes on about a person
     comments: frozenset[str]
     related_prefix: re.Pattern[str]
+    closing_prefix: re.Pattern[str]  # a closing heading and its text on one line: "Tags: bus, council"
     related_heading_start: re.Pattern[str]
     newsletter: _Phrases
     affiliate_disclosure: _Phrases  # "We may earn a commission from links on this page"
@@ -549,6 +550,10 @@ def _compile(config_json: str) -> _Rules:
             r"^(?:" + "|".join(re.escape(h) for h in sorted(related, key=len, reverse=True)) + r") "
         ),
         comments=frozenset(_label(h) for h in words.comment_headings),
+        closing_prefix=re.compile(
+            r"^(?:" + "|".join(re.escape(h) for h in sorted(words.closing_headings, key=len, reverse=True)) + r")\s*[:：]\s*\S",
+            re.IGNORECASE,
+        ),
         related_prefix=re.compile(
             r"^(?:" + "|".join(re.escape(h) for h in sorted(related, key=len, reverse=True)) + r")\s*[:：»›>|-]\s*\S",
             re.IGNORECASE,
@@ -685,6 +690,8 @@ def _typed_rule(text: str, words: int, ends_sentence: bool, rules: _Rules, confi
                 return rule
     if rules.disclaimer.match(text):
         return "disclaimer"
+    if rules.closing_prefix.match(text):
+        return "closing_block"
     if not ends_sentence and len(text) >= config.teaser_min_chars and rules.kicker.match(text):
         return "truncated_teaser"
     return None

@@ -348,6 +348,17 @@ def test_boxes_repeated_down_the_page_are_the_items_of_a_list() -> None:
     assert body_lines(result) == [P1, *items, P2, P3]
 
 
+def test_a_closing_heading_with_its_text_on_one_line_ends_the_article() -> None:
+    tags = "Tags: buses, city council, transport"
+    result = clean_text(page(MENU, ARTICLE, tags, FOOTER))
+    assert body_lines(result) == ARTICLE
+    assert "closing_block" in rules_of(result)
+    # A sentence that opens with such a word is prose.
+    prose = "Tags on the new buses will show riders which routes stop at the hospital, officials said."
+    result = clean_text(page(MENU, P1, P2, prose, P3, FOOTER))
+    assert body_lines(result) == [P1, P2, prose, P3]
+
+
 def test_a_closing_heading_ends_the_article_when_little_prose_follows() -> None:
     sources = [
         "Article Sources",
