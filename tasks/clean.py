@@ -953,19 +953,20 @@ def _end_at_closing_block(lines: Sequence[Line], first: int, end: int, config: C
 
 
 def _is_site_prompt(line: Line, repeats: Counter[str], rules: _Rules) -> bool:
-    """A prompt of the site's own: a newsletter's sign-up anywhere in the line, or a line printed once
-    on the page that opens with a prompt ("Book a demo", "Download now"; of share words only when
-    the prompt is to share: "Share Tweet LinkedIn", "Facebook"). A button under each item
-    of a list ("Check price on Amazon") is the list's, and a heading or list item that opens with a
-    network's name ("Reddit & Trustpilot feedback", "Email/SMS campaigns") is the article's."""
+    """A prompt of the site's own: a newsletter's sign-up anywhere in the line, a share bar (share
+    words only: "Share Tweet LinkedIn", "Facebook"; often printed above the text too), or a call to
+    action or app prompt printed once on the page that opens the line ("Book a demo", "Download
+    now"). A button under each item of a list ("Check price on Amazon") is the list's, and a heading
+    or list item that opens with a network's name ("Reddit & Trustpilot feedback", "Email/SMS
+    campaigns") is the article's."""
     label = _label(line.text)
     if line.rule == "share_prompt" and rules.newsletter.search(label) is not None:
         return True
-    if repeats[line.key] > 1:
-        return False
     for rule, phrases in rules.prompt:
         if rule == line.rule and (found := phrases.search(label)) is not None and found.start() == 0:
-            return rule != "share_prompt" or not phrases.pattern.sub("", label).strip()
+            if rule == "share_prompt":
+                return not phrases.pattern.sub("", label).strip()
+            return repeats[line.key] == 1
     return False
 
 

@@ -302,6 +302,9 @@ def test_a_share_bar_or_call_to_action_ends_the_article_when_almost_nothing_foll
     for prompt in ("Share Tweet LinkedIn", "Book a demo with our team"):
         result = clean_text(page(MENU, article, prompt, pitch, FOOTER))
         assert body_lines(result) == article
+    # A share bar printed above the text as well still closes it.
+    result = clean_text(page(MENU, "Share Tweet LinkedIn", article, "Share Tweet LinkedIn", pitch, FOOTER))
+    assert body_lines(result) == article
     # A label that opens with a network's name is no share bar: what follows it stays.
     result = clean_text(page(MENU, article, "Reddit & Trustpilot feedback", pitch, FOOTER))
     assert body_lines(result) == [*article, pitch]
