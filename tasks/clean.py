@@ -426,6 +426,7 @@ class _Rules:
     author_pronoun: re.Pattern[str]  # "she", "his": the paragraph goes on about a person
     comments: frozenset[str]
     related_prefix: re.Pattern[str]
+    closing_prefix: re.Pattern[str]  # a closing heading and its text on one line: "Tags: bus, council"
     related_heading_start: re.Pattern[str]
     newsletter: _Phrases
     affiliate_disclosure: _Phrases  # "We may earn a commission from links on this page"
@@ -549,6 +550,10 @@ def _compile(config_json: str) -> _Rules:
             r"^(?:" + "|".join(re.escape(h) for h in sorted(related, key=len, reverse=True)) + r") "
         ),
         comments=frozenset(_label(h) for h in words.comment_headings),
+        closing_prefix=re.compile(
+            r"^(?:" + "|".join(re.escape(h) for h in sorted(words.closing_headings, key=len, reverse=True)) + r")\s*[:：]\s*\S",
+            re.IGNORECASE,
+        ),
         related_prefix=re.compile(
             r"^(?:" + "|".join(re.escape(h) for h in sorted(related, key=len, reverse=True)) + r")\s*[:：»›>|-]\s*\S",
             re.IGNORECASE,
@@ -685,6 +690,8 @@ def _typed_rule(text: str, words: int, ends_sentence: bool, rules: _Rules, confi
                 return rule
     if rules.disclaimer.match(text):
         return "disclaimer"
+    if rules.closing_prefix.match(text):
+        return "closing_block"
     if not ends_sentence and len(text) >= config.teaser_min_chars and rules.kicker.match(text):
         return "truncated_teaser"
     return None
@@ -917,21 +924,19 @@ def main_region(
 def _end_at_closing_block(lines: Sequence[Line], first: int, end: int, config: CleanConfig, rules: _Rules) -> int:
     """Where the article ends: at the first block that closes it below which the region holds
     little text of its own: a heading of links to other stories ("Related articles", "Latest
-    posts"; a headline under it), an author's box, a closing heading ("About the author", "Article
-    sources"). The teasers, bios and notes under them read like prose, and the region runs on over
-    them; a related heading followed by text is a section of the article. A newsletter's sign-up
-    prompt ("Subscribe", "Join my newsletter") ends it when yet less follows
-    (`newsletter_tail_ratio`): sign-up boxes also stand inside articles, between paragraphs."""
+    posts"; a headline under it, past any noise line: an ad label, a "Visit" button), an
+    author's box, a closing heading ("About the author", "Article sources"). The teasers, bios and notes under them read like prose, and the region runs on over
+    them; a related heading followed by text is a section of the article. A prompt of the site's
+    own (``_is_site_prompt``: "Join my newsletter", a share bar, "Book a demo") ends it when yet
+    less follows (`prompt_tail_ratio`): what stands under it is the site's box (a pitch, a sign-up
+    form), and sign-up boxes and share bars also stand inside articles, between paragraphs."""
     weights = [line.weight if line.kind in (Kind.GOOD, Kind.NEAR_GOOD) else 0.0 for line in lines[first:end]]
+    repeats = Counter(line.key for line in lines)
     total, above = sum(weights), 0.0
     for pos, weight in zip(range(first, end), weights, strict=True):
         line = lines[pos]
         tail = total - above
-        if (
-            tail <= config.newsletter_tail_ratio * above
-            and line.rule == "share_prompt"
-            and rules.newsletter.search(_label(line.text)) is not None
-        ):
+        if tail <= config.prompt_tail_ratio * above and _is_site_prompt(line, repeats, rules):
             return pos
         if tail <= config.link_block_tail_ratio * above and (
             line.rule in ("author_bio", "closing_block")
@@ -939,13 +944,30 @@ def _end_at_closing_block(lines: Sequence[Line], first: int, end: int, config: C
             or (
                 line.rule == "related_block"
                 and _label(line.text) in rules.related
-                and pos + 1 < len(lines)
-                and lines[pos + 1].kind is Kind.SHORT
+                and next((other.kind for other in lines[pos + 1 :] if other.kind is not Kind.NOISE), None) is Kind.SHORT
             )
         ):
             return pos
         above += weight
     return end
+
+
+def _is_site_prompt(line: Line, repeats: Counter[str], rules: _Rules) -> bool:
+    """A prompt of the site's own: a newsletter's sign-up anywhere in the line, a share bar (share
+    words only: "Share Tweet LinkedIn", "Facebook"; often printed above the text too), or a call to
+    action or app prompt printed once on the page that opens the line ("Book a demo", "Download
+    now"). A button under each item of a list ("Check price on Amazon") is the list's, and a heading
+    or list item that opens with a network's name ("Reddit & Trustpilot feedback", "Email/SMS
+    campaigns") is the article's."""
+    label = _label(line.text)
+    if line.rule == "share_prompt" and rules.newsletter.search(label) is not None:
+        return True
+    for rule, phrases in rules.prompt:
+        if rule == line.rule and (found := phrases.search(label)) is not None and found.start() == 0:
+            if rule == "share_prompt":
+                return not phrases.pattern.sub("", label).strip()
+            return repeats[line.key] == 1
+    return False
 
 
 def _is_author_paragraph(line: Line, rules: _Rules) -> bool:
@@ -1176,7 +1198,7 @@ def _section_headings(lines: list[Line], rules: _Rules) -> list[Line]:
 
 def _author_boxes(lines: list[Line], rules: _Rules) -> list[Line]:
     """An author's box: a short line naming a person ("Jane Doe", "About Jane Doe", "Written by Jane
-    Doe"), at most one short line under it (what they do: "Contributing Writer"), then a paragraph
+    Doe"; a line the page may print again and again, in its bylines), at most one short line under it (what they do: "Contributing Writer"), then a paragraph
     about them that opens with the name, its first word or "I'm", and says what they do ("Jane Doe
     is a staff writer at ..."). It is not the article's text (rule ``author_bio``), though article
     text can look like it, so it does not count as chrome. More than `author_box_max_count` of them
@@ -1184,7 +1206,7 @@ def _author_boxes(lines: list[Line], rules: _Rules) -> list[Line]:
     ...")."""
     found: list[list[int]] = []
     for pos in range(len(lines) - 1):
-        if lines[pos].kind is not Kind.SHORT:
+        if lines[pos].kind is not Kind.SHORT and lines[pos].rule != "repeated_line":
             continue
         role = pos + 1 if lines[pos + 1].kind is Kind.SHORT and pos + 2 < len(lines) else None
         about = lines[pos + 1 if role is None else pos + 2]

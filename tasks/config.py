@@ -189,10 +189,11 @@ class CleanConfig(Section):
         description="A heading of a block of links to other stories ends the article when the region's text below "
         "it is at most this share of the text above it (the block's teasers read like prose).",
     )
-    newsletter_tail_ratio: float = Field(
+    prompt_tail_ratio: float = Field(
         0.1,
-        description="A newsletter's sign-up prompt ends the article when the region's text below it is at most this "
-        "share of the text above it (sign-up boxes also stand between an article's paragraphs).",
+        description="A prompt of the site's own (a newsletter's sign-up, a share bar, a call to action printed once) "
+        "ends the article when the region's text below it is at most this share of the text above it (sign-up "
+        "boxes and share bars also stand between an article's paragraphs).",
     )
     headline_search_lines: int = Field(400, description="How many lines down the repeated headline is looked for.")
     list_min_rows: int = Field(

@@ -260,6 +260,21 @@ def test_author_box_with_a_role_line_ends_the_article_with_what_follows_it() -> 
     assert "author_bio" in rules_of(result)
 
 
+def test_author_box_whose_name_line_the_page_repeats_is_dropped() -> None:
+    # The author's name stands in the byline above the text and again over the box below it.
+    box = ["Jane Doe", "Jane Doe is a staff writer at Example News, where she covers transport and city politics."]
+    result = clean_text(page(MENU, "Jane Doe", ARTICLE, "Jane Doe", box, FOOTER))
+    assert body_lines(result) == ARTICLE
+    assert "author_bio" in rules_of(result)
+    # A name the page repeats over a paragraph that is not about that person is the article's.
+    story = (
+        "Jane Doe is a driver who has worked on the northern routes for ten years, and she said the new timetables "
+        "would help the night shift most."
+    )
+    result = clean_text(page(MENU, "Jane Doe", P1, "Jane Doe", story, P2, P3, "Jane Doe", FOOTER))
+    assert body_lines(result) == [P1, story, P2, P3]
+
+
 def test_an_authors_bio_paragraph_without_a_name_line_ends_the_article() -> None:
     bio = "Jane Doe is a staff writer at Example News. She covers transport."
     pitch = "We hope you liked this story."
@@ -281,6 +296,51 @@ def test_a_newsletter_sign_up_ends_the_article_when_almost_nothing_follows() -> 
     assert body_lines(result) == [*ARTICLE, pitch]
 
 
+def test_a_share_bar_or_call_to_action_ends_the_article_when_almost_nothing_follows() -> None:
+    article = [*ARTICLE, f"{P1} {P3}", f"{P2} {P1}"]
+    pitch = "Our team builds route plans for cities of every size, and we would love to hear about yours."
+    for prompt in ("Share Tweet LinkedIn", "Book a demo with our team"):
+        result = clean_text(page(MENU, article, prompt, pitch, FOOTER))
+        assert body_lines(result) == article
+    # A share bar printed above the text as well still closes it.
+    result = clean_text(page(MENU, "Share Tweet LinkedIn", article, "Share Tweet LinkedIn", pitch, FOOTER))
+    assert body_lines(result) == article
+    # A label that opens with a network's name is no share bar: what follows it stays.
+    result = clean_text(page(MENU, article, "Reddit & Trustpilot feedback", pitch, FOOTER))
+    assert body_lines(result) == [*article, pitch]
+
+
+def test_a_related_heading_ends_the_article_over_a_noise_line_under_it() -> None:
+    article = [*ARTICLE, f"{P1} {P3}", f"{P2} {P1}", f"{P3} {P2}", f"{P1} {P2}", f"{P3} {P1}"]
+    appeal = (
+        "Independent reporting on the city is hanging by a thread, and we are determined not to let it go. "
+        "Your support keeps our reporters on the street, so please give what you can today."
+    )
+    box = ["Help Keep Example News Independent", appeal]
+    result = clean_text(page(MENU, article, "Read more", "Advertisement", box, FOOTER))
+    assert body_lines(result) == article
+    # Prose right under the heading (past the noise line) is a section of the article.
+    result = clean_text(page(MENU, article, "Read more", "Advertisement", appeal, FOOTER))
+    assert body_lines(result) == [*article, appeal]
+
+
+def test_a_button_under_each_item_of_a_list_does_not_end_the_article() -> None:
+    items = [
+        line
+        for name in ("Acme kettle", "Bolt kettle")
+        for line in (
+            name,
+            f"The {name} boils a litre of water in three minutes, and its handle stays cool to the touch.",
+            "Check price on Amazon",
+        )
+    ]
+    article = [*ARTICLE, f"{P1} {P3}", f"{P2} {P1}", *items[:3]]
+    result = clean_text(page(MENU, article, items[3:5], items[5], FOOTER))
+    assert [line for line in body_lines(result) if line != "Check price on Amazon"] == [
+        line for line in [*article, *items[3:5]] if line != "Check price on Amazon"
+    ]
+
+
 def test_boxes_repeated_down_the_page_are_the_items_of_a_list() -> None:
     items = [
         line
@@ -289,6 +349,17 @@ def test_boxes_repeated_down_the_page_are_the_items_of_a_list() -> None:
     ]
     result = clean_text(page(MENU, P1, items, P2, P3, FOOTER))
     assert body_lines(result) == [P1, *items, P2, P3]
+
+
+def test_a_closing_heading_with_its_text_on_one_line_ends_the_article() -> None:
+    tags = "Tags: buses, city council, transport"
+    result = clean_text(page(MENU, ARTICLE, tags, FOOTER))
+    assert body_lines(result) == ARTICLE
+    assert "closing_block" in rules_of(result)
+    # A sentence that opens with such a word is prose.
+    prose = "Tags on the new buses will show riders which routes stop at the hospital, officials said."
+    result = clean_text(page(MENU, P1, P2, prose, P3, FOOTER))
+    assert body_lines(result) == [P1, P2, prose, P3]
 
 
 def test_a_closing_heading_ends_the_article_when_little_prose_follows() -> None:
