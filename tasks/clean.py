@@ -1435,8 +1435,10 @@ class _SitePages:
             _Page(frozenset(found), sum(map(len, found.values())), long, frozenset(h for h in long if _ends_sentence(found[h])))
         )
         shown_before = found.keys() if config.boilerplate_min_pages <= 1 else found.keys() & self.seen
-        for h in shown_before - self.recurring.keys():
-            if len(found[h].split()) <= config.boilerplate_max_words:
+        # A membership test per line: `set - dict_keys` would walk every recurring line of the site
+        # on each page, quadratic over a day.
+        for h in shown_before:
+            if h not in self.recurring and len(found[h].split()) <= config.boilerplate_max_words:
                 self.recurring[h] = found[h]
         self.seen.update(found)
 
