@@ -31,7 +31,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from importlib import resources
 from itertools import combinations
 from typing import NamedTuple
@@ -120,9 +120,21 @@ def normalised_lines(text: str) -> list[str]:
     return [" ".join(line.split()) for line in _DIGIT_RUN.sub("0", text.casefold()).splitlines()]
 
 
+# What makes a label's words differ from the line's tokens (``_tokens``): casefolding makes none of
+# these characters, so a line without them has its tokens as its label's words.
+_LABEL_NOT_TOKENS = re.compile(r"['’0-9]")
+
+
+def _label_words(line: str, tokens: Sequence[str] | None = None) -> Sequence[str]:
+    """The words of ``_label(line)``; ``tokens``: the line's ``_tokens``, when the caller has them."""
+    if tokens is not None and not _LABEL_NOT_TOKENS.search(line):
+        return tokens
+    return _LABEL_WORD.findall(line.casefold().replace("'", "").replace("’", ""))
+
+
 def _label(line: str) -> str:
     """A line reduced to its words, for matching it against a list of headings or prompt words."""
-    return " ".join(_LABEL_WORD.findall(line.casefold().replace("'", "").replace("’", "")))
+    return " ".join(_label_words(line))
 
 
 def _ends_sentence(text: str) -> bool:
@@ -142,12 +154,17 @@ class _Phrases(NamedTuple):
     pattern: re.Pattern[str]
     first_words: frozenset[str]
 
-    def search(self, label: str) -> re.Match[str] | None:
-        return None if self.first_words.isdisjoint(label.split()) else self.pattern.search(label)
+    # ``words``: the label's words when the caller has them (a label tested against several lists).
+    def search(self, label: str, words: Iterable[str] | None = None) -> re.Match[str] | None:
+        if self.first_words.isdisjoint(label.split() if words is None else words):
+            return None
+        return self.pattern.search(label)
 
-    def distinct(self, label: str) -> int:
+    def distinct(self, label: str, words: Iterable[str] | None = None) -> int:
         """How many different phrases ``label`` holds."""
-        return 0 if self.first_words.isdisjoint(label.split()) else len(set(self.pattern.findall(label)))
+        if self.first_words.isdisjoint(label.split() if words is None else words):
+            return 0
+        return len(set(self.pattern.findall(label)))
 
 
 def _phrase_pattern(phrases: Sequence[str]) -> _Phrases:
@@ -448,6 +465,12 @@ class _Rules:
     byline_end: re.Pattern[str]
     months: dict[str, int]
 
+    @cached_property
+    def phrase_first_words(self) -> frozenset[str]:
+        """The first words of every phrase list: a label holding none of them holds no phrase."""
+        lists = (self.newsletter, self.affiliate_disclosure, *(phrases for _, phrases in self.prompt))
+        return frozenset().union(*(phrases.first_words for phrases in lists))
+
 
 class Lexicons(NamedTuple):
     """The reviewed word lists of tasks/lexicons/<field>.json (package data)."""
@@ -494,6 +517,10 @@ def lexicons() -> Lexicons:
     lists = {name: tuple(load(name)["words"]) for name in Lexicons._fields if name != "month_names"}
     return Lexicons(**lists, month_names=months)
 
+
+# What separates a related-stories heading from the story it names on one line: "More: ...",
+# "Related » ...". A line without one cannot open with such a pair.
+_RELATED_SEPARATOR = re.compile(r"[:：»›>|-]")
 
 # The word that closes a relative time ("5 hours ago"); no case variant of its letters is another
 # letter, so a line that does not hold it in lower case cannot match the rule.
@@ -558,7 +585,7 @@ def _compile(config_json: str) -> _Rules:
             re.IGNORECASE,
         ),
         related_prefix=re.compile(
-            r"^(?:" + "|".join(re.escape(h) for h in sorted(related, key=len, reverse=True)) + r")\s*[:：»›>|-]\s*\S",
+            r"^(?:" + "|".join(re.escape(h) for h in sorted(related, key=len, reverse=True)) + r")\s*" + _RELATED_SEPARATOR.pattern + r"\s*\S",
             re.IGNORECASE,
         ),
         credit=re.compile(
@@ -624,14 +651,20 @@ def _stop_density(text: str, tokens: Sequence[str], stopwords: frozenset[str], c
     return sum(map(stopwords.__contains__, tokens)) / len(tokens) if tokens else 0.0
 
 
-def _typed_rule(text: str, words: int, ends_sentence: bool, rules: _Rules, config: CleanConfig) -> str | None:
+def _typed_rule(text: str, tokens: Sequence[str], ends_sentence: bool, rules: _Rules, config: CleanConfig) -> str | None:
     """The typed noise rule a line matches, if any. Cheap tests first; most lines match none."""
+    words = len(tokens)
     if not words:
         return "symbols"
     if text.startswith("#") and all(w.startswith("#") for w in text.split()):
         return "hashtags"
     short = words <= config.prompt_max_words
-    label = _label(text) if short else ""
+    # Built once for the heading sets and all phrase lists; a longer line is matched against none.
+    label_words = _label_words(text, tokens) if words <= max(config.newsletter_max_words, config.disclosure_max_words) else ()
+    label = " ".join(label_words)
+    # Most labels hold no first word of any phrase list: one test rules all the lists out.
+    phrases = not rules.phrase_first_words.isdisjoint(label_words)
+    colon = ":" in text or "：" in text
     if short:
         if label in rules.related or (
             words <= config.related_heading_max_words and rules.related_heading_start.match(label)
@@ -657,7 +690,7 @@ def _typed_rule(text: str, words: int, ends_sentence: bool, rules: _Rules, confi
                 return "copyright"
         if rules.byline.match(text) and not text.endswith((".", "!", "?")):
             return "byline"
-        if rules.related_prefix.match(text):
+        if _RELATED_SEPARATOR.search(text) and rules.related_prefix.match(text):
             return "related_block"
     # A quoted post is article text, and so is its signature.
     if (
@@ -669,28 +702,29 @@ def _typed_rule(text: str, words: int, ends_sentence: bool, rules: _Rules, confi
         )
     ):
         return "dateline"
-    if words <= max(config.newsletter_max_words, config.disclosure_max_words):
-        label = label or _label(text)  # a longer line's label, built once for both phrase lists
-        if words <= config.newsletter_max_words and rules.newsletter.distinct(label) >= 2:
+    if phrases:
+        if words <= config.newsletter_max_words and rules.newsletter.distinct(label, label_words) >= 2:
             return "share_prompt"
-        if words <= config.disclosure_max_words and rules.affiliate_disclosure.distinct(label) >= 2:
+        if words <= config.disclosure_max_words and rules.affiliate_disclosure.distinct(label, label_words) >= 2:
             # The site's note that it earns from the links on the page; an article about affiliate
             # marketing rarely puts two of its phrases in one sentence.
             return "affiliate_disclosure"
-    if short:
-        if label in rules.ad_labels:
-            return "advertisement"
+    if short and label in rules.ad_labels:
+        return "advertisement"
+    if short and phrases:
         for rule, pattern in rules.prompt:
             # A prompt opens with its word ("Share this", "Follow us on X.") or is a bare label
             # ("Compartilhe no WhatsApp"); a headline or sentence that mentions Instagram is not.
             # "Share of households" (a table's label) names a share, it does not ask for one.
-            found = pattern.search(label)
+            found = pattern.search(label, label_words)
             if (
                 found
                 and not rules.prompt_noun.match(label, found.end())
                 and (found.start() == 0 or (not ends_sentence and words <= config.prompt_label_max_words))
             ):
                 return rule
+    if not colon:  # the rules below need one
+        return None
     if rules.disclaimer.match(text):
         return "disclaimer"
     if rules.closing_prefix.match(text):
@@ -729,7 +763,7 @@ def _text_facts(text: str, rules: _Rules, stopwords: frozenset[str]) -> _TextFac
         _effective_length(text, config),
         ends,
         _stop_density(text, tokens, stopwords, config),
-        _typed_rule(text, words, ends, rules, config),
+        _typed_rule(text, tokens, ends, rules, config),
         # The rule's pattern closes with a colon at the end of the text.
         words <= config.prompt_max_words and text.endswith(":") and rules.comment_author.search(text) is not None,
         _is_list_row(text),

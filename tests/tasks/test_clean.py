@@ -1066,6 +1066,44 @@ def test_a_field_label_is_the_words_before_a_colon_and_a_value() -> None:
     assert _field_label("No colon in this line") is None
 
 
+def test_a_lines_tokens_are_its_label_words_unless_an_apostrophe_or_digit_parts_them() -> None:
+    import sys
+
+    from tasks.clean import _label_words, _tokens
+
+    # The shortcut holds because casefolding makes no apostrophe or ASCII digit out of another character.
+    assert not [cp for cp in range(sys.maxunicode + 1) if chr(cp) not in "'’0123456789" and any(c in "'’0123456789" for c in chr(cp).casefold())]
+    for line in ["Sign up for our newsletter", "Don't miss", "Don’t miss", "5G phones in 2024", "ÉTÉ à Paris", "snake_case", "Straße ﬁnal"]:
+        assert list(_label_words(line, _tokens(line))) == list(_label_words(line))
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        ("Related » Ten more stories about the bus", "related_block"),
+        ("More - Council votes on the bus lane", None),
+        ("Disclaimer: this is not advice from us.", "disclaimer"),
+        ("Tags: bus, council", "closing_block"),
+        ("LIMITS: the members of the board met on Tuesday night to argue again about the new bus lane on the high street and what it would cost the town and its shops", "truncated_teaser"),
+        ("Share this article", "share_prompt"),
+        ("Share of households with 2 cars", None),
+        ("Don't miss our weekly briefing", "action_prompt"),
+        ("Sign up for our newsletter and get the best stories in your inbox every morning before 7am.", "share_prompt"),
+        ("We may earn a commission when you buy through our links, at no extra cost to you, and our editors choose every product independently of it.", "affiliate_disclosure"),
+        ("The council's plan for 2025 was approved.", None),
+        ("Posted 5 hours ago", "dateline"),
+        ("Advertisement", "advertisement"),
+        ("© 2024 Acme Media. All rights reserved.", "copyright"),
+        ("Photo: Jane Doe/Reuters", "photo_credit"),
+    ],
+)
+def test_typed_rules_of_one_line(text: str, rule: str | None) -> None:
+    from tasks.clean import _ends_sentence, _rules, _tokens, _typed_rule
+
+    config = CleanConfig()
+    assert _typed_rule(text, _tokens(text), _ends_sentence(text), _rules(config), config) == rule
+
+
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(_raw, max_size=6))
 def test_batch_boilerplate_never_raises(texts: list[str]) -> None:
