@@ -11,8 +11,6 @@ anything does. The shapes are those of ``bench/noise.py``, built from the same d
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -20,7 +18,8 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path[:] = [str(REPO_ROOT), *(p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent)]
 
-from bench.noise import BENCHMARKS, SHAPES, build_shape, load_pages  # noqa: E402
+from bench.noise import SHAPES, build_shape, load_pages  # noqa: E402
+from bench.parity import parity_parser, save_or_compare  # noqa: E402
 from tasks.clean import clean_documents  # noqa: E402
 from tasks.config import CleanConfig  # noqa: E402
 
@@ -44,27 +43,16 @@ def outputs(sets: list[str], shapes: list[str], benchmarks: Path) -> dict[str, d
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    mode = ap.add_mutually_exclusive_group(required=True)
-    mode.add_argument("--write", type=Path, help="save the current code's output here")
-    mode.add_argument("--check", type=Path, help="compare the current code's output with this saved one")
-    ap.add_argument("--benchmarks", type=Path, default=BENCHMARKS)
-    ap.add_argument("--sets", default="aeb-dev,wcxb-dev")
+    ap = parity_parser(__doc__.splitlines()[0])
     ap.add_argument("--shapes", default=",".join(SHAPES))
     args = ap.parse_args(argv)
-    current = outputs([s for s in args.sets.split(",") if s], [s for s in args.shapes.split(",") if s], args.benchmarks)
-    if args.write:
-        args.write.write_text("\n".join(json.dumps({"key": k, "value": v}, ensure_ascii=False) for k, v in current.items()) + "\n")
-        print(f"{len(current)} outputs written to {args.write}")
-        return 0
-    saved = {row["key"]: row["value"] for row in map(json.loads, args.check.read_text().splitlines())}
-    differ = sorted(k for k in saved.keys() | current.keys() if saved.get(k) != current.get(k))
-    for key in differ:
-        before, after = saved.get(key) or {}, current.get(key) or {}
-        fields = sorted(f for f in before.keys() | after.keys() if before.get(f) != after.get(f))
-        print(f"DIFFERS {key}: {', '.join(fields)}")
-    print(f"{len(current)} outputs, {len(differ)} differ")
-    return 1 if differ else 0
+    current = outputs(args.sets, [s for s in args.shapes.split(",") if s], args.benchmarks)
+    return save_or_compare(args, current, changed_fields)
+
+
+def changed_fields(before: dict | None, after: dict | None) -> str:
+    before, after = before or {}, after or {}
+    return ", ".join(sorted(f for f in before.keys() | after.keys() if before.get(f) != after.get(f)))
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ import re
 import socket
 
 import pytest
+import trafilatura
 
 from tasks.config import ParseConfig, ReadConfig
 from tasks.parse import (
@@ -108,6 +109,21 @@ def test_a_footer_copyright_year_is_not_a_publication_date(extensive):
     new_year = html_page(LIBRARY).replace(f"{LIBRARY.published}T08:00", "2025-01-01T08:00")
     new_year = new_year.replace(LIBRARY.url, "https://news.example.org/harbour-library")
     assert parse_html(URI, "", new_year, 1234, config).published_date == dt.date(2025, 1, 1)
+
+
+def test_a_date_the_container_states_wins_and_the_page_text_is_not_searched_for_one(monkeypatch):
+    printed = _undated(html_page(LIBRARY)).replace("</article>", "<div>Posted on March 12, 2025 by Ann Lee</div></article>")
+    extract, searched = trafilatura.bare_extraction, []
+
+    def spy(*args, date_extraction_params, **kwargs):
+        searched.append(date_extraction_params["extensive_search"])
+        return extract(*args, date_extraction_params=date_extraction_params, **kwargs)
+
+    monkeypatch.setattr(trafilatura, "bare_extraction", spy)
+    stated = dt.date(2025, 3, 14)
+    assert parse_html(URI, "", printed, 1234, ParseConfig(), published=stated).published_date == stated
+    assert parse_html(URI, "", printed, 1234, ParseConfig()).published_date == dt.date(2025, 3, 12)
+    assert searched == [False, True]
 
 
 def test_a_page_without_main_text_is_rejected_at_parse():
