@@ -923,28 +923,39 @@ def main_region(
             (best, first, end), top = below, anchor + 1
     if best <= 0:
         return 0, 0, frozenset()
-    first, gaps = _join_lead(scores, lines, top, first, end, config)
+    first, gaps = _join_lead(scores, lines, top, first, end, config, below_headline=top > 0)
     return first, end, gaps
 
 
 def _join_lead(
-    scores: Sequence[float], lines: Sequence[Line], top: int, first: int, end: int, config: CleanConfig
+    scores: Sequence[float],
+    lines: Sequence[Line],
+    top: int,
+    first: int,
+    end: int,
+    config: CleanConfig,
+    below_headline: bool,
 ) -> tuple[int, frozenset[int]]:
     """Where the region starts once it takes in the article's lead, and the positions it skips: a run
     of paragraphs above it (at least `lead_join_min_paragraphs`, below the repeated headline and any
     end-of-article line) that scores at least `lead_join_ratio` of the region is joined, and what
     stands between them is not. A product box, a table of contents or an ad between the opening
     paragraphs and the rest costs more than the lead scores, so the best run alone starts below it;
-    its short lines would cost the article's precision more than its prose adds. Only upwards: below
-    an article stands the prose that is not its text (comments, teasers of other stories, bios),
-    above it the page's header, which holds little prose of its own."""
+    its short lines would cost the article's precision more than its prose adds. A run that opens
+    right under the repeated headline (`lead_headline_max_lines`: past a byline, a date, a share bar)
+    is the lead whatever its share: that is where an article starts. Only upwards: below an article
+    stands the prose that is not its text (comments, teasers of other stories, bios), above it the
+    page's header, which holds little prose of its own."""
+    opening = top
     top = max([top, *(pos + 1 for pos in range(top, first) if lines[pos].kind is Kind.TRAILER)])
     region = sum(scores[first:end])
     gaps: list[int] = []
     while True:
         lead, start, stop = _best_run(scores, top, first)
         paragraphs = sum(lines[pos].kind is Kind.GOOD for pos in range(start, stop))
-        if lead < config.lead_join_ratio * region or paragraphs < config.lead_join_min_paragraphs:
+        under_headline = below_headline and start - opening <= config.lead_headline_max_lines
+        share = lead >= config.lead_join_ratio * region
+        if paragraphs < config.lead_join_min_paragraphs or not (share or under_headline):
             return first, frozenset(gaps)
         gaps.extend(range(stop, first))
         first = start

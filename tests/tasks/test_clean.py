@@ -547,6 +547,20 @@ def test_prose_above_the_repeated_headline_or_below_the_article_is_not_its_lead(
     assert body_lines(below) == REVIEW_BODY
 
 
+def test_a_short_lead_right_under_the_headline_joins_a_long_article() -> None:
+    lead = [
+        "We tested every grinder on this list at home for at least two weeks of daily use.",
+        "Each one ground beans for filter coffee, espresso and a French press every morning.",
+    ]
+    body = [*REVIEW_BODY, *(line.replace("our testers", "the editors") for line in REVIEW_BODY)]
+    head = [REVIEW_TITLE, MENU, REVIEW_HEAD, "By Jane Doe", "March 3, 2025"]
+    joined = clean_text(page(*head, lead, REVIEW_LEAD[0], REVIEW_CONTENTS, body, FOOTER))
+    # The same paragraphs far under the headline, between two menus, are no lead of the article.
+    apart = clean_text(page(*head, REVIEW_CONTENTS, lead, REVIEW_LEAD[0], REVIEW_CONTENTS, body, FOOTER))
+    assert body_lines(joined) == [*lead, REVIEW_LEAD[0], *body]
+    assert body_lines(apart) == body
+
+
 def test_teaser_lines_cut_with_an_ellipsis_are_not_sentences() -> None:
     teasers = ["Police say the crash on the ring road was caused by …", "New school to open in the east of the city …"]
     result = clean_text(page(ARTICLE, "Most read stories", teasers))
