@@ -940,22 +940,62 @@ _TITLE_SEPARATORS = frozenset({"|", "-", "–", "—", ":", "·", "•", "::", "
 
 def main_region(
     lines: Sequence[Line], config: CleanConfig, anchor: int | None, navigation: frozenset[int]
-) -> tuple[int, int]:
+) -> tuple[int, int, frozenset[int]]:
     """Positions [first, end) in `lines` of the article: the best-scoring run of lines, taken below
-    the repeated headline when the text there scores a fair share of the page's best."""
+    the repeated headline when the text there scores a fair share of the page's best, and joined to
+    the article's lead above it (``_join_lead``); with the positions inside it that are not the
+    article's (what stood between the lead and the rest)."""
     if not lines:
-        return 0, 0
+        return 0, 0, frozenset()
     rows = _table_rows(lines, config) | _record_rows(lines, config)
     scores = [
         max(0.0, _score(line, config)) if pos in rows else -config.navigation_line_penalty if pos in navigation else _score(line, config)
         for pos, line in enumerate(lines)
     ]
     best, first, end = _best_region(scores, lines, 0, config)
+    top = 0
     if anchor is not None and anchor + 1 < len(lines):
         below = _best_region(scores, lines, anchor + 1, config)
         if below[0] > 0 and below[0] >= config.headline_region_ratio * best:
-            best, first, end = below
-    return (first, end) if best > 0 else (0, 0)
+            (best, first, end), top = below, anchor + 1
+    if best <= 0:
+        return 0, 0, frozenset()
+    first, gaps = _join_lead(scores, lines, top, first, end, config, below_headline=top > 0)
+    return first, end, gaps
+
+
+def _join_lead(
+    scores: Sequence[float],
+    lines: Sequence[Line],
+    top: int,
+    first: int,
+    end: int,
+    config: CleanConfig,
+    below_headline: bool,
+) -> tuple[int, frozenset[int]]:
+    """Where the region starts once it takes in the article's lead, and the positions it skips: a run
+    of paragraphs above it (at least `lead_join_min_paragraphs`, below the repeated headline and any
+    end-of-article line) that scores at least `lead_join_ratio` of the region is joined, and what
+    stands between them is not. A product box, a table of contents or an ad between the opening
+    paragraphs and the rest costs more than the lead scores, so the best run alone starts below it;
+    its short lines would cost the article's precision more than its prose adds. A run that opens
+    right under the repeated headline (`lead_headline_max_lines`: past a byline, a date, a share bar)
+    is the lead whatever its share: that is where an article starts. Only upwards: below an article
+    stands the prose that is not its text (comments, teasers of other stories, bios), above it the
+    page's header, which holds little prose of its own."""
+    opening = top
+    top = max([top, *(pos + 1 for pos in range(top, first) if lines[pos].kind is Kind.TRAILER)])
+    region = sum(scores[first:end])
+    gaps: list[int] = []
+    while True:
+        lead, start, stop = _best_run(scores, top, first)
+        paragraphs = sum(lines[pos].kind is Kind.GOOD for pos in range(start, stop))
+        under_headline = below_headline and start - opening <= config.lead_headline_max_lines
+        share = lead >= config.lead_join_ratio * region
+        if paragraphs < config.lead_join_min_paragraphs or not (share or under_headline):
+            return first, frozenset(gaps)
+        gaps.extend(range(stop, first))
+        first = start
 
 
 def _end_at_closing_block(lines: Sequence[Line], first: int, end: int, config: CleanConfig, rules: _Rules) -> int:
@@ -1280,14 +1320,14 @@ def select(
     classified = _author_boxes(_section_headings(classify(units, config, rules, boilerplate, stopwords), rules), rules)
     anchor = headline_anchor(classified, config)
     navigation = navigation_lines(classified, config)
-    first, end = main_region(classified, config, anchor, navigation)
+    first, end, gaps = main_region(classified, config, anchor, navigation)
     end = _end_at_closing_block(classified, first, end, config, rules)
     while end > first and _is_teaser(classified[end - 1], config):
         end -= 1
     if end > first:
         end = _extend_over_list(classified, end, config)
     else:
-        first, end = _table_region(classified, anchor, config)
+        (first, end), gaps = _table_region(classified, anchor, config), frozenset()
     kept, dropped = [], []
     in_link_block = False  # the headlines (and teasers) listed under a "Related"/"Read more" heading
     for pos, line in enumerate(classified):
@@ -1296,7 +1336,7 @@ def select(
         )
         if in_link_block and line.rule is None:
             dropped.append((line, "related_block"))
-        elif not first <= pos < end:
+        elif not first <= pos < end or pos in gaps:
             if pos >= end and _is_teaser(line, config):
                 outside = "truncated_teaser"
             else:

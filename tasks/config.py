@@ -184,6 +184,20 @@ class CleanConfig(Section):
         description="The text below the repeated headline is the article when it scores at least this share of "
         "the page's best region (the header above it holds teasers for other stories).",
     )
+    lead_join_ratio: float = Field(
+        0.14,
+        description="A run of paragraphs above the main-text region that scores at least this share of the region "
+        "is the article's lead, joined to it; what stands between them (a product box, a table of contents, an ad) is "
+        "dropped.",
+    )
+    lead_join_min_paragraphs: int = Field(
+        3, description="Fewest article-text lines in a run above the region that make it the article's lead."
+    )
+    lead_headline_max_lines: int = Field(
+        15,
+        description="A run of paragraphs above the main-text region that opens at most this many lines under the "
+        "repeated headline (a byline, a date, a share bar between them) is the article's lead whatever its share.",
+    )
     link_block_tail_ratio: float = Field(
         0.25,
         description="A heading of a block of links to other stories ends the article when the region's text below "

@@ -509,6 +509,58 @@ def test_article_below_the_repeated_headline_wins_over_longer_teasers_above() ->
     assert result.title == head
 
 
+# A review page: its lead paragraphs, a table of contents of product names, then the reviews.
+REVIEW_HEAD = "The Best Coffee Grinders for Every Kitchen"
+REVIEW_LEAD = [
+    "We spent three months grinding coffee in our test kitchen, and we found that the grinder matters more "
+    "than the machine for most people who brew at home.",
+    "A good burr grinder gives even particles, which is what makes a cup taste sweet rather than bitter, and "
+    "it does so at the same setting day after day.",
+    "Below you will find the grinders we liked best, from a cheap hand grinder for travel to a machine that "
+    "will last a serious espresso fan for many years.",
+]
+REVIEW_CONTENTS = [
+    f"{name} {kind} Grinder"
+    for name in ("Acme", "Baratza", "Comandante", "Fellow", "Timemore")
+    for kind in ("Hand", "Burr", "Flat", "Conical", "Travel", "Espresso")
+]
+REVIEW_TITLE = f"{REVIEW_HEAD} | Example Reviews"
+REVIEW_BODY = [
+    f"The {name} grinder was the one our testers reached for most often in week {week}, because it was quiet, "
+    "easy to clean and gave the same grind whether we used it once or ten times in a morning."
+    for week, name in enumerate(("Acme", "Baratza", "Comandante", "Fellow", "Timemore", "Wilfa", "Niche", "Kinu"), 1)
+]
+
+
+def test_the_lead_above_a_table_of_contents_joins_the_article_without_the_contents() -> None:
+    result = clean_text(page(REVIEW_TITLE, MENU, REVIEW_HEAD, REVIEW_LEAD, REVIEW_CONTENTS, REVIEW_BODY, FOOTER))
+    assert body_lines(result) == [*REVIEW_LEAD, *REVIEW_BODY]
+    assert result.title == REVIEW_HEAD
+
+
+def test_prose_above_the_repeated_headline_or_below_the_article_is_not_its_lead() -> None:
+    # The same run of paragraphs above the headline is the header's teasers; below the text it is
+    # what follows an article (comments, other stories).
+    above = clean_text(page(REVIEW_TITLE, MENU, REVIEW_LEAD, REVIEW_CONTENTS, REVIEW_HEAD, REVIEW_BODY, FOOTER))
+    below = clean_text(page(REVIEW_TITLE, MENU, REVIEW_HEAD, REVIEW_BODY, REVIEW_CONTENTS, REVIEW_LEAD, FOOTER))
+    assert body_lines(above) == REVIEW_BODY
+    assert body_lines(below) == REVIEW_BODY
+
+
+def test_a_short_lead_right_under_the_headline_joins_a_long_article() -> None:
+    lead = [
+        "We tested every grinder on this list at home for at least two weeks of daily use.",
+        "Each one ground beans for filter coffee, espresso and a French press every morning.",
+    ]
+    body = [*REVIEW_BODY, *(line.replace("our testers", "the editors") for line in REVIEW_BODY)]
+    head = [REVIEW_TITLE, MENU, REVIEW_HEAD, "By Jane Doe", "March 3, 2025"]
+    joined = clean_text(page(*head, lead, REVIEW_LEAD[0], REVIEW_CONTENTS, body, FOOTER))
+    # The same paragraphs far under the headline, between two menus, are no lead of the article.
+    apart = clean_text(page(*head, REVIEW_CONTENTS, lead, REVIEW_LEAD[0], REVIEW_CONTENTS, body, FOOTER))
+    assert body_lines(joined) == [*lead, REVIEW_LEAD[0], *body]
+    assert body_lines(apart) == body
+
+
 def test_teaser_lines_cut_with_an_ellipsis_are_not_sentences() -> None:
     teasers = ["Police say the crash on the ring road was caused by …", "New school to open in the east of the city …"]
     result = clean_text(page(ARTICLE, "Most read stories", teasers))
