@@ -167,11 +167,16 @@ class _Phrases(NamedTuple):
         return len(set(self.pattern.findall(label)))
 
 
+def _longest_first(words: Iterable[str]) -> str:
+    """A regex alternation of ``words``, escaped, longest first so a phrase wins over its own prefix."""
+    return "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+
+
 def _phrase_pattern(phrases: Sequence[str]) -> _Phrases:
-    words = sorted({_label(p) for p in phrases if _label(p)}, key=len, reverse=True)
+    words = {_label(p) for p in phrases if _label(p)}
     if not words:
         return _Phrases(re.compile(r"(?!x)x"), frozenset())
-    pattern = re.compile(r"\b(?:" + "|".join(re.escape(w) for w in words) + r")\b")
+    pattern = re.compile(r"\b(?:" + _longest_first(words) + r")\b")
     return _Phrases(pattern, frozenset(w.split()[0] for w in words))
 
 
@@ -249,7 +254,7 @@ _COPYRIGHT_MARK = re.compile(r"[©ⓒ]|\(c\)|rights\s+reserved", re.IGNORECASE)
 
 
 def _date_patterns(months: Sequence[str]) -> tuple[re.Pattern[str], ...]:
-    alt = "|".join(re.escape(m) for m in sorted(months, key=len, reverse=True))
+    alt = _longest_first(months)
     day = r"(?P<d>\d{1,2})(?:st|nd|rd|th|er|º)?\.?"
     return (
         re.compile(r"(?<!\d)(?P<y>(?:19|20)\d\d)[-/.](?P<m>\d{1,2})[-/.](?P<d>\d{1,2})(?!\d)"),
@@ -577,15 +582,15 @@ def _compile(config_json: str) -> _Rules:
         affiliate_disclosure=_phrase_pattern(words.affiliate_disclosure_words),
         ad_labels=frozenset(_label(w) for w in words.ad_labels),
         related_heading_start=re.compile(
-            r"^(?:" + "|".join(re.escape(h) for h in sorted(related, key=len, reverse=True)) + r") "
+            r"^(?:" + _longest_first(related) + r") "
         ),
         comments=frozenset(_label(h) for h in words.comment_headings),
         closing_prefix=re.compile(
-            r"^(?:" + "|".join(re.escape(h) for h in sorted(words.closing_headings, key=len, reverse=True)) + r")\s*[:：]\s*\S",
+            r"^(?:" + _longest_first(words.closing_headings) + r")\s*[:：]\s*\S",
             re.IGNORECASE,
         ),
         related_prefix=re.compile(
-            r"^(?:" + "|".join(re.escape(h) for h in sorted(related, key=len, reverse=True)) + r")\s*" + _RELATED_SEPARATOR.pattern + r"\s*\S",
+            r"^(?:" + _longest_first(related) + r")\s*" + _RELATED_SEPARATOR.pattern + r"\s*\S",
             re.IGNORECASE,
         ),
         credit=re.compile(
@@ -803,7 +808,7 @@ def classify(
             # A heading or caption printed again and again on one page is page furniture; the rows of
             # a table repeat their shape with other numbers (digits compare equal in the key).
             if (
-                kind is Kind.SHORT
+                kind == Kind.SHORT
                 and not ends
                 and repeats[key] >= config.page_repeat_min
                 and (texts[text] >= config.page_repeat_min or not list_row)
@@ -895,7 +900,7 @@ def _best_region(
     What follows those lines can hold more prose than the article (long comments, whole teaser
     articles), so the earliest part whose best run scores a fair share of the best part's wins.
     """
-    bounds = [i for i in range(start, len(lines)) if lines[i].kind is Kind.TRAILER]
+    bounds = [i for i in range(start, len(lines)) if lines[i].kind == Kind.TRAILER]
     parts = list(zip([start, *(b + 1 for b in bounds)], [*bounds, len(lines)], strict=True))
     runs = [_best_run(scores, a, b) for a, b in parts]
     best = max(r[0] for r in runs)
@@ -907,7 +912,7 @@ def navigation_lines(lines: Sequence[Line], config: CleanConfig) -> frozenset[in
     found: list[int] = []
     start = 0
     for pos in range(len(lines) + 1):
-        if pos < len(lines) and lines[pos].kind is Kind.SHORT and not lines[pos].ends_sentence:
+        if pos < len(lines) and lines[pos].kind == Kind.SHORT and not lines[pos].ends_sentence:
             continue
         if pos - start >= config.navigation_min_run:
             found.extend(range(start, pos))
@@ -984,12 +989,12 @@ def _join_lead(
     stands the prose that is not its text (comments, teasers of other stories, bios), above it the
     page's header, which holds little prose of its own."""
     opening = top
-    top = max([top, *(pos + 1 for pos in range(top, first) if lines[pos].kind is Kind.TRAILER)])
+    top = max([top, *(pos + 1 for pos in range(top, first) if lines[pos].kind == Kind.TRAILER)])
     region = sum(scores[first:end])
     gaps: list[int] = []
     while True:
         lead, start, stop = _best_run(scores, top, first)
-        paragraphs = sum(lines[pos].kind is Kind.GOOD for pos in range(start, stop))
+        paragraphs = sum(lines[pos].kind == Kind.GOOD for pos in range(start, stop))
         under_headline = below_headline and start - opening <= config.lead_headline_max_lines
         share = lead >= config.lead_join_ratio * region
         if paragraphs < config.lead_join_min_paragraphs or not (share or under_headline):
@@ -1002,8 +1007,9 @@ def _end_at_closing_block(lines: Sequence[Line], first: int, end: int, config: C
     """Where the article ends: at the first block that closes it below which the region holds
     little text of its own: a heading of links to other stories ("Related articles", "Latest
     posts"; a headline under it, past any noise line: an ad label, a "Visit" button), an
-    author's box, a closing heading ("About the author", "Article sources"). The teasers, bios and notes under them read like prose, and the region runs on over
-    them; a related heading followed by text is a section of the article. A prompt of the site's
+    author's box, a closing heading ("About the author", "Article sources"). The teasers, bios
+    and notes under them read like prose, and the region runs on over them; a related heading
+    followed by text is a section of the article. A prompt of the site's
     own (``_is_site_prompt``: "Join my newsletter", a share bar, "Book a demo") ends it when yet
     less follows (`prompt_tail_ratio`): what stands under it is the site's box (a pitch, a sign-up
     form), and sign-up boxes and share bars also stand inside articles, between paragraphs."""
@@ -1021,7 +1027,7 @@ def _end_at_closing_block(lines: Sequence[Line], first: int, end: int, config: C
             or (
                 line.rule == "related_block"
                 and _label(line.text) in rules.related
-                and next((other.kind for other in lines[pos + 1 :] if other.kind is not Kind.NOISE), None) is Kind.SHORT
+                and next((other.kind for other in lines[pos + 1 :] if other.kind != Kind.NOISE), None) == Kind.SHORT
             )
         ):
             return pos
@@ -1138,7 +1144,7 @@ def _extend_over_list(lines: Sequence[Line], end: int, config: CleanConfig) -> i
     a row, read as data belonging to the text above them rather than as a menu of links. One heading
     line may stand between the text and the rows.
     """
-    start = end + 1 if end < len(lines) and lines[end].kind is Kind.SHORT and not _is_data_row(lines[end]) else end
+    start = end + 1 if end < len(lines) and lines[end].kind == Kind.SHORT and not _is_data_row(lines[end]) else end
     stop = start
     while stop < len(lines) and _is_data_row(lines[stop]):
         stop += 1
@@ -1226,7 +1232,7 @@ class _Selection:
         rest = [
             line for line in self.classified if line.kind not in (Kind.NOISE, Kind.TRAILER) and not _is_teaser(line, config)
         ]
-        prose = [pos for pos, line in enumerate(rest) if line.kind is Kind.GOOD]
+        prose = [pos for pos, line in enumerate(rest) if line.kind == Kind.GOOD]
         first, last = (prose[0], prose[-1] if below else len(rest)) if prose else (len(rest), -1)
         return [
             rest[pos]
@@ -1275,17 +1281,17 @@ def _section_headings(lines: list[Line], rules: _Rules) -> list[Line]:
 
 def _author_boxes(lines: list[Line], rules: _Rules) -> list[Line]:
     """An author's box: a short line naming a person ("Jane Doe", "About Jane Doe", "Written by Jane
-    Doe"; a line the page may print again and again, in its bylines), at most one short line under it (what they do: "Contributing Writer"), then a paragraph
-    about them that opens with the name, its first word or "I'm", and says what they do ("Jane Doe
-    is a staff writer at ..."). It is not the article's text (rule ``author_bio``), though article
-    text can look like it, so it does not count as chrome. More than `author_box_max_count` of them
-    on a page are the items of a list the article makes ("Acme Movers" / "Acme Movers is a team of
-    ...")."""
+    Doe"; a line the page may print again and again, in its bylines), at most one short line under
+    it (what they do: "Contributing Writer"), then a paragraph about them that opens with the
+    name, its first word or "I'm", and says what they do ("Jane Doe is a staff writer at ...").
+    It is not the article's text (rule ``author_bio``), though article text can look like it, so
+    it does not count as chrome. More than `author_box_max_count` of them on a page are the items
+    of a list the article makes ("Acme Movers" / "Acme Movers is a team of ...")."""
     found: list[list[int]] = []
     for pos in range(len(lines) - 1):
-        if lines[pos].kind is not Kind.SHORT and lines[pos].rule != "repeated_line":
+        if lines[pos].kind != Kind.SHORT and lines[pos].rule != "repeated_line":
             continue
-        role = pos + 1 if lines[pos + 1].kind is Kind.SHORT and pos + 2 < len(lines) else None
+        role = pos + 1 if lines[pos + 1].kind == Kind.SHORT and pos + 2 < len(lines) else None
         about = lines[pos + 1 if role is None else pos + 2]
         name = _author_name(lines[pos].text, rules) if about.kind in (Kind.GOOD, Kind.NEAR_GOOD) else None
         if name is None:
@@ -1332,7 +1338,7 @@ def select(
     in_link_block = False  # the headlines (and teasers) listed under a "Related"/"Read more" heading
     for pos, line in enumerate(classified):
         in_link_block = line.rule == "related_block" or (
-            in_link_block and (line.kind is Kind.SHORT or _is_teaser(line, config))
+            in_link_block and (line.kind == Kind.SHORT or _is_teaser(line, config))
         )
         if in_link_block and line.rule is None:
             dropped.append((line, "related_block"))
@@ -1364,7 +1370,7 @@ def _find_title(sel: _Selection, config: CleanConfig) -> str | None:
     candidates = [
         line
         for line in reversed(sel.classified[max(0, first - config.title_search_lines) : first])
-        if line.kind is Kind.SHORT
+        if line.kind == Kind.SHORT
         and config.title_min_words <= line.words <= config.title_max_words
         and not line.text.endswith(".")
         and sum(ch.isdigit() for ch in line.text) * 4 < len(line.text)
@@ -1630,7 +1636,7 @@ def _draft(raw: str, config: CleanConfig, boilerplate: frozenset[str], extracted
     chrome = sel.chrome_lines(config)
     if not chrome and (
         any(
-            line.kind is Kind.GOOD or (line.kind is Kind.NEAR_GOOD and line.density >= config.good_min_stop_density)
+            line.kind == Kind.GOOD or (line.kind == Kind.NEAR_GOOD and line.density >= config.good_min_stop_density)
             for line in sel.classified
         )
         or _is_table(sel.classified, config)
@@ -1642,8 +1648,8 @@ def _draft(raw: str, config: CleanConfig, boilerplate: frozenset[str], extracted
             chrome <= config.article_max_noise_lines
             or (title is None and chrome <= config.untitled_article_max_noise_lines and not sel.menu_lines(config))
         )
-        and any(line.kind is Kind.GOOD for line in sel.classified)
-        and not (sel.anchor is not None or any(line.kind is Kind.TRAILER for line in sel.classified))
+        and any(line.kind == Kind.GOOD for line in sel.classified)
+        and not (sel.anchor is not None or any(line.kind == Kind.TRAILER for line in sel.classified))
     ):
         # An article with a stray prompt or credit left in (a few when no headline stands above its
         # text and no menu around it): those lines go, the rest comes out whole. A page that marks
