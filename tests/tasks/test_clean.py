@@ -1048,6 +1048,16 @@ def test_clean_documents_leaves_the_cyclic_gc_as_it_found_it(enabled: bool) -> N
         gc.enable()
 
 
+def test_a_batch_holds_its_per_text_memos_only_while_it_is_cleaned() -> None:
+    """Tokens and facts are memoised per distinct text of a batch, unbounded: none of it stays in
+    the process (a worker) once the batch is cleaned."""
+    import tasks.clean
+
+    clean_documents([doc("in/a.txt", page(MENU, ARTICLE, FOOTER)), doc("in/b.txt", page(MENU, ARTICLE, FOOTER))])
+    clean_text(page(MENU, ARTICLE, FOOTER))
+    assert all(cache.cache_info().currsize == 0 for cache in tasks.clean._PER_TEXT_CACHES)
+
+
 # ---------------------------------------------------------------------------------------------
 # Properties
 # ---------------------------------------------------------------------------------------------
