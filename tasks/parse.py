@@ -8,6 +8,7 @@ a non-HTML or error response) becomes a Rejection of its own, so a file's good r
 Every document keeps the URI of the object it came from and a locator inside it ("" for whole-file
 documents, ``line:N``, ``index:N``, ``offset:N``), so each output row is traceable to its exact input.
 Everything here is pure: text, bytes or a stream in, documents and rejections out; no storage I/O.
+One process-wide hook: htmldate's dateparser is given each HTML page's languages (``_dates_read_in``).
 """
 
 from __future__ import annotations
