@@ -8,21 +8,28 @@ a non-HTML or error response) becomes a Rejection of its own, so a file's good r
 Every document keeps the URI of the object it came from and a locator inside it ("" for whole-file
 documents, ``line:N``, ``index:N``, ``offset:N``), so each output row is traceable to its exact input.
 Everything here is pure: text, bytes or a stream in, documents and rejections out; no storage I/O.
+One process-wide hook: htmldate's dateparser is given each HTML page's languages (``_dates_read_in``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import re
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import BinaryIO
 
+import htmldate.extractors
 import polars as pl
 import trafilatura
+from dateparser import DateDataParser
+from dateparser.data.languages_info import language_order
 from htmldate import find_date
 from trafilatura.settings import set_date_params
 from warcio.archiveiterator import ArchiveIterator
@@ -48,6 +55,9 @@ _WORD = re.compile(r"\w+")
 _JSON_START = re.compile(rb'\{\s*"|\[\s*\{')
 # A shorter first line that merely occurs in the title ("News", "Sport") is a label, not the headline.
 _MIN_HEADLINE_CHARS = 15
+# The page's language as its <html> tag declares it (lang or xml:lang, the primary subtag of "en-US").
+_DECLARED_LANGUAGE = re.compile(r"""<html\b[^>]*?\blang\s*=\s*["']?([a-z]{2,3})\b""", re.IGNORECASE)
+_HTML_TAG_WITHIN = 4096  # characters (or bytes) of the page the <html> tag is looked for in
 
 
 @dataclass(frozen=True)
@@ -162,17 +172,18 @@ def parse_html(
     Bytes are decoded by trafilatura, which honours the page's declared charset.
     """
     search_text_for_date = config.extensive_date_search and published is None
-    extracted = trafilatura.bare_extraction(
-        html,
-        url=url,
-        with_metadata=True,
-        include_comments=config.include_comments,
-        include_tables=config.include_tables,
-        favor_precision=config.favor_precision,
-        favor_recall=config.favor_recall,
-        fast=config.fast,
-        date_extraction_params=set_date_params(search_text_for_date),
-    )
+    with _dates_read_in(date_languages(html, config.date_languages)):
+        extracted = trafilatura.bare_extraction(
+            html,
+            url=url,
+            with_metadata=True,
+            include_comments=config.include_comments,
+            include_tables=config.include_tables,
+            favor_precision=config.favor_precision,
+            favor_recall=config.favor_recall,
+            fast=config.fast,
+            date_extraction_params=set_date_params(search_text_for_date),
+        )
     if extracted is None or not (extracted.text or "").strip():
         return _rejected(source_uri, locator, "html_no_text", "trafilatura found no main text", size_bytes)
     if published is None:
@@ -202,6 +213,63 @@ def _markup_date(html: str | bytes, url: str | None) -> dt.date | None:
     markup's own date, or none.
     """
     return parse_date(find_date(html, url=url, **set_date_params(False)))
+
+
+def date_languages(html: str | bytes, configured: tuple[str, ...]) -> tuple[str, ...] | None:
+    """The languages a date printed in the page's text is read in: the page's declared one and ``configured``.
+
+    None, for every language dateparser knows, when ``configured`` is empty (htmldate's own choice).
+    Without a list, dateparser tries each of its ~200 locales on every string htmldate's patterns do
+    not read, most of which hold no date at all (parse.date_languages has the measured cost).
+    """
+    if not configured:
+        return None
+    head = html[:_HTML_TAG_WITHIN]
+    match = _DECLARED_LANGUAGE.search(head.decode("latin-1") if isinstance(head, bytes) else head)
+    declared = match[1].lower() if match else None
+    if declared in language_order and declared not in configured:
+        return (declared, *configured)
+    return configured
+
+
+# The languages of the page being extracted, read by htmldate's dateparser through _page_date_parser.
+_page_date_languages: ContextVar[tuple[str, ...] | None] = ContextVar("page_date_languages", default=None)
+_htmldate_date_parser = htmldate.extractors.get_external_parser
+_cached_date_languages: tuple[str, ...] | None = None  # the languages htmldate's date cache holds dates of
+
+
+@contextmanager
+def _dates_read_in(languages: tuple[str, ...] | None) -> Iterator[None]:
+    """htmldate's dateparser reads dates in ``languages`` only (all it knows for None) within the block.
+
+    htmldate caches each string's date by the string alone, so its cache is emptied when the
+    languages change: a date read for one page's languages is not reused on a page of others.
+    """
+    global _cached_date_languages
+    if languages != _cached_date_languages:
+        htmldate.extractors.try_date_expr.cache_clear()
+        _cached_date_languages = languages
+    token = _page_date_languages.set(languages)
+    try:
+        yield
+    finally:
+        _page_date_languages.reset(token)
+
+
+def _page_date_parser() -> DateDataParser:
+    """htmldate's dateparser (its settings), restricted to the page's languages when they are set."""
+    languages = _page_date_languages.get()
+    return _htmldate_date_parser() if languages is None else _date_parser_for(languages)
+
+
+@functools.cache
+def _date_parser_for(languages: tuple[str, ...]) -> DateDataParser:
+    return DateDataParser(languages=list(languages), settings=_htmldate_date_parser()._settings)
+
+
+# htmldate builds one dateparser for every language and offers no option to name them; it looks the
+# parser up through this module-level function on every string, so it gets the page's own here.
+htmldate.extractors.get_external_parser = _page_date_parser
 
 
 def without_headline(text: str, title: str | None) -> str:

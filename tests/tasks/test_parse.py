@@ -16,6 +16,7 @@ from tasks.parse import (
     TEXT,
     WARC,
     RawDocument,
+    date_languages,
     format_by_name,
     parse_datetime,
     parse_html,
@@ -124,6 +125,54 @@ def test_a_date_the_container_states_wins_and_the_page_text_is_not_searched_for_
     assert parse_html(URI, "", printed, 1234, ParseConfig(), published=stated).published_date == stated
     assert parse_html(URI, "", printed, 1234, ParseConfig()).published_date == dt.date(2025, 3, 12)
     assert searched == [False, True]
+
+
+def _printed_in_italian(declared: str | None) -> str:
+    """An undated page printing its date in Italian words (a date only dateparser reads), declaring ``declared``."""
+    page = _undated(html_page(LIBRARY)).replace("</article>", "<div>12 marzo 2025</div></article>")
+    return page.replace('<html lang="en-GB">', f'<html lang="{declared}">' if declared else "<html>")
+
+
+@pytest.mark.parametrize(
+    ("declared", "languages", "found"),
+    [
+        ("it", ("en",), dt.date(2025, 3, 12)),  # the page's declared language
+        ("en-GB", ("en",), None),  # neither declared nor configured
+        (None, ("en",), None),
+        (None, ("en", "it"), dt.date(2025, 3, 12)),  # a configured language
+        ("en-GB", (), dt.date(2025, 3, 12)),  # empty: every language dateparser knows
+    ],
+)
+def test_a_date_printed_in_words_is_read_in_the_declared_and_configured_languages(declared, languages, found):
+    config = ParseConfig(date_languages=languages)
+    assert parse_html(URI, "", _printed_in_italian(declared), 1234, config).published_date == found
+
+
+def test_a_date_read_for_one_pages_languages_is_not_reused_for_a_page_of_others():
+    # htmldate caches a string's date by the string alone; the same text must not date a page whose languages differ.
+    italian, english = _printed_in_italian("it"), _printed_in_italian("en")
+    dates = [parse_html(URI, "", page, 1234, ParseConfig()).published_date for page in (italian, english, italian)]
+    assert dates == [dt.date(2025, 3, 12), None, dt.date(2025, 3, 12)]
+
+
+@pytest.mark.parametrize(
+    ("html", "configured", "expected"),
+    [
+        ('<!DOCTYPE html>\n<html class="x" lang="pt-BR"><head>', ("en",), ("pt", "en")),
+        (b'<html xml:lang="DE" lang="de">', ("en",), ("de", "en")),
+        ('<html lang="en-US">', ("en", "fr"), ("en", "fr")),
+        ('<html lang="tlh">', ("en",), ("en",)),  # a language dateparser does not know
+        ("<html><body>", ("en",), ("en",)),
+        ('<html lang="fr">', (), None),
+    ],
+)
+def test_date_languages(html, configured, expected):
+    assert date_languages(html, configured) == expected
+
+
+def test_date_languages_must_be_dateparsers():
+    with pytest.raises(ValueError, match="dateparser knows no language xx"):
+        ParseConfig(date_languages=("en", "xx"))
 
 
 def test_a_page_without_main_text_is_rejected_at_parse():
