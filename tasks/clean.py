@@ -1312,6 +1312,44 @@ def _author_boxes(lines: list[Line], rules: _Rules) -> list[Line]:
     return out
 
 
+def _testimonials(lines: list[Line], config: CleanConfig) -> list[Line]:
+    """A block of testimonials: at least `testimonial_min_count` paragraphs in a row, each signed by
+    a reviewer on the line under it (``_is_signed``). Sites print their customers' praise beside an
+    article; it is not the article's text (rule ``testimonial``), though a clean copy may carry it,
+    so it does not count as chrome. A story quotes its people inside its sentences, and a list's
+    headings stand above their paragraphs, not under them."""
+    signatures = [pos for pos in range(1, len(lines)) if _is_signed(lines[pos - 1], lines[pos], config)]
+    blocks: list[list[int]] = []
+    for pos in signatures:
+        if blocks and blocks[-1][-1] == pos - 2:
+            blocks[-1].append(pos)
+        else:
+            blocks.append([pos])
+    out = list(lines)
+    for block in blocks:
+        if len(block) >= config.testimonial_min_count:
+            for pos in (at for signature in block for at in (signature - 1, signature)):
+                out[pos] = lines[pos]._replace(kind=Kind.NOISE, rule="testimonial")
+    return out
+
+
+def _is_signed(paragraph: Line, signature: Line, config: CleanConfig) -> bool:
+    """Whether a paragraph is signed by a reviewer on the short line under it: capitalised names and
+    a surname's initial with its full stop ("Lora D.", "A. Rae V. B."). A heading under a paragraph
+    ("Plan B") has no full stop, and a page of reviews the article collects signs them otherwise
+    ("– Ali***")."""
+    if paragraph.kind not in (Kind.GOOD, Kind.NEAR_GOOD) or signature.kind != Kind.SHORT or signature.rule is not None:
+        return False
+    *names, initial = signature.text.split()
+    return (
+        bool(names)
+        and signature.words <= config.testimonial_signature_max_words
+        and len(initial) == 2
+        and initial.endswith(".")
+        and all(word[0].isupper() for word in (*names, initial))
+    )
+
+
 def _author_name(text: str, rules: _Rules) -> str | None:
     """The person a line names: two to four capitalised words, after a byline's word if any."""
     byline = rules.byline.match(text)
@@ -1324,7 +1362,9 @@ def _author_name(text: str, rules: _Rules) -> str | None:
 def select(
     units: Sequence[Unit], config: CleanConfig, rules: _Rules, boilerplate: frozenset[str], stopwords: frozenset[str]
 ) -> _Selection:
-    classified = _author_boxes(_section_headings(classify(units, config, rules, boilerplate, stopwords), rules), rules)
+    classified = _testimonials(
+        _author_boxes(_section_headings(classify(units, config, rules, boilerplate, stopwords), rules), rules), config
+    )
     anchor = headline_anchor(classified, config)
     navigation = navigation_lines(classified, config)
     first, end, gaps = main_region(classified, config, anchor, navigation)
@@ -1577,9 +1617,11 @@ def _story_groups(pages: Sequence[_Page], config: CleanConfig) -> list[int]:
 
 
 # Rules that also fire on article text (a list's labels printed several times, a row of asterisks, a
-# "Disclaimer" heading, the affiliate note a clean copy of a review ships with): a page on which only
+# "Disclaimer" heading, the affiliate note a clean copy of a review ships with, its testimonials): a page on which only
 # these fire shows no chrome (a repeated line of headline length does count).
-ARTICLE_TEXT_RULES = frozenset({"repeated_line", "symbols", "author_bio", "closing_block", "affiliate_disclosure"})
+ARTICLE_TEXT_RULES = frozenset(
+    {"repeated_line", "symbols", "author_bio", "testimonial", "closing_block", "affiliate_disclosure"}
+)
 
 # Rules that locate the article by the shape of the whole page. Text an HTML extractor has already
 # cut from the page's structure is not a page dump, and these rules only cost it recall there.

@@ -277,6 +277,11 @@ class CleanConfig(Section):
     author_box_max_count: int = Field(
         3, description="Most author boxes on one page (co-authors); more of that shape are the items of a list."
     )
+    testimonial_min_count: int = Field(
+        2, description="Fewest paragraphs in a row, each signed by a reviewer on the line under it, that are a block "
+        "of testimonials."
+    )
+    testimonial_signature_max_words: int = Field(4, description="Longest reviewer's signature under a testimonial, in words.")
     page_repeat_min: int = Field(
         3, description="A short non-sentence line printed this often on one page is furniture."
     )

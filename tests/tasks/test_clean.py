@@ -260,6 +260,38 @@ def test_author_box_with_a_role_line_ends_the_article_with_what_follows_it() -> 
     assert "author_bio" in rules_of(result)
 
 
+def test_testimonials_signed_by_their_reviewers_are_dropped_but_not_chrome() -> None:
+    reviews = [
+        "Great doctors and staff. They genuinely care about you, and the clinic is kept very clean.",
+        "Mallory R.",
+        "Everyone at the office has been great. It has been easy to set up appointments with the providers.",
+        "Brittany M.",
+    ]
+    result = clean_text(page(MENU, ARTICLE, reviews, FOOTER))
+    assert body_lines(result) == ARTICLE
+    assert "testimonial" in rules_of(result)
+    # Text that looks like them in an article with no chrome stays: it may be the article's.
+    assert clean_text(page(ARTICLE, reviews)).body == page(ARTICLE, reviews)
+
+
+def test_a_single_signed_paragraph_and_headings_under_paragraphs_are_the_articles() -> None:
+    # One quote signed under it is the story's; a list's headings ("Plan B") follow a paragraph too.
+    signed = [P1, "Lora D.", P2, P3]
+    assert body_lines(clean_text(page(MENU, signed, FOOTER))) == signed
+    plans = [P1, "Plan A", P2, "Plan B", P3]
+    assert body_lines(clean_text(page(MENU, plans, FOOTER))) == plans
+    # Reviews an article collects are signed otherwise.
+    collected = [
+        P1,
+        '"The show was really great. We received the tickets at the entrance and enjoyed a free drink at the cafe."',
+        "– Man**",
+        '"Very talented people, and super fun and entertaining. We also won a prize, which was a plus for the kids."',
+        "– Ali***",
+        P3,
+    ]
+    assert body_lines(clean_text(page(MENU, collected, FOOTER))) == collected
+
+
 def test_author_box_whose_name_line_the_page_repeats_is_dropped() -> None:
     # The author's name stands in the byline above the text and again over the box below it.
     box = ["Jane Doe", "Jane Doe is a staff writer at Example News, where she covers transport and city politics."]
