@@ -23,8 +23,9 @@ EXIT_USAGE = 2
 
 def parse_overrides(pairs: list[str]) -> dict:
     """``["dedup.near_copy_threshold=0.8"]`` -> ``{"dedup": {"near_copy_threshold": "0.8"}}``, checked
-    against the settings (pydantic does the typing; an unknown name is a UsageError listing the valid ones)."""
-    from tasks.config import load_settings
+    against the settings (pydantic does the typing, list settings read as ``setting_from_text`` says;
+    an unknown name is a UsageError listing the valid ones)."""
+    from tasks.config import load_settings, setting_from_text
     from tasks.errors import UsageError
 
     out: dict = {}
@@ -36,7 +37,7 @@ def parse_overrides(pairs: list[str]) -> dict:
         *parents, leaf = name.strip().split(".")
         for part in parents:
             node = node.setdefault(part, {})
-        node[leaf] = value
+        node[leaf] = setting_from_text(name.strip(), value)
     load_settings(out)
     return out
 

@@ -10,10 +10,11 @@ plain ``SectionConfig()``.
 
 from __future__ import annotations
 
+import json
 import os
 from importlib.resources import files
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -638,6 +639,30 @@ def load_settings(overrides: dict | None = None) -> Settings:
         return Settings(**(overrides or {}))
     except ValidationError as exc:
         raise UsageError(describe_settings_error(exc)) from None
+
+
+def setting_from_text(name: str, text: str) -> object:
+    """What ``--set SECTION.FIELD=TEXT`` sets: the text, which pydantic types like any other input,
+    except for a list setting, whose text is a JSON array (as in a ``CLEANWIRE_*`` variable:
+    ``["en", "it"]``) or comma-separated items (``en,it``; empty for none)."""
+    section_name, _, field_name = name.partition(".")
+    section = Settings.model_fields.get(section_name)
+    field = section.annotation.model_fields.get(field_name) if section else None
+    if field is None or not _is_collection(field.annotation):
+        return text
+    if text.lstrip().startswith("["):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"--set {name}: {text!r} is not a JSON array ({exc}); or give comma-separated items") from None
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def _is_collection(annotation: object) -> bool:
+    origin = get_origin(annotation)
+    if origin in (list, tuple, set, frozenset):
+        return True
+    return any(_is_collection(arg) for arg in get_args(annotation) if arg is not type(None))
 
 
 def describe_settings_error(exc: ValidationError) -> str:

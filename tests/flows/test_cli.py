@@ -12,6 +12,7 @@ import polars as pl
 import pytest
 
 from flows.cli import main, parse_overrides
+from tasks.config import load_settings
 from tasks.errors import UsageError
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -60,6 +61,17 @@ def test_overrides_parse_into_nested_settings():
     }
     with pytest.raises(UsageError, match="SECTION.FIELD=VALUE"):
         parse_overrides(["nonsense"])
+
+
+def test_list_settings_take_a_json_array_or_comma_separated_items():
+    assert parse_overrides(["parse.date_languages=en, it"]) == {"parse": {"date_languages": ["en", "it"]}}
+    assert parse_overrides(['parse.date_languages=["en"]']) == {"parse": {"date_languages": ["en"]}}
+    assert parse_overrides(["parse.date_languages="]) == {"parse": {"date_languages": []}}
+    assert load_settings(parse_overrides(["parse.date_languages=en,it"])).parse.date_languages == ("en", "it")
+    with pytest.raises(UsageError, match="not a JSON array"):
+        parse_overrides(["parse.date_languages=[en"])
+    with pytest.raises(UsageError, match="date_languages"):
+        parse_overrides(["parse.date_languages=english"])  # each item is still checked
 
 
 def test_dedup_command_deduplicates_any_parquet_file(tmp_path, capsys):

@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from flows.backfill import backfill_flow
+from flows.cli import parse_overrides
 from flows.daily import daily_flow
 from tasks.config import Settings, load_settings
 from tasks.errors import UsageError
@@ -52,7 +53,7 @@ def test_every_environment_variable_the_docs_and_code_name_exists(monkeypatch):
     examples = {(name, value) for name, value in names if name not in generic}
     assert len(examples) >= 5
     for name, value in examples:
-        monkeypatch.setenv(name, value or "1" if "CACHE_DIR" not in name else "/tmp")
+        monkeypatch.setenv(name, (value or "").strip("'") or "1" if "CACHE_DIR" not in name else "/tmp")  # the shell's quotes
         try:
             section, _, field = name.removeprefix("CLEANWIRE_").lower().partition("__")
             assert field in Settings.model_fields[section].annotation.model_fields, name
@@ -66,7 +67,7 @@ def test_every_set_example_and_setting_the_docs_name_exists():
     sets = mentions(r"--set[ =]([a-z0-9_]+)\.([a-z0-9_]+)=([^\s`|)\"]+)", DOCUMENTS + CODE)
     assert sets
     for section, field, value in sets:
-        load_settings({section: {field: value}})
+        load_settings(parse_overrides([f"{section}.{field}={value}"]))
     named = mentions(rf"`({SECTIONS})\.([a-z0-9_]+)", DOCUMENTS)
     assert len(named) >= 10
     for section, field in named:
