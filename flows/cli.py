@@ -34,10 +34,11 @@ def parse_overrides(pairs: list[str]) -> dict:
         if not sep or not name:
             raise UsageError(f"--set expects SECTION.FIELD=VALUE, got {pair!r}")
         node = out
-        *parents, leaf = name.strip().split(".")
+        name = name.strip()
+        *parents, leaf = name.split(".")
         for part in parents:
             node = node.setdefault(part, {})
-        node[leaf] = setting_from_text(name.strip(), value)
+        node[leaf] = setting_from_text(name, value)
     load_settings(out)
     return out
 

@@ -1617,8 +1617,8 @@ def _story_groups(pages: Sequence[_Page], config: CleanConfig) -> list[int]:
 
 
 # Rules that also fire on article text (a list's labels printed several times, a row of asterisks, a
-# "Disclaimer" heading, the affiliate note a clean copy of a review ships with, its testimonials): a page on which only
-# these fire shows no chrome (a repeated line of headline length does count).
+# "Disclaimer" heading, the affiliate note a clean copy of a review ships with, its testimonials): a
+# page on which only these fire shows no chrome (a repeated line of headline length does count).
 ARTICLE_TEXT_RULES = frozenset(
     {"repeated_line", "symbols", "author_bio", "testimonial", "closing_block", "affiliate_disclosure"}
 )
@@ -1846,9 +1846,9 @@ _PER_TEXT_CACHES = (_cached_tokens, _cached_text_facts)
 @contextmanager
 def _memoised_per_batch() -> Iterator[None]:
     """A line's tokens and facts computed once per distinct text of the batch, then freed. Unbounded
-    within the batch: a bounded cache (32k texts) forgot a site's chrome between its pages, and a
-    2,000-page chunk of a generated day computed its 75k distinct texts' facts 117k times; what it
-    holds lives as long as the batch's pages do, and not in the worker after it."""
+    within the batch, because a site's chrome recurs on pages far apart in it (a bounded cache of 32k
+    texts computes a 2,000-page bench-day chunk's 75k distinct texts 117k times); freed after it, so
+    what it holds lives as long as the batch's pages do and not in the worker after them."""
     try:
         yield
     finally:
