@@ -139,6 +139,13 @@ def _label(line: str) -> str:
 
 def _ends_sentence(text: str) -> bool:
     """Whether the line ends like a sentence, looking past closing quotes, brackets and emoji."""
+    last = text[-1:]
+    # Most lines end in a letter, a digit or the sentence's own mark, which no closer, space or
+    # emoji is: decided without looking up Unicode categories.
+    if last in _TERMINAL:
+        return not text.endswith(_ELLIPSIS)
+    if last.isalnum():
+        return False
     end = len(text)
     while end and (
         text[end - 1] in _CLOSERS or text[end - 1].isspace() or unicodedata.category(text[end - 1]) in _TRAILING_SYMBOLS
@@ -378,15 +385,16 @@ def unwrap_lines(lines: Sequence[str], config: CleanConfig, boilerplate: frozens
     `segment_line_chars`, and a site's chrome line is never joined."""
     out: list[str] = []
     first: list[int] = []
+    stripped = [line.strip() for line in lines]  # each line is looked at up to three times
     pos = 0
     while pos < len(lines):
         first.append(pos)
-        text = lines[pos].strip()
+        text = stripped[pos]
         parts = [text]
         size = len(text)
         while pos + 1 < len(lines):
-            step = 2 if not lines[pos + 1].strip() and pos + 2 < len(lines) else 1  # over one blank line
-            following = lines[pos + step].strip()
+            step = 2 if not stripped[pos + 1] and pos + 2 < len(lines) else 1  # over one blank line
+            following = stripped[pos + step]
             if not (
                 _wraps_into(parts[-1], following, config)
                 and size + 1 + len(following) <= config.segment_line_chars
