@@ -771,8 +771,9 @@ def _text_facts(text: str, rules: _Rules, stopwords: frozenset[str]) -> _TextFac
     tokens = _line_tokens(text, config)
     words = len(tokens)
     ends = _ends_sentence(text) or _is_unmarked_prose(text, config)
+    key = normalise(text)
     return _TextFacts(
-        normalise(text),
+        key,
         words,
         _effective_length(text, config),
         ends,
@@ -780,7 +781,7 @@ def _text_facts(text: str, rules: _Rules, stopwords: frozenset[str]) -> _TextFac
         _typed_rule(text, tokens, ends, rules, config),
         # The rule's pattern closes with a colon at the end of the text.
         words <= config.prompt_max_words and text.endswith(":") and rules.comment_author.search(text) is not None,
-        _is_list_row(text),
+        _is_list_row(text, key),
         _field_label(text),
     )
 
@@ -1080,11 +1081,12 @@ _LIST_ITEM = re.compile(rf"[{_LIST_MARKERS}]\s|\(?\d{{1,3}}[.)]\s")
 _LIST_MARKER_CHARS = tuple(_LIST_MARKERS)
 
 
-def _is_list_row(text: str) -> bool:
+def _is_list_row(text: str, key: str) -> bool:
     """Whether a line opens with a list marker or holds a digit (a numbered item's number is one):
-    a table row or list item when short. A test of the first character and one digit search,
-    rather than a pattern tried at every position."""
-    return text.startswith(_LIST_MARKER_CHARS) or _DIGIT_RUN.search(text) is not None
+    a table row or list item when short. `key` is ``normalise(text)``, which holds a 0 exactly when
+    the text holds a digit (every run of digits is a 0 there, and casefolding makes and removes
+    none): a substring test rather than another digit search over the text."""
+    return text.startswith(_LIST_MARKER_CHARS) or "0" in key
 
 
 def _is_data_row(line: Line) -> bool:
@@ -1213,7 +1215,8 @@ class _Selection:
         the text counts only beside other chrome: a clean article that closes with a checklist, a
         list of resources or code reads like a footer menu there, and a scrape's footer comes with
         its copyright notice, prompts or the site's recurring lines."""
-        typed = sum(self.is_chrome(pos, config) for pos in range(len(self.classified)))
+        # Only a line a rule matched can be chrome (``is_chrome``).
+        typed = sum(self.is_chrome(pos, config) for pos, line in enumerate(self.classified) if line.rule is not None)
         menus = self.menu_lines(config, below=bool(typed) or self.anchor is not None)
         return (self.anchor is not None) + typed + len(menus)
 
