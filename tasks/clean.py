@@ -1404,7 +1404,34 @@ def select(
             dropped.append((line, line.rule or "noise"))
         else:
             kept.append(line)
+    again = _printed_again(kept, config)
+    if again:
+        dropped += [(kept[at], "repeated_paragraph") for at in sorted(again)]
+        kept = [line for at, line in enumerate(kept) if at not in again]
     return _Selection(kept, dropped, (first, end), classified, anchor, navigation)
+
+
+def _printed_again(kept: Sequence[Line], config: CleanConfig) -> frozenset[int]:
+    """Positions in `kept` of the paragraphs that a block printed a second time repeats: at least
+    `repeated_block_min_paragraphs` paragraphs in a row (other lines between them aside), each the
+    same text as a paragraph above. Pages print their article, its summary or its FAQ twice (a
+    mobile and a desktop layout, a schema block); the second copy is no new text. A paragraph the
+    article restates on its own (a key figure in the summary and again in the text) stands alone."""
+    seen: set[str] = set()
+    found: list[int] = []
+    run: list[int] = []
+    for at, line in enumerate([*kept, None]):
+        if line is not None and line.kind != Kind.GOOD:
+            continue
+        if line is not None and line.text in seen:
+            run.append(at)
+            continue
+        if len(run) >= config.repeated_block_min_paragraphs:
+            found.extend(run)
+        run = []
+        if line is not None:
+            seen.add(line.text)
+    return frozenset(found)
 
 
 def _find_title(sel: _Selection, config: CleanConfig) -> str | None:

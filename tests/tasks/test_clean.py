@@ -293,6 +293,37 @@ def test_a_single_signed_paragraph_and_headings_under_paragraphs_are_the_article
     assert body_lines(clean_text(page(MENU, collected, FOOTER))) == collected
 
 
+P4 = (
+    "The council said it would publish the timetables next month, after a last round of talks with the "
+    "drivers' union and the two companies that run the buses."
+)
+
+
+def test_a_block_of_paragraphs_printed_twice_keeps_its_first_copy() -> None:
+    # A mobile and a desktop layout, or a summary printed again: the second copy is no new text.
+    article = [*ARTICLE, P4]
+    result = clean_text(page(MENU, article, "Read the full story", article, FOOTER))
+    assert body_lines(result) == article
+    assert "repeated_paragraph" in rules_of(result)
+    # Lines between the copied paragraphs (questions over their answers) do not break the block.
+    faq = ["What changes?", P1, "When?", P2, "Who pays?", P3, "What next?", P4]
+    schema = ["Question 1", P1, "Question 2", P2, "Question 3", P3, "Question 4", P4]
+    result = clean_text(page(MENU, faq, schema, FOOTER))
+    assert [line for line in body_lines(result) if line in article] == article
+    assert "repeated_paragraph" in rules_of(result)
+
+
+def test_paragraphs_an_article_restates_are_kept() -> None:
+    # A key paragraph restated once, or a short run of them (terms under each offer), is the article's.
+    once = [P1, P2, P3, P4, P1]
+    assert body_lines(clean_text(page(MENU, once, FOOTER))) == once
+    terms = [P1, P2, P3, P4, P2, P3, P4]
+    assert body_lines(clean_text(page(MENU, terms, FOOTER))) == terms
+    # With no chrome around it, a page repeating its text is already an article and comes out whole.
+    twice = [*ARTICLE, P4, *ARTICLE, P4]
+    assert body_lines(clean_text(page(twice))) == twice
+
+
 def test_author_box_whose_name_line_the_page_repeats_is_dropped() -> None:
     # The author's name stands in the byline above the text and again over the box below it.
     box = ["Jane Doe", "Jane Doe is a staff writer at Example News, where she covers transport and city politics."]
