@@ -282,12 +282,12 @@ class CleanConfig(Section):
         2, description="Fewest paragraphs in a row, each signed by a reviewer on the line under it, that are a block "
         "of testimonials."
     )
+    testimonial_signature_max_words: int = Field(4, description="Longest reviewer's signature under a testimonial, in words.")
     repeated_block_min_paragraphs: int = Field(
         4,
         description="Fewest paragraphs in a row, each repeating one above, that make a block printed twice "
         "(dropped); a lone paragraph printed again is the article restating it.",
     )
-    testimonial_signature_max_words: int = Field(4, description="Longest reviewer's signature under a testimonial, in words.")
     page_repeat_min: int = Field(
         3, description="A short non-sentence line printed this often on one page is furniture."
     )
