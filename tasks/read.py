@@ -64,6 +64,9 @@ class Decoded:
     text: str
     encoding: str
     flags: tuple[str, ...] = field(default=())  # e.g. "invalid_bytes_replaced"
+    # The bytes ``text`` is the strict UTF-8 decoding of (most scrapes), else None: normalise_text
+    # looks for control characters in them rather than encoding the text once more.
+    utf8: bytes | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -117,7 +120,7 @@ def decode(data: bytes, config: ReadConfig = ReadConfig()) -> Decoded | Rejected
     if bom_encodings:
         return _decode_with(data, bom_encodings[0])
     try:
-        return Decoded(data.decode("utf-8"), "utf-8")
+        return Decoded(data.decode("utf-8"), "utf-8", utf8=data)
     except UnicodeDecodeError:
         pass
     if _mostly_utf8(data, config):
@@ -154,10 +157,14 @@ def _decode_with(data: bytes, encoding: str) -> Decoded:
         return Decoded(data.decode(encoding, errors="replace"), encoding, ("invalid_bytes_replaced",))
 
 
-def normalise_text(text: str) -> str:
-    """Drop NULs and other C0 controls a scraper leaked; unify line endings."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if not _has_control_chars(text):
+def normalise_text(text: str, utf8: bytes | None = None) -> str:
+    """Drop NULs and other C0 controls a scraper leaked; unify line endings.
+
+    ``utf8``: the text's UTF-8 encoding when the caller has it (``Decoded.utf8``), spared encoding again.
+    """
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if not _has_control_bytes(text.encode("utf-8", "surrogatepass") if utf8 is None else utf8):
         return text  # nearly every page: the check costs an eighth of the scan below
     # A regex scan, not str.translate: translate looks every character up in a dict (~1 ms per 20 KB page).
     return _CONTROL_CHARS.sub("", text)
@@ -167,10 +174,10 @@ _REMOVED_CONTROLS = _CONTROL_BYTES + b"\x7f"  # C0 controls but tab, newlines an
 _CONTROL_CHARS = re.compile("[" + "".join(f"\\x{c:02x}" for c in _REMOVED_CONTROLS) + "]+")
 
 
-def _has_control_chars(text: str) -> bool:
-    """Whether ``text`` holds a character ``_CONTROL_CHARS`` removes: UTF-8 encodes those characters,
-    and only them, as those single bytes, and bytes.translate deletes bytes at C speed."""
-    encoded = text.encode("utf-8", "surrogatepass")
+def _has_control_bytes(encoded: bytes) -> bool:
+    """Whether the text ``encoded`` (UTF-8) holds a character ``_CONTROL_CHARS`` removes: UTF-8 encodes
+    those characters, and only them, as those single bytes, and bytes.translate deletes bytes at C
+    speed. Unifying line endings removes no such byte, so the bytes before it answer for the text after."""
     return len(encoded.translate(None, _REMOVED_CONTROLS)) != len(encoded)
 
 
@@ -182,7 +189,7 @@ def parse_object(uri: str, key: str, payload: bytes, size_bytes: int, config: Re
     decoded = decode(payload, config)
     if isinstance(decoded, Rejected):
         return ParseOutcome(rejections=[_read_rejection(uri, decoded, payload, size_bytes, config)])
-    text = normalise_text(decoded.text)
+    text = normalise_text(decoded.text, decoded.utf8)
     if fmt == HTML:
         outcome = ParseOutcome()
         outcome.add(parse_html(uri, "", text, size_bytes, parse))

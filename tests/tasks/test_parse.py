@@ -175,6 +175,17 @@ def test_date_languages_must_be_dateparsers():
         ParseConfig(date_languages=("en", "xx"))
 
 
+def test_justext_gets_the_same_stoplist_words_once_made():
+    import justext.core
+
+    stoplist = ("The", "und", "ET", "et")
+    words = justext.core.define_stoplist(stoplist)
+    assert words == frozenset({"the", "und", "et"})
+    assert justext.core.define_stoplist(stoplist) is words
+    assert justext.core.define_stoplist(frozenset({"Le", "la"})) == frozenset({"le", "la"})
+    assert justext.core.define_stoplist(stoplist) is words
+
+
 def test_a_page_without_main_text_is_rejected_at_parse():
     rejected = parse_html(URI, "", "<html><head><title>Video</title></head><body><video src='a.mp4'></video></body></html>", 90, ParseConfig())
     assert isinstance(rejected, Rejection)

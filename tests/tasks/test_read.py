@@ -75,6 +75,21 @@ def test_normalise_text_keeps_text_without_controls_as_it_is():
     assert normalise_text(text) == text
 
 
+@pytest.mark.parametrize("line", ["a leaked\x00 NUL and\x7f DEL\r\n", "plain text, café 東京\n", "tab\tform\x0cfeed\r"])
+def test_normalise_text_reads_a_strict_utf8_pages_bytes_as_its_text(line):
+    text = line * 20
+    data = text.encode("utf-8")
+    decoded = decode(data)
+    assert decoded.utf8 is data
+    assert normalise_text(decoded.text, decoded.utf8) == normalise_text(text)
+
+
+def test_only_a_strict_utf8_decoding_keeps_its_bytes():
+    assert decode(TEXT.encode("cp1252")).utf8 is None
+    assert decode(codecs.BOM_UTF8 + b"text").utf8 is None
+    assert decode(b"caf\xc3\xa9 and a stray \xff byte" * 20).utf8 is None
+
+
 def test_read_objects_accounts_for_every_object(tmp_path):
     (tmp_path / "good.txt").write_text("A real article sentence that is long enough to keep.\n")
     (tmp_path / "empty.txt").write_bytes(b"")
