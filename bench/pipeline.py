@@ -6,8 +6,10 @@ A day of N pages is built from the dev sets' real pages (``raw/<id>.txt`` and ``
 aeb-dev and wcxb-dev): each page's site chrome (the raw lines before and after its gold article)
 is wrapped around new article text — sentences drawn from all gold articles, about one word in
 seven replaced by a word of the whole pool, so articles are distinct (the prose is real, the
-sentences' order is not). An HTML page declares the language its chrome's source page declares
-(`<html lang>`, as ~96 % of the dev sets' pages do), which decides the languages dates are read in.
+sentences' order is not). An HTML page is its chrome's source page itself (the dev set's saved HTML:
+its markup, scripts, styles, metadata and declared language) with the elements holding the gold
+article replaced by the new one, so HTML read cost is a real page's; a source page whose article
+is not found as whole elements gets a small generated page in the same language.
 About 10 % of the pages are near-duplicates of an earlier page (a few words changed, the last
 paragraph dropped, often on another site's chrome) and about 2 % are bad inputs (empty, binary,
 a page with no article, a broken JSON line). Pages are plain-text scrapes (~80 %), HTML (~10 %)
@@ -57,9 +59,14 @@ JSONL_SHARE = 0.10
 JSONL_RECORDS_PER_FILE = 20
 WORD_SWAP_SHARE = 0.15
 SAMPLE_SECONDS = 0.2
+# A source page serves as an HTML page's template when this share of its gold paragraphs are whole
+# elements there (the rest of its article would otherwise stay in the page beside the new one).
+TEMPLATE_MIN_FOUND = 0.8
+ARTICLE_SLOT = "cleanwire-bench-article"
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z“\"'])")
 _WORD = re.compile(r"^[A-Za-z][a-z]{2,}$")
+_NOT_LETTER = re.compile(r"[\W_]+")
 # The language an <html> tag declares, as written ("en", "en-GB"): the day's HTML pages declare their
 # chrome's source page's, as real pages do (s27: 766 of the dev sets' 800 HTML pages declare one).
 _HTML_LANG = re.compile(r"""<html\b[^>]*?\blang\s*=\s*["']?([A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*)""", re.IGNORECASE)
@@ -74,6 +81,7 @@ class Chrome:
     head: list[str]
     tail: list[str]
     lang: str | None = None  # what the source page's <html lang> declares; None when it declares none
+    page: str | None = None  # the source page's HTML with ARTICLE_SLOT where its article was; None: not found
 
 
 @dataclass
@@ -99,7 +107,10 @@ def load_material(bench_dirs: list[Path]) -> Material:
             paragraphs = {p.strip() for p in gold["body"].splitlines() if len(p.strip()) > 40}
             hits = [i for i, text in enumerate(raw) if text.strip() in paragraphs]
             if hits:
-                chromes.append(Chrome(raw[: hits[0]], raw[hits[-1] + 1 :], declared_language(bench / "html" / f"{gold['id']}.html.gz")))
+                html_path = bench / "html" / f"{gold['id']}.html.gz"
+                chromes.append(
+                    Chrome(raw[: hits[0]], raw[hits[-1] + 1 :], declared_language(html_path), page_template(html_path, paragraphs))
+                )
             article = [s for p in gold["body"].split("\n") for s in _SENTENCE_END.split(p.strip()) if len(s) > 30]
             latin = [s for s in article if sum(c.isascii() for c in s) > 0.95 * len(s)]
             sentences.extend(latin)
@@ -116,6 +127,44 @@ def declared_language(html_path: Path) -> str | None:
     with gzip.open(html_path) as page:
         match = _HTML_LANG.search(page.read(_HTML_TAG_WITHIN).decode("latin-1"))
     return match[1] if match else None
+
+
+def page_template(html_path: Path, paragraphs: set[str]) -> str | None:
+    """The saved page with ARTICLE_SLOT as the whole content of the innermost element that holds at
+    least TEMPLATE_MIN_FOUND of its gold paragraphs, or None when no element does (the article would
+    stay beside the new one)."""
+    if not html_path.is_file() or not paragraphs:
+        return None
+    import lxml.etree
+    import lxml.html
+
+    try:
+        root = lxml.html.document_fromstring(gzip.decompress(html_path.read_bytes()))
+    except (lxml.etree.ParserError, ValueError):
+        return None
+    # A paragraph's opening letters and digits: markup splits words apart ("<b>A</b>nd") and list
+    # items lose the marker the gold gives them, so text is compared without spaces or punctuation.
+    keys = {_letters(p.lstrip("-*• "))[:60] for p in paragraphs}
+    keys.discard("")
+
+    def holds_article(element) -> bool:
+        text = _letters(element.text_content())
+        return sum(key in text for key in keys) >= TEMPLATE_MIN_FOUND * len(keys)
+
+    body = root.find("body")
+    if body is None or not keys or not holds_article(body):
+        return None
+    container = body
+    while (inner := next((c for c in container if isinstance(c.tag, str) and holds_article(c)), None)) is not None:
+        container = inner
+    for child in list(container):
+        container.remove(child)
+    container.text = ARTICLE_SLOT
+    return lxml.html.tostring(root.getroottree(), encoding="unicode")
+
+
+def _letters(text: str) -> str:
+    return "".join(_NOT_LETTER.split(text.casefold()))
 
 
 def new_article(rng: random.Random, material: Material) -> tuple[str, list[str]]:
@@ -159,6 +208,8 @@ def page_html(chrome: Chrome, title: str, paragraphs: list[str]) -> str:
     def esc(text: str) -> str:
         return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
+    if chrome.page is not None:
+        return chrome.page.replace(ARTICLE_SLOT, f"<h1>{esc(title)}</h1>" + "".join(f"<p>{esc(p)}</p>" for p in paragraphs), 1)
     nav = "".join(f"<li><a href='#'>{esc(line)}</a></li>" for line in chrome.head if line.strip())
     foot = "".join(f"<p>{esc(line)}</p>" for line in chrome.tail if line.strip())
     body = "".join(f"<p>{esc(p)}</p>" for p in paragraphs)
