@@ -45,6 +45,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import lxml.etree
+import lxml.html
+
 if TYPE_CHECKING:
     import psutil
 
@@ -135,9 +138,6 @@ def page_template(html_path: Path, paragraphs: set[str]) -> str | None:
     stay beside the new one)."""
     if not html_path.is_file() or not paragraphs:
         return None
-    import lxml.etree
-    import lxml.html
-
     try:
         root = lxml.html.document_fromstring(gzip.decompress(html_path.read_bytes()))
     except (lxml.etree.ParserError, ValueError):
@@ -208,15 +208,15 @@ def page_html(chrome: Chrome, title: str, paragraphs: list[str]) -> str:
     def esc(text: str) -> str:
         return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
+    article = f"<h1>{esc(title)}</h1>" + "".join(f"<p>{esc(p)}</p>" for p in paragraphs)
     if chrome.page is not None:
-        return chrome.page.replace(ARTICLE_SLOT, f"<h1>{esc(title)}</h1>" + "".join(f"<p>{esc(p)}</p>" for p in paragraphs), 1)
+        return chrome.page.replace(ARTICLE_SLOT, article, 1)
     nav = "".join(f"<li><a href='#'>{esc(line)}</a></li>" for line in chrome.head if line.strip())
     foot = "".join(f"<p>{esc(line)}</p>" for line in chrome.tail if line.strip())
-    body = "".join(f"<p>{esc(p)}</p>" for p in paragraphs)
     lang = f" lang='{chrome.lang}'" if chrome.lang else ""
     return (
         f"<!doctype html><html{lang}><head><meta charset='utf-8'><title>{esc(title)}</title></head><body>"
-        f"<nav><ul>{nav}</ul></nav><main><article><h1>{esc(title)}</h1>{body}</article></main>"
+        f"<nav><ul>{nav}</ul></nav><main><article>{article}</article></main>"
         f"<footer>{foot}</footer></body></html>\n"
     )
 
