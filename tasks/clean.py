@@ -988,10 +988,12 @@ def _join_lead(
     config: CleanConfig,
     below_headline: bool,
 ) -> tuple[int, frozenset[int]]:
-    """Where the region starts once it takes in the article's lead, and the positions it skips: a run
-    of paragraphs above it (at least `lead_join_min_paragraphs`, below the repeated headline and any
-    end-of-article line) that scores at least `lead_join_ratio` of the region is joined, and what
-    stands between them is not. A product box, a table of contents or an ad between the opening
+    """Where the region starts once it takes in the article's lead, and the positions it skips: the
+    best run above it (below the repeated headline and any end-of-article line) that scores at least
+    `lead_join_ratio` of the region and holds `lead_join_min_paragraphs` paragraphs in a row is
+    joined from the first of those paragraphs on (what the run takes in above them, an author's box,
+    a disclosure, is not the lead; it joins only as a lead of its own), and what stands between
+    them is not. A product box, a table of contents or an ad between the opening
     paragraphs and the rest costs more than the lead scores, so the best run alone starts below it;
     its short lines would cost the article's precision more than its prose adds. A run that opens
     right under the repeated headline (`lead_headline_max_lines`: past a byline, a date, a share bar)
@@ -1004,13 +1006,25 @@ def _join_lead(
     gaps: list[int] = []
     while True:
         lead, start, stop = _best_run(scores, top, first)
-        paragraphs = sum(lines[pos].kind == Kind.GOOD for pos in range(start, stop))
         under_headline = below_headline and start - opening <= config.lead_headline_max_lines
         share = lead >= config.lead_join_ratio * region
-        if paragraphs < config.lead_join_min_paragraphs or not (share or under_headline):
+        opens = _first_paragraphs_in_a_row(lines, start, stop, config.lead_join_min_paragraphs)
+        if opens is None or not (share or under_headline):
             return first, frozenset(gaps)
         gaps.extend(range(stop, first))
-        first = start
+        first = opens
+
+
+def _first_paragraphs_in_a_row(lines: Sequence[Line], start: int, stop: int, count: int) -> int | None:
+    """Position in lines[start:stop] where the first `count` paragraphs (GOOD lines) in a row begin,
+    with no other line between them. An article's lead is paragraphs in a row; a menu's blurbs each
+    stand under their item's name."""
+    run = 0
+    for pos in range(start, stop):
+        run = run + 1 if lines[pos].kind == Kind.GOOD else 0
+        if run == count:
+            return pos - count + 1
+    return None
 
 
 def _end_at_closing_block(lines: Sequence[Line], first: int, end: int, config: CleanConfig, rules: _Rules) -> int:

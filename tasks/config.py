@@ -204,13 +204,16 @@ class CleanConfig(Section):
         "the page's best region (the header above it holds teasers for other stories).",
     )
     lead_join_ratio: float = Field(
-        0.14,
+        0.06,
         description="A run of paragraphs above the main-text region that scores at least this share of the region "
         "is the article's lead, joined to it; what stands between them (a product box, a table of contents, an ad) is "
         "dropped.",
     )
     lead_join_min_paragraphs: int = Field(
-        3, description="Fewest article-text lines in a run above the region that make it the article's lead."
+        2,
+        description="Fewest paragraphs in a row (no other line between them) that make a run above the main-text "
+        "region the article's lead, which then starts at the first of them (a menu's blurbs each stand under their "
+        "item's name; an author's box, a disclosure or a table of contents stands above the lead).",
     )
     lead_headline_max_lines: int = Field(
         15,

@@ -616,13 +616,48 @@ def test_a_short_lead_right_under_the_headline_joins_a_long_article() -> None:
         "We tested every grinder on this list at home for at least two weeks of daily use.",
         "Each one ground beans for filter coffee, espresso and a French press every morning.",
     ]
-    body = [*REVIEW_BODY, *(line.replace("our testers", "the editors") for line in REVIEW_BODY)]
+    # Long enough that the two short paragraphs score too small a share of it to join on their own.
+    body = [*REVIEW_BODY, *(line.replace("our testers", by) for by in ("the editors", "our readers") for line in REVIEW_BODY)]
     head = [REVIEW_TITLE, MENU, REVIEW_HEAD, "By Jane Doe", "March 3, 2025"]
-    joined = clean_text(page(*head, lead, REVIEW_LEAD[0], REVIEW_CONTENTS, body, FOOTER))
+    joined = clean_text(page(*head, lead, REVIEW_CONTENTS, body, FOOTER))
     # The same paragraphs far under the headline, between two menus, are no lead of the article.
-    apart = clean_text(page(*head, REVIEW_CONTENTS, lead, REVIEW_LEAD[0], REVIEW_CONTENTS, body, FOOTER))
-    assert body_lines(joined) == [*lead, REVIEW_LEAD[0], *body]
+    apart = clean_text(page(*head, REVIEW_CONTENTS, lead, REVIEW_CONTENTS, body, FOOTER))
+    assert body_lines(joined) == [*lead, *body]
     assert body_lines(apart) == body
+
+
+def test_two_paragraphs_in_a_row_above_a_product_box_join_as_the_lead() -> None:
+    # No repeated headline marks where the article starts; the lead is two paragraphs in a row.
+    result = clean_text(page(REVIEW_TITLE, MENU, REVIEW_LEAD[:2], REVIEW_CONTENTS, REVIEW_BODY, FOOTER))
+    assert body_lines(result) == [*REVIEW_LEAD[:2], *REVIEW_BODY]
+
+
+def test_a_menus_blurbs_above_the_article_are_no_lead() -> None:
+    # Each blurb stands under its item's name: paragraphs, but never two in a row.
+    blurbs = [
+        line
+        for name, blurb in (
+            ("Grinders", "Our tests of hand and electric grinders, from cheap travel models to machines for espresso."),
+            ("Kettles", "Every kettle we have poured from, with the ones that keep their heat for a second cup."),
+            ("Scales", "The scales that weigh a dose of coffee to a tenth of a gram and do not drift over time."),
+            ("Brewers", "Drip machines and pour-over cones, the ones we use at home and the ones we gave away."),
+        )
+        for line in (name, blurb)
+    ]
+    result = clean_text(page(REVIEW_TITLE, MENU, blurbs, REVIEW_CONTENTS, REVIEW_BODY, FOOTER))
+    assert body_lines(result) == REVIEW_BODY
+
+
+def test_the_lead_starts_at_its_paragraphs_not_at_the_box_above_them() -> None:
+    # The best run above the article takes in the site's blurb and the author's box over the lead;
+    # only the paragraphs in a row are the lead.
+    blurb = (
+        "Example Reviews has tested kitchen gear since 2009, and our team of editors buys every product we "
+        "review with our own money, so that no brand can pay for a place on one of our lists."
+    )
+    author = ["Jane Doe", "Senior Editor"]
+    result = clean_text(page(REVIEW_TITLE, MENU, blurb, author, REVIEW_LEAD[:2], REVIEW_CONTENTS, REVIEW_BODY, FOOTER))
+    assert body_lines(result) == [*REVIEW_LEAD[:2], *REVIEW_BODY]
 
 
 def test_teaser_lines_cut_with_an_ellipsis_are_not_sentences() -> None:
