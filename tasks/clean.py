@@ -959,7 +959,7 @@ def main_region(
     """Positions [first, end) in `lines` of the article: the best-scoring run of lines, taken below
     the repeated headline when the text there scores a fair share of the page's best, and joined to
     the article's lead above it (``_join_lead``); with the positions inside it that are not the
-    article's (what stood between the lead and the rest)."""
+    article's (what stood between the lead and the rest, but for the rows of a table or list)."""
     if not lines:
         return 0, 0, frozenset()
     rows = _table_rows(lines, config) | _record_rows(lines, config)
@@ -976,7 +976,9 @@ def main_region(
     if best <= 0:
         return 0, 0, frozenset()
     first, gaps = _join_lead(scores, lines, top, first, end, config, below_headline=top > 0)
-    return first, end, gaps
+    # A table or the article's own list between the lead and the rest (its rows cost the region
+    # nothing) is the article's, unlike a product box or a table of contents.
+    return first, end, gaps - rows
 
 
 def _join_lead(

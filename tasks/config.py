@@ -207,7 +207,7 @@ class CleanConfig(Section):
         0.06,
         description="A run of paragraphs above the main-text region that scores at least this share of the region "
         "is the article's lead, joined to it; what stands between them (a product box, a table of contents, an ad) is "
-        "dropped.",
+        "dropped, but for the rows of a table or of the article's own list.",
     )
     lead_join_min_paragraphs: int = Field(
         2,

@@ -632,6 +632,16 @@ def test_two_paragraphs_in_a_row_above_a_product_box_join_as_the_lead() -> None:
     assert body_lines(result) == [*REVIEW_LEAD[:2], *REVIEW_BODY]
 
 
+def test_a_table_between_the_lead_and_the_rest_stays_with_the_article() -> None:
+    # Its rows cost the region nothing: the article's own table, unlike the contents beside it.
+    table = [
+        f"{name} grinder: {grams} g, ${price}"
+        for name, grams, price in (("Acme", 420, 90), ("Baratza", 900, 140), ("Fellow", 1100, 195))
+    ]
+    result = clean_text(page(REVIEW_TITLE, MENU, REVIEW_LEAD[:2], table, REVIEW_CONTENTS, REVIEW_BODY, FOOTER))
+    assert body_lines(result) == [*REVIEW_LEAD[:2], *table, *REVIEW_BODY]
+
+
 def test_a_menus_blurbs_above_the_article_are_no_lead() -> None:
     # Each blurb stands under its item's name: paragraphs, but never two in a row.
     blurbs = [
