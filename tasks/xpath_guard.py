@@ -12,10 +12,11 @@ expressions over trafilatura's.
 from __future__ import annotations
 
 import re
-from re import _constants as sre  # noqa: PLC2701 - the parsed form of a pattern has no public API
-from re import _parser as sre_parse  # noqa: PLC2701
+# The parsed form of a pattern has no public API; these are the modules re itself compiles with.
+from re import _constants as sre
+from re import _parser as sre_parse
 
-# A test that needs more literals than this is left unguarded: each contains() costs ~0.4 µs a
+# A test that needs more literals than this is left unguarded: each contains() costs ~0.4 µs an
 # element, so a long list of them costs more than the one callback it spares.
 MAX_GUARD_LITERALS = 8
 _RE_TEST = re.compile(
