@@ -8,8 +8,12 @@ a non-HTML or error response) becomes a Rejection of its own, so a file's good r
 Every document keeps the URI of the object it came from and a locator inside it ("" for whole-file
 documents, ``line:N``, ``index:N``, ``offset:N``), so each output row is traceable to its exact input.
 Everything here is pure: text, bytes or a stream in, documents and rejections out; no storage I/O.
-Two process-wide hooks: htmldate's dateparser is given each HTML page's languages (``_dates_read_in``),
-and jusText finds the word set of a stoplist it was given before by identity (``_stoplist_set``).
+Process-wide hooks into the HTML extractors: htmldate's dateparser is given each HTML page's
+languages (``_dates_read_in``). The others only make the same output cheaper: jusText finds the word
+set of a stoplist it was given before by identity (``_stoplist_set``); trafilatura's and htmldate's
+parsers pick each element's Python class in C (``_HTML_CLASSES``); trafilatura's basic cleaning
+finds its elements in one walk of the tree (``_basic_clean_targets``); trafilatura's XPaths ask their
+EXSLT regex tests only of elements holding a literal the regex needs (``_guard_trafilatura_xpaths``).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import datetime as dt
 import functools
 import json
 import re
+import sys
 import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -27,18 +32,24 @@ from email.utils import parsedate_to_datetime
 from typing import BinaryIO
 
 import htmldate.extractors
+import htmldate.utils
 import justext.core
 import polars as pl
 import trafilatura
+import trafilatura.settings
+import trafilatura.utils
 from dateparser import DateDataParser
 from dateparser.data.languages_info import language_order
 from htmldate import find_date
+from lxml import etree
+from lxml.html import HtmlComment, HtmlElement, HtmlElementClassLookup, HtmlEntity, HtmlProcessingInstruction
 from trafilatura.settings import set_date_params
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 
 from tasks.config import ParseConfig
 from tasks.quarantine import Rejection
+from tasks.xpath_guard import guarded
 
 TEXT, HTML, JSON, JSONL, WARC = "text", "html", "json", "jsonl", "warc"
 _EXTENSIONS = {
@@ -297,6 +308,106 @@ def _stoplist_set(stoplist: Iterable[str]) -> frozenset[str]:
 
 # jusText looks this module-level function up on each classify_paragraphs call.
 justext.core.define_stoplist = _stoplist_set
+
+
+def _html_element_classes() -> etree.ElementNamespaceClassLookup:
+    """lxml.html's choice of Python class for each node, made in C rather than by a Python method.
+
+    lxml.html's parsers ask ``HtmlElementClassLookup.lookup`` (Python) for the class of every node
+    Python touches, ~4,400 times a page (each XPath match, each attribute an EXSLT regex test reads):
+    ~5 % of an HTML page's CPU. Its answer depends only on the node's kind and lower-cased tag name;
+    the HTML parser lower-cases every tag name, so a C table by exact name gives the same classes.
+    """
+    lookup = etree.ElementNamespaceClassLookup(
+        etree.ElementDefaultClassLookup(
+            element=HtmlElement, comment=HtmlComment, pi=HtmlProcessingInstruction, entity=HtmlEntity
+        )
+    )
+    by_tag = lookup.get_namespace(None)
+    for tag, element_class in HtmlElementClassLookup._default_element_classes.items():
+        by_tag[tag] = element_class
+    return lookup
+
+
+_HTML_CLASSES = _html_element_classes()
+for _parser in (trafilatura.utils.HTML_PARSER, htmldate.utils.HTML_PARSER):
+    _parser.set_element_class_lookup(_HTML_CLASSES)
+
+
+# The expression _basic_clean_targets evaluates, as trafilatura states it (trafilatura.settings).
+_BASIC_CLEAN_PATH = (
+    ".//aside|.//div[contains(@class|@id, 'footer')]|.//fencedframe|.//footer|.//script|.//style|.//svg|.//template"
+    f"|.//*[re:test(@class, '{trafilatura.settings._COOKIE_CONSENT_RE}', 'i') or "
+    f"re:test(@id, '{trafilatura.settings._COOKIE_CONSENT_RE}', 'i')]"
+)
+_BASIC_CLEAN_TAGS = frozenset({"aside", "fencedframe", "footer", "script", "style", "svg", "template"})
+_COOKIE_CONSENT = re.compile(trafilatura.settings._COOKIE_CONSENT_RE, re.IGNORECASE)
+
+
+def _basic_clean_targets(tree: HtmlElement) -> list[HtmlElement]:
+    """The elements trafilatura's BASIC_CLEAN_XPATH selects under ``tree``, in document order.
+
+    trafilatura measures a page's text with it on every page whose extraction is short (the recall
+    gate; the bench day's pages nearly all), and lxml calls back into Python for each of the two
+    EXSLT regex tests of every element: ~4 ms a page, one walk of the tree here ~0.5 ms.
+    ``contains(@class|@id, ...)`` reads the first of the two attributes the element states.
+    """
+    selected = []
+    for element in tree.iterdescendants(etree.Element):
+        tag = element.tag
+        if tag in _BASIC_CLEAN_TAGS or (tag == "div" and "footer" in _first_attribute(element, ("class", "id"))):
+            selected.append(element)
+            continue
+        for name in ("class", "id"):
+            value = element.get(name)
+            if value is not None and _COOKIE_CONSENT.search(value):
+                selected.append(element)
+                break
+    return selected
+
+
+def _first_attribute(element: HtmlElement, names: tuple[str, ...]) -> str:
+    """The value of the first of ``names`` the element states, in its own attribute order ("" if none)."""
+    return next((value for name, value in element.items() if name in names), "")
+
+
+# trafilatura's basic_cleaning looks the expression up in its module on each call; the stand-in is
+# installed only for the expression it was written for.
+_trafilatura_baseline = sys.modules["trafilatura.baseline"]  # the package exports a function by that name
+if _trafilatura_baseline.BASIC_CLEAN_XPATH.path == _BASIC_CLEAN_PATH:
+    _trafilatura_baseline.BASIC_CLEAN_XPATH = _basic_clean_targets
+
+
+_EXSLT_REGEX = {"re": "http://exslt.org/regular-expressions"}  # the prefix trafilatura's XPaths bind
+
+
+def _guard_trafilatura_xpaths() -> None:
+    """Each of trafilatura's module-level XPaths (alone or in a list) whose regex tests can be guarded
+    is replaced, in every module holding it, by the guarded expression (tasks.xpath_guard).
+
+    Its XPaths call an EXSLT regex test for each element they reach, about half of an HTML page's CPU
+    on the bench day; the guards select the same elements.
+    """
+    modules = [module for name, module in list(sys.modules.items()) if name.startswith("trafilatura.")]
+    # id -> (the original, its replacement): the original is kept so that its id is not reused.
+    replacements: dict[int, tuple[etree.XPath, etree.XPath]] = {}
+
+    def replacement(xpath: etree.XPath) -> etree.XPath:
+        if id(xpath) not in replacements:
+            path = guarded(xpath.path)
+            new = xpath if path == xpath.path else etree.XPath(path, namespaces=_EXSLT_REGEX)
+            replacements[id(xpath)] = replacements[id(new)] = (xpath, new)  # a list seen again holds the new one
+        return replacements[id(xpath)][1]
+
+    for module in modules:
+        for name, value in list(vars(module).items()):
+            if isinstance(value, etree.XPath):
+                setattr(module, name, replacement(value))
+            elif isinstance(value, list) and any(isinstance(item, etree.XPath) for item in value):
+                value[:] = [replacement(item) if isinstance(item, etree.XPath) else item for item in value]
+
+
+_guard_trafilatura_xpaths()
 
 
 def without_headline(text: str, title: str | None) -> str:

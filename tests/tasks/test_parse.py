@@ -186,6 +186,47 @@ def test_justext_gets_the_same_stoplist_words_once_made():
     assert justext.core.define_stoplist(stoplist) is words
 
 
+def test_html_elements_get_the_classes_lxml_html_would_give():
+    import htmldate.utils
+    import trafilatura.utils
+    from lxml.html import HtmlElement, HtmlElementClassLookup
+
+    page = "<html><body><FORM action='/s'><Label>Q</Label><Input name=q><select><option>a</select><textarea></textarea></FORM><P>Text</P></body></html>"
+    classes = HtmlElementClassLookup()._element_classes
+    for tree in (trafilatura.utils.load_html(page), htmldate.utils.load_html(page)):
+        elements = list(tree.iter())
+        assert {type(element).__name__ for element in elements} >= {"FormElement", "InputElement", "LabelElement", "SelectElement", "TextareaElement"}
+        assert all(type(element) is classes.get(element.tag.lower(), HtmlElement) for element in elements)
+
+
+_BASIC_CLEAN_PAGE = """<html><body><div id="top"><aside>Side</aside><p>Story text.</p>
+<div class="site-footer">F1</div><div id="footer" class="x">F2</div><div class="x" id="footer">not F3</div>
+<section class="CookieBanner">C1</section><div id="onetrust-consent-sdk"><span class="cookie-notice">C2</span></div>
+<div class="coo\u212aie_bar">C3</div><div class="cookies-not-set">body</div><p class="notice--cookie">C4</p>
+<footer><svg><path d="M0"/></svg></footer><template>T</template><fencedframe></fencedframe>
+<script>var a;</script><style>p{}</style></div></body></html>"""
+
+
+@pytest.mark.parametrize("root", ["body", "html"])
+def test_basic_cleaning_removes_what_trafilaturas_expression_selects(root):
+    import sys
+
+    import trafilatura.settings
+    import trafilatura.utils
+    from lxml import etree
+
+    from tasks.parse import _BASIC_CLEAN_PATH, _basic_clean_targets
+
+    # The stand-in is for this expression only: a trafilatura that changes it fails here.
+    assert trafilatura.settings.BASIC_CLEAN_XPATH.path == _BASIC_CLEAN_PATH
+    assert sys.modules["trafilatura.baseline"].BASIC_CLEAN_XPATH is _basic_clean_targets
+    tree = trafilatura.utils.load_html(_BASIC_CLEAN_PAGE)
+    tree = tree if root == "html" else tree.find("body")
+    selected = _basic_clean_targets(tree)
+    assert selected == trafilatura.settings.BASIC_CLEAN_XPATH(tree)
+    assert [element.text for element in selected if element.tag in ("div", "section", "span", "p")] == ["F1", "F2", "C1", None, "C2", "C3", "C4"]
+
+
 def test_a_page_without_main_text_is_rejected_at_parse():
     rejected = parse_html(URI, "", "<html><head><title>Video</title></head><body><video src='a.mp4'></video></body></html>", 90, ParseConfig())
     assert isinstance(rejected, Rejection)
