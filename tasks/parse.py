@@ -57,9 +57,10 @@ _WORD = re.compile(r"\w+")
 _JSON_START = re.compile(rb'\{\s*"|\[\s*\{')
 # A shorter first line that merely occurs in the title ("News", "Sport") is a label, not the headline.
 _MIN_HEADLINE_CHARS = 15
-# The page's language as its <html> tag declares it (lang or xml:lang, the primary subtag of "en-US").
-_DECLARED_LANGUAGE = re.compile(r"""<html\b[^>]*?\blang\s*=\s*["']?([a-z]{2,3})\b""", re.IGNORECASE)
-_HTML_TAG_WITHIN = 4096  # characters (or bytes) of the page the <html> tag is looked for in
+# The page's language as its <html> tag declares it (lang or xml:lang), as written: "en", "en-US", "en_US".
+_DECLARED_LANGUAGE = re.compile(r"""<html\b[^>]*?\blang\s*=\s*["']?([a-z]{2,3}(?:[-_][a-z0-9]{1,8})*)""", re.IGNORECASE)
+_LANGUAGE_SUBTAG_SEPARATOR = re.compile(r"[-_]")
+HTML_TAG_WITHIN = 4096  # characters (or bytes) from a page's start its <html> tag is looked for in
 
 
 @dataclass(frozen=True)
@@ -217,6 +218,13 @@ def _markup_date(html: str | bytes, url: str | None) -> dt.date | None:
     return parse_date(find_date(html, url=url, **set_date_params(False)))
 
 
+def declared_language(html: str | bytes) -> str | None:
+    """The language tag the page's <html> tag declares, as written ("pt-BR"), or None."""
+    head = html[:HTML_TAG_WITHIN]
+    match = _DECLARED_LANGUAGE.search(head.decode("latin-1") if isinstance(head, bytes) else head)
+    return match[1] if match else None
+
+
 def date_languages(html: str | bytes, configured: tuple[str, ...]) -> tuple[str, ...] | None:
     """The languages a date printed in the page's text is read in: the page's declared one and ``configured``.
 
@@ -226,9 +234,8 @@ def date_languages(html: str | bytes, configured: tuple[str, ...]) -> tuple[str,
     """
     if not configured:
         return None
-    head = html[:_HTML_TAG_WITHIN]
-    match = _DECLARED_LANGUAGE.search(head.decode("latin-1") if isinstance(head, bytes) else head)
-    declared = match[1].lower() if match else None
+    tag = declared_language(html)
+    declared = _LANGUAGE_SUBTAG_SEPARATOR.split(tag, maxsplit=1)[0].lower() if tag else None
     if declared in language_order and declared not in configured:
         return (declared, *configured)
     return configured

@@ -161,6 +161,7 @@ def test_a_date_read_for_one_pages_languages_is_not_reused_for_a_page_of_others(
         ('<!DOCTYPE html>\n<html class="x" lang="pt-BR"><head>', ("en",), ("pt", "en")),
         (b'<html xml:lang="DE" lang="de">', ("en",), ("de", "en")),
         ('<html lang="en-US">', ("en", "fr"), ("en", "fr")),
+        ("<html lang='de_DE'>", ("en",), ("de", "en")),  # the underscore form some CMSs print
         ('<html lang="tlh">', ("en",), ("en",)),  # a language dateparser does not know
         ("<html><body>", ("en",), ("en",)),
         ('<html lang="fr">', (), None),
