@@ -56,10 +56,12 @@ class ReadConfig(Section):
         description="A file with well-formed UTF-8 sequences and at most this share of invalid bytes is UTF-8 "
         "(decoded with replacement characters and flagged), not a legacy encoding.",
     )
-    preferred_encodings: tuple[str, ...] = Field(
-        ("cp1252",),
-        description="Tie-break when charset-normalizer rates several legacy encodings equally well "
-        "(windows-1252 is what browsers assume for unlabeled Western pages).",
+    encoding_eras: tuple[Literal["modern_web", "legacy_iso", "legacy_mac", "legacy_regional", "dos", "mainframe"], ...] = Field(
+        ("modern_web", "legacy_iso"),
+        min_length=1,
+        description="The families of encodings chardet may guess for a file that is not Unicode: the web's "
+        "(Windows code pages, KOI8, the CJK ones) and ISO-8859. DOS, Mac and mainframe code pages are not how "
+        "web pages are saved, and short pages with a (R) or a dash matched them (bench/encoding.py).",
     )
 
 
