@@ -77,8 +77,16 @@ class ParseConfig(Section):
     text_fields: tuple[str, ...] = Field(
         ("text", "content", "body", "article"), description="Keys of a record's visible text (cleaned as a plain scrape)."
     )
+    markdown_fields: tuple[str, ...] = Field(
+        ("markdown",), description="Keys of a record's page as Markdown (its visible text is cleaned), used when no text key is present."
+    )
+    markdown_min_links: int = Field(
+        5,
+        description="A text scrape or a record's text with this many Markdown links or images with a URL target "
+        "([text](https://...)) is Markdown and is read without its markup (a .md file always is).",
+    )
     html_fields: tuple[str, ...] = Field(
-        ("html", "raw_html"), description="Keys of a record's page HTML (extracted with trafilatura), used when no text key is present."
+        ("html", "raw_html"), description="Keys of a record's page HTML (extracted with trafilatura), used when no text or Markdown key is present."
     )
     published_fields: tuple[str, ...] = Field(
         ("published", "date", "published_at", "publish_date"), description="Keys of a record's publication date."

@@ -38,11 +38,14 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 
 from tasks.config import ParseConfig
+from tasks.markdown import looks_like_markdown, markdown_text
 from tasks.quarantine import Rejection
 
-TEXT, HTML, JSON, JSONL, WARC = "text", "html", "json", "jsonl", "warc"
+TEXT, MARKDOWN, HTML, JSON, JSONL, WARC = "text", "markdown", "html", "json", "jsonl", "warc"
 _EXTENSIONS = {
     ".txt": TEXT,
+    ".md": MARKDOWN,
+    ".markdown": MARKDOWN,
     ".html": HTML,
     ".htm": HTML,
     ".xhtml": HTML,
@@ -150,9 +153,14 @@ def sniff_format(head: bytes) -> str:
 # --- Plain text and HTML ------------------------------------------------------------------------
 
 
-def parse_text(source_uri: str, text: str, size_bytes: int) -> list[RawDocument]:
-    """A plain-text scrape is one document: the visible text of one page."""
-    return [RawDocument(source_uri=source_uri, locator="", text=text, size_bytes=size_bytes)]
+def parse_text(source_uri: str, text: str, size_bytes: int, config: ParseConfig, markdown: bool = False) -> list[RawDocument]:
+    """A text scrape is one document: the visible text of one page (of its Markdown, when it is Markdown)."""
+    return [RawDocument(source_uri=source_uri, locator="", text=visible_text(text, config, markdown), size_bytes=size_bytes)]
+
+
+def visible_text(text: str, config: ParseConfig, markdown: bool = False) -> str:
+    """``text`` as the page showed it: Markdown (named so, or found to be) without its markup."""
+    return markdown_text(text) if markdown or looks_like_markdown(text, config.markdown_min_links) else text
 
 
 def parse_html(
@@ -390,12 +398,13 @@ def parse_record(source_uri: str, locator: str, record: object, size_bytes: int,
         language=_language_code(_first_string(record, config.language_fields)),
     )
     text = _first_string(record, config.text_fields)
+    markdown = _first_string(record, config.markdown_fields) if text is None else None
     html = _first_string(record, config.html_fields)
-    if text is None and html is None:
-        fields = ", ".join(config.text_fields + config.html_fields)
+    if text is None and markdown is None and html is None:
+        fields = ", ".join(config.text_fields + config.markdown_fields + config.html_fields)
         excerpt = json.dumps(record, ensure_ascii=False)
         return _rejected(source_uri, locator, "no_body_field", f"none of {fields}", size_bytes, stated["title"], excerpt)
-    if text is None:
+    if text is None and markdown is None:
         extracted = parse_html(
             source_uri, locator, html, size_bytes, config, stated["url"], stated["fetched_at"], stated["published_date"]
         )
@@ -404,7 +413,8 @@ def parse_record(source_uri: str, locator: str, record: object, size_bytes: int,
         # The record's own fields win over what the page's markup says.
         stated = {name: value or getattr(extracted, name) for name, value in stated.items()}
         return RawDocument(source_uri, locator, extracted.text, size_bytes, **stated, extracted=True)
-    return RawDocument(source_uri=source_uri, locator=locator, text=text, size_bytes=size_bytes, **stated)
+    body = visible_text(text, config) if text is not None else markdown_text(markdown or "")
+    return RawDocument(source_uri=source_uri, locator=locator, text=body, size_bytes=size_bytes, **stated)
 
 
 def _first_string(record: dict, keys: Iterable[str]) -> str | None:

@@ -27,6 +27,7 @@ from tasks.parse import (
     HTML,
     JSON,
     JSONL,
+    MARKDOWN,
     WARC,
     ParseOutcome,
     documents_frame,
@@ -196,7 +197,7 @@ def parse_object(uri: str, key: str, payload: bytes, size_bytes: int, config: Re
     elif fmt in (JSON, JSONL):
         outcome = parse_json(uri, text, size_bytes, parse, lines=fmt == JSONL)
     else:
-        outcome = ParseOutcome(documents=parse_text(uri, text, size_bytes))
+        outcome = ParseOutcome(documents=parse_text(uri, text, size_bytes, parse, markdown=fmt == MARKDOWN))
     outcome.warnings.extend(f"{uri}: {flag} ({decoded.encoding})" for flag in decoded.flags)
     return outcome
 

@@ -13,6 +13,7 @@ from tasks.parse import (
     HTML,
     JSON,
     JSONL,
+    MARKDOWN,
     TEXT,
     WARC,
     RawDocument,
@@ -53,6 +54,7 @@ def no_network(monkeypatch):
         ("a/items.ndjson", JSONL),
         ("a/CC-NEWS-20250823.warc.gz", WARC),
         ("a/page.txt", TEXT),
+        ("a/page.md.gz", MARKDOWN),
         ("a/page.dat", None),
     ],
 )
@@ -263,6 +265,33 @@ def test_broken_pretty_printed_json_is_one_rejection():
     outcome = parse_json(URI, text, len(text), ParseConfig(), lines=False)
     assert outcome.documents == []
     assert [r.reasons[0].split(" ")[0:2] for r in outcome.rejections] == [["bad_json", "(line:4:"]]
+
+
+MARKDOWN_PAGE = (
+    "* [Home](https://news.example.org/)\n* [Sport](https://news.example.org/sport/)\n\n"
+    "![Logo](https://news.example.org/logo.png)\n\n# The ferry returns\n\n"
+    "The **ferry** to the [island](https://news.example.org/island) sails again on Monday.\n\n"
+    "[Share](https://social.example.com/share?u=1) [Print](/print)\n"
+)
+MARKDOWN_TEXT = "Home\nSport\nThe ferry returns\nThe ferry to the island sails again on Monday.\nShare Print"
+
+
+@pytest.mark.parametrize("key", ["scrapes/ferry.md", "scrapes/ferry.txt"])
+def test_a_markdown_scrape_is_read_as_its_visible_text(key):
+    # .md by its name; a .txt by its links ([text](https://...)), which a page's visible text does not hold.
+    outcome = parse_object(URI, key, MARKDOWN_PAGE.encode(), len(MARKDOWN_PAGE), ReadConfig(), ParseConfig())
+    assert [doc.text for doc in outcome.documents] == [MARKDOWN_TEXT]
+
+
+def test_a_records_markdown_is_read_as_its_visible_text_and_its_text_field_wins():
+    text = jsonl({"url": FERRY.url, "markdown": MARKDOWN_PAGE}, {"text": FERRY.body, "markdown": MARKDOWN_PAGE})
+    outcome = parse_json(URI, text, len(text), ParseConfig(), lines=True)
+    assert [doc.text for doc in outcome.documents] == [MARKDOWN_TEXT, FERRY.body]
+
+
+def test_a_text_with_a_few_bracketed_links_stays_as_written():
+    few = "The ferry [returns](https://news.example.org/ferry) on Monday, the mayor said.\n"
+    assert parse_object(URI, "ferry.txt", few.encode(), len(few), ReadConfig(), ParseConfig()).documents[0].text == few
 
 
 def test_the_field_mapping_is_configurable():
