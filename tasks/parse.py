@@ -420,7 +420,7 @@ def parse_record(source_uri: str, locator: str, record: object, size_bytes: int,
 def _first_string(record: dict, keys: Iterable[str]) -> str | None:
     """The first non-empty value among ``keys``; a list (several authors) is joined with commas."""
     for key in keys:
-        value = record.get(key)
+        value = _field(record, key)
         if isinstance(value, list):
             value = ", ".join(v for v in value if isinstance(v, str) and v.strip())
         if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -428,6 +428,18 @@ def _first_string(record: dict, keys: Iterable[str]) -> str | None:
         if isinstance(value, str) and value.strip():
             return value
     return None
+
+
+def _field(record: dict, key: str) -> object:
+    """``record[key]``; a key with dots that the record does not hold names a path into nested objects."""
+    if key in record or "." not in key:
+        return record.get(key)
+    value: object = record
+    for part in key.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
 
 
 # --- WARC ---------------------------------------------------------------------------------------

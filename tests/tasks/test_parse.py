@@ -294,6 +294,30 @@ def test_a_text_with_a_few_bracketed_links_stays_as_written():
     assert parse_object(URI, "ferry.txt", few.encode(), len(few), ReadConfig(), ParseConfig()).documents[0].text == few
 
 
+def test_records_of_common_exporters_are_read_with_their_metadata():
+    news_please = {
+        "url": FERRY.url, "title": FERRY.title, "maintext": FERRY.body, "authors": ["Jane Doe"],
+        "date_publish": "2025-08-22 18:30:00", "date_download": "2025-08-23 10:00:00", "language": "en",
+    }
+    firecrawl = {
+        "markdown": MARKDOWN_PAGE,
+        "metadata": {"title": LIBRARY.title, "sourceURL": LIBRARY.url, "language": "en", "publishedTime": "2025-08-21T09:00:00Z"},
+    }
+    text = jsonl(news_please, firecrawl)
+    first, second = parse_json(URI, text, len(text), ParseConfig(), lines=True).documents
+    assert (first.url, first.title, first.text, first.byline) == (FERRY.url, FERRY.title, FERRY.body, "Jane Doe")
+    assert first.published_date == dt.date(2025, 8, 22)
+    assert first.fetched_at == dt.datetime(2025, 8, 23, 10, 0, tzinfo=dt.UTC)
+    assert (second.url, second.title, second.text, second.language) == (LIBRARY.url, LIBRARY.title, MARKDOWN_TEXT, "en")
+    assert second.published_date == dt.date(2025, 8, 21)
+
+
+def test_a_dotted_field_name_the_record_holds_as_a_key_is_that_key():
+    text = jsonl({"og.title": "Stated as one key", "text": FERRY.body})
+    (doc,) = parse_json(URI, text, len(text), ParseConfig(title_fields=("og.title",)), lines=True).documents
+    assert doc.title == "Stated as one key"
+
+
 def test_the_field_mapping_is_configurable():
     text = jsonl({"permalink": FERRY.url, "story": FERRY.body, "crawl_time": "1755943200"})
     config = ParseConfig(url_fields=("permalink",), text_fields=("story",), fetched_fields=("crawl_time",))
