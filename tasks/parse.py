@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import io
 import json
 import re
 import zlib
@@ -41,7 +42,7 @@ from tasks.config import ParseConfig
 from tasks.markdown import looks_like_markdown, markdown_text
 from tasks.quarantine import Rejection
 
-TEXT, MARKDOWN, HTML, JSON, JSONL, WARC = "text", "markdown", "html", "json", "jsonl", "warc"
+TEXT, MARKDOWN, HTML, JSON, JSONL, CSV, TSV, WARC = "text", "markdown", "html", "json", "jsonl", "csv", "tsv", "warc"
 _EXTENSIONS = {
     ".txt": TEXT,
     ".md": MARKDOWN,
@@ -52,6 +53,8 @@ _EXTENSIONS = {
     ".json": JSON,
     ".jsonl": JSONL,
     ".ndjson": JSONL,
+    ".csv": CSV,
+    ".tsv": TSV,
     ".warc": WARC,
 }
 _HTML_MEDIA_TYPES = ("text/html", "application/xhtml+xml")
@@ -378,6 +381,22 @@ def _parse_json_lines(source_uri: str, text: str, config: ParseConfig) -> ParseO
             outcome.add(_bad_json(source_uri, locator, exc, line_bytes, line))
             continue
         outcome.add(parse_record(source_uri, locator, record, line_bytes, config))
+    return outcome
+
+
+def parse_table(source_uri: str, text: str, size_bytes: int, config: ParseConfig, separator: str) -> ParseOutcome:
+    """Scraper records as rows of a CSV/TSV file with a header (polars; every value read as text):
+    each row is a record with the header's names as its keys, at ``row:N`` (N from 1, the header
+    not counted). A file polars cannot read as a table is one rejection."""
+    try:
+        table = pl.read_csv(io.StringIO(text), separator=separator, infer_schema=False, raise_if_empty=True)
+    except (pl.exceptions.PolarsError, ValueError) as exc:
+        detail = str(exc).strip().split("\n")[0]
+        return ParseOutcome(rejections=[_rejected(source_uri, "", "bad_table", detail, size_bytes, None, text[:2000])])
+    outcome = ParseOutcome()
+    for number, row in enumerate(table.iter_rows(named=True), start=1):
+        row_bytes = sum(len(value.encode()) for value in row.values() if value)
+        outcome.add(parse_record(source_uri, f"row:{number}", row, row_bytes, config))
     return outcome
 
 

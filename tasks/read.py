@@ -24,16 +24,19 @@ from prefect import task
 
 from tasks.config import ParseConfig, ReadConfig, S3Config
 from tasks.parse import (
+    CSV,
     HTML,
     JSON,
     JSONL,
     MARKDOWN,
+    TSV,
     WARC,
     ParseOutcome,
     documents_frame,
     format_by_name,
     parse_html,
     parse_json,
+    parse_table,
     parse_text,
     parse_warc,
     sniff_format,
@@ -196,6 +199,8 @@ def parse_object(uri: str, key: str, payload: bytes, size_bytes: int, config: Re
         outcome.add(parse_html(uri, "", text, size_bytes, parse))
     elif fmt in (JSON, JSONL):
         outcome = parse_json(uri, text, size_bytes, parse, lines=fmt == JSONL)
+    elif fmt in (CSV, TSV):
+        outcome = parse_table(uri, text, size_bytes, parse, separator="," if fmt == CSV else "\t")
     else:
         outcome = ParseOutcome(documents=parse_text(uri, text, size_bytes, parse, markdown=fmt == MARKDOWN))
     outcome.warnings.extend(f"{uri}: {flag} ({decoded.encoding})" for flag in decoded.flags)

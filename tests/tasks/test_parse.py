@@ -12,6 +12,7 @@ from tasks.config import ParseConfig, ReadConfig
 from tasks.parse import (
     HTML,
     JSON,
+    CSV,
     JSONL,
     MARKDOWN,
     TEXT,
@@ -55,6 +56,7 @@ def no_network(monkeypatch):
         ("a/CC-NEWS-20250823.warc.gz", WARC),
         ("a/page.txt", TEXT),
         ("a/page.md.gz", MARKDOWN),
+        ("a/export.CSV", CSV),
         ("a/page.dat", None),
     ],
 )
@@ -316,6 +318,29 @@ def test_a_dotted_field_name_the_record_holds_as_a_key_is_that_key():
     text = jsonl({"og.title": "Stated as one key", "text": FERRY.body})
     (doc,) = parse_json(URI, text, len(text), ParseConfig(title_fields=("og.title",)), lines=True).documents
     assert doc.title == "Stated as one key"
+
+
+@pytest.mark.parametrize(("key", "separator"), [("export.csv", ","), ("export.tsv.gz", "\t")])
+def test_a_table_export_is_one_record_a_row(key, separator):
+    body = FERRY.body.replace('"', "'")  # one paragraph a line, commas inside: a quoted field
+    text = separator.join(["url", "title", "text", "date_publish"]) + "\n"
+    text += separator.join([FERRY.url, FERRY.title, f'"{body}"', "2025-08-22"]) + "\n"
+    text += separator.join([LIBRARY.url, "", "", ""]) + "\n"
+    outcome = parse_object(URI, key, text.encode(), len(text), ReadConfig(), ParseConfig())
+    (doc,) = outcome.documents
+    assert (doc.locator, doc.url, doc.title, doc.text, doc.published_date) == (
+        "row:1", FERRY.url, FERRY.title, body, dt.date(2025, 8, 22)
+    )
+    (missing,) = outcome.rejections
+    assert missing.record_locator == "row:2" and missing.reasons[0].startswith("no_body_field (row:2: ")
+
+
+def test_a_table_that_is_not_one_is_one_rejection_saying_why():
+    text = "url,text\nhttps://news.example.org/a,one,two\n"
+    outcome = parse_object(URI, "export.csv", text.encode(), len(text), ReadConfig(), ParseConfig())
+    assert outcome.documents == []
+    (bad,) = outcome.rejections
+    assert bad.stage == "parse" and bad.reasons[0].startswith("bad_table (") and bad.excerpt == text
 
 
 def test_the_field_mapping_is_configurable():
