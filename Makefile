@@ -22,6 +22,7 @@ bench: $(STAMP)  ## the benchmarks (installs their extra baselines first)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev,bench]'
 	$(BIN)/python -m bench.noise
 	$(BIN)/python -m bench.dedup
+	$(BIN)/python -m bench.encoding
 
 lock:  ## refresh constraints.txt from the current venv after changing pyproject.toml
 	$(BIN)/python -m pip freeze --exclude-editable --disable-pip-version-check | grep -v '^-e ' > constraints.txt

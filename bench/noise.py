@@ -14,7 +14,9 @@ lines per site, then each document), and scored with the benchmark's scorer:
   page's copy and scrape, and the documents of two pages reviewed as one story
   (bench/same_story_pairs.json);
 - ``syndicated``: each story in the chrome of three "sites" (the lines above and below the article
-  on another dev page, one site per donor page, the URL's host naming the site), one batch.
+  on another dev page, one site per donor page, the URL's host naming the site), one batch;
+- ``markdown``: the page's HTML as a Markdown scraper saves it (html2text, lines not wrapped: menus
+  as link lists, images, tables), read as a run reads a ``.md`` file (``tasks.read.parse_object``).
 
 One table: set, shape, documents, F1 / precision / recall against the gold, share quarantined by the
 clean step, share the record suite's noise-marker rule would quarantine, share of clean inputs that
@@ -35,6 +37,7 @@ published articles and duplicates, and a quarantined page counts as an empty bod
 from __future__ import annotations
 
 import argparse
+import gzip
 import hashlib
 import importlib.util
 import json
@@ -57,13 +60,14 @@ import polars as pl  # noqa: E402
 
 from bench.corpus import reviewed_pairs  # noqa: E402
 from tasks.clean import CleanOutcome, clean_documents, normalise  # noqa: E402
-from tasks.config import CleanConfig, DedupConfig  # noqa: E402
+from tasks.config import CleanConfig, DedupConfig, ParseConfig, ReadConfig  # noqa: E402
 from tasks.parse import RawDocument  # noqa: E402
+from tasks.read import parse_object  # noqa: E402
 
 BENCHMARKS = REPO_ROOT.parent / "shared" / "benchmarks"
 DEFAULT_BENCH = BENCHMARKS / "aeb-dev"
 DEFAULT_SCORER = REPO_ROOT.parent / "shared" / "tools" / "aeb_score.py"
-SHAPES = ("raw", "one-line", "lines", "blank-lines", "wire+scrape", "syndicated")
+SHAPES = ("raw", "one-line", "lines", "blank-lines", "wire+scrape", "syndicated", "markdown")
 # Comment sections and related blocks of dev pages, labelled by raw line range (reviewed data).
 LABELLED_BLOCKS = REPO_ROOT / "tests" / "tasks" / "noise_blocks.json"
 BLOCK_MIN_WORDS = 4  # a shorter line ("Reply", "3 min read") is found in too many bodies to tell
@@ -90,6 +94,7 @@ class Page:
     url: str | None
     with_snippets: tuple[str, ...]
     without_snippets: tuple[str, ...]
+    html: Path  # the saved page (html/<id>.html.gz), where the set has it
 
 
 def load_pages(bench_dir: Path) -> list[Page]:
@@ -111,6 +116,7 @@ def load_pages(bench_dir: Path) -> list[Page]:
                 row.get("url"),
                 tuple(row.get("with") or ()),
                 tuple(row.get("without") or ()),
+                bench_dir / "html" / f"{row['id']}.html.gz",
             )
         )
     return pages
@@ -202,6 +208,23 @@ def syndicated_shape(pages: list[Page], name: str) -> Shape:
     return Shape(docs, golds, {})
 
 
+def markdown_shape(pages: list[Page], name: str) -> Shape:
+    """Each saved page as Markdown (html2text, unwrapped), as the read step reads a .md scrape."""
+    import html2text
+
+    docs, golds = [], {}
+    for page in pages:
+        if not page.html.is_file():
+            continue
+        converter = html2text.HTML2Text()
+        converter.body_width = 0
+        markdown = converter.handle(gzip.decompress(page.html.read_bytes()).decode("utf-8", errors="replace")).encode("utf-8")
+        uri = f"{name}/markdown/{page.id}.md"
+        docs += parse_object(uri, uri, markdown, len(markdown), ReadConfig(), ParseConfig()).documents
+        golds[uri] = page.gold
+    return Shape(docs, golds, {})
+
+
 def build_shape(shape: str, pages: list[Page], name: str) -> Shape:
     match shape:
         case "raw":
@@ -216,6 +239,8 @@ def build_shape(shape: str, pages: list[Page], name: str) -> Shape:
             return wire_shape(pages, name)
         case "syndicated":
             return syndicated_shape(pages, name)
+        case "markdown":
+            return markdown_shape(pages, name)
     raise ValueError(shape)
 
 

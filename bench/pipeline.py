@@ -48,6 +48,8 @@ from typing import TYPE_CHECKING
 import lxml.etree
 import lxml.html
 
+from tasks.parse import HTML_TAG_WITHIN, declared_language
+
 if TYPE_CHECKING:
     import psutil
 
@@ -70,10 +72,6 @@ ARTICLE_SLOT = "cleanwire-bench-article"
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z“\"'])")
 _WORD = re.compile(r"^[A-Za-z][a-z]{2,}$")
 _NOT_LETTER = re.compile(r"[\W_]+")
-# The language an <html> tag declares, as written ("en", "en-GB"): the day's HTML pages declare their
-# chrome's source page's, as real pages do (s27: 766 of the dev sets' 800 HTML pages declare one).
-_HTML_LANG = re.compile(r"""<html\b[^>]*?\blang\s*=\s*["']?([A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*)""", re.IGNORECASE)
-_HTML_TAG_WITHIN = 4096  # bytes of a page its <html> tag is looked for in
 
 
 # --- the generated day ---------------------------------------------------------------------------
@@ -112,7 +110,7 @@ def load_material(bench_dirs: list[Path]) -> Material:
             if hits:
                 html_path = bench / "html" / f"{gold['id']}.html.gz"
                 chromes.append(
-                    Chrome(raw[: hits[0]], raw[hits[-1] + 1 :], declared_language(html_path), page_template(html_path, paragraphs))
+                    Chrome(raw[: hits[0]], raw[hits[-1] + 1 :], source_page_language(html_path), page_template(html_path, paragraphs))
                 )
             article = [s for p in gold["body"].split("\n") for s in _SENTENCE_END.split(p.strip()) if len(s) > 30]
             latin = [s for s in article if sum(c.isascii() for c in s) > 0.95 * len(s)]
@@ -123,13 +121,12 @@ def load_material(bench_dirs: list[Path]) -> Material:
     return Material(chromes, sentences, sorted(vocabulary), titles)
 
 
-def declared_language(html_path: Path) -> str | None:
+def source_page_language(html_path: Path) -> str | None:
     """The language a dev set's gzipped HTML page declares in its <html> tag, or None (no tag, no page)."""
     if not html_path.is_file():
         return None
     with gzip.open(html_path) as page:
-        match = _HTML_LANG.search(page.read(_HTML_TAG_WITHIN).decode("latin-1"))
-    return match[1] if match else None
+        return declared_language(page.read(HTML_TAG_WITHIN))
 
 
 def page_template(html_path: Path, paragraphs: set[str]) -> str | None:

@@ -56,10 +56,12 @@ class ReadConfig(Section):
         description="A file with well-formed UTF-8 sequences and at most this share of invalid bytes is UTF-8 "
         "(decoded with replacement characters and flagged), not a legacy encoding.",
     )
-    preferred_encodings: tuple[str, ...] = Field(
-        ("cp1252",),
-        description="Tie-break when charset-normalizer rates several legacy encodings equally well "
-        "(windows-1252 is what browsers assume for unlabeled Western pages).",
+    encoding_eras: tuple[Literal["modern_web", "legacy_iso", "legacy_mac", "legacy_regional", "dos", "mainframe"], ...] = Field(
+        ("modern_web", "legacy_iso"),
+        min_length=1,
+        description="The families of encodings chardet may guess for a file that is not Unicode: the web's "
+        "(Windows code pages, KOI8, the CJK ones) and ISO-8859. DOS, Mac and mainframe code pages are not how "
+        "web pages are saved, and short pages with a (R) or a dash matched them (bench/encoding.py).",
     )
 
 
@@ -67,23 +69,41 @@ class ParseConfig(Section):
     """How structured inputs (HTML pages, JSON/JSONL records, WARC archives) become documents (see tasks/parse.py).
 
     Each ``*_fields`` tuple lists the JSON keys a scraper may use for one value; the first present,
-    non-empty key wins.
+    non-empty key wins. A dotted key reads inside nested objects ("metadata.title", as Firecrawl and
+    Apify exports nest a page's metadata). The defaults cover common exporters: news-please
+    (``maintext``, ``date_publish``, ``date_download``), newspaper and trafilatura's JSON, Firecrawl
+    and Apify's crawlers (``markdown``, ``metadata.*``).
     """
 
-    url_fields: tuple[str, ...] = Field(("url", "link", "canonical_url"), description="Keys of a record's page URL.")
-    title_fields: tuple[str, ...] = Field(("title", "headline"), description="Keys of a record's headline.")
+    url_fields: tuple[str, ...] = Field(
+        ("url", "link", "canonical_url", "source_url", "metadata.sourceURL", "metadata.url"), description="Keys of a record's page URL."
+    )
+    title_fields: tuple[str, ...] = Field(("title", "headline", "metadata.title"), description="Keys of a record's headline.")
     text_fields: tuple[str, ...] = Field(
-        ("text", "content", "body", "article"), description="Keys of a record's visible text (cleaned as a plain scrape)."
+        ("text", "content", "body", "article", "maintext"), description="Keys of a record's visible text (cleaned as a plain scrape)."
+    )
+    markdown_fields: tuple[str, ...] = Field(
+        ("markdown",), description="Keys of a record's page as Markdown (its visible text is cleaned), used when no text key is present."
+    )
+    markdown_min_links: int = Field(
+        5,
+        description="A text scrape or a record's text with this many Markdown links or images with a URL target "
+        "([text](https://...)) is Markdown and is read without its markup (a .md file always is).",
     )
     html_fields: tuple[str, ...] = Field(
-        ("html", "raw_html"), description="Keys of a record's page HTML (extracted with trafilatura), used when no text key is present."
+        ("html", "raw_html"), description="Keys of a record's page HTML (extracted with trafilatura), used when no text or Markdown key is present."
     )
     published_fields: tuple[str, ...] = Field(
-        ("published", "date", "published_at", "publish_date"), description="Keys of a record's publication date."
+        ("published", "date", "published_at", "publish_date", "date_publish", "metadata.publishedTime"),
+        description="Keys of a record's publication date.",
     )
-    fetched_fields: tuple[str, ...] = Field(("fetched_at", "scraped_at", "crawled_at"), description="Keys of a record's fetch time.")
-    author_fields: tuple[str, ...] = Field(("author", "byline", "authors"), description="Keys of a record's author(s).")
-    language_fields: tuple[str, ...] = Field(("language", "lang"), description="Keys of a record's language code.")
+    fetched_fields: tuple[str, ...] = Field(
+        ("fetched_at", "scraped_at", "crawled_at", "date_download"), description="Keys of a record's fetch time."
+    )
+    author_fields: tuple[str, ...] = Field(("author", "byline", "authors", "metadata.author"), description="Keys of a record's author(s).")
+    language_fields: tuple[str, ...] = Field(
+        ("language", "lang", "metadata.language", "metadata.languageCode"), description="Keys of a record's language code."
+    )
     # trafilatura options: chosen on the aeb-dev pages for the general case, never per site (bench/html.py).
     include_comments: bool = Field(False, description="Keep reader comments below the article (they are not the article).")
     include_tables: bool = Field(True, description="Keep tables inside the article body.")

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import io
 import json
 import re
 import sys
@@ -48,18 +49,23 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 
 from tasks.config import ParseConfig
+from tasks.markdown import looks_like_markdown, markdown_text
 from tasks.quarantine import Rejection
 from tasks.xpath_guard import guarded
 
-TEXT, HTML, JSON, JSONL, WARC = "text", "html", "json", "jsonl", "warc"
+TEXT, MARKDOWN, HTML, JSON, JSONL, CSV, TSV, WARC = "text", "markdown", "html", "json", "jsonl", "csv", "tsv", "warc"
 _EXTENSIONS = {
     ".txt": TEXT,
+    ".md": MARKDOWN,
+    ".markdown": MARKDOWN,
     ".html": HTML,
     ".htm": HTML,
     ".xhtml": HTML,
     ".json": JSON,
     ".jsonl": JSONL,
     ".ndjson": JSONL,
+    ".csv": CSV,
+    ".tsv": TSV,
     ".warc": WARC,
 }
 _HTML_MEDIA_TYPES = ("text/html", "application/xhtml+xml")
@@ -68,9 +74,10 @@ _WORD = re.compile(r"\w+")
 _JSON_START = re.compile(rb'\{\s*"|\[\s*\{')
 # A shorter first line that merely occurs in the title ("News", "Sport") is a label, not the headline.
 _MIN_HEADLINE_CHARS = 15
-# The page's language as its <html> tag declares it (lang or xml:lang, the primary subtag of "en-US").
-_DECLARED_LANGUAGE = re.compile(r"""<html\b[^>]*?\blang\s*=\s*["']?([a-z]{2,3})\b""", re.IGNORECASE)
-_HTML_TAG_WITHIN = 4096  # characters (or bytes) of the page the <html> tag is looked for in
+# The page's language as its <html> tag declares it (lang or xml:lang), as written: "en", "en-US", "en_US".
+_DECLARED_LANGUAGE = re.compile(r"""<html\b[^>]*?\blang\s*=\s*["']?([a-z]{2,3}(?:[-_][a-z0-9]{1,8})*)""", re.IGNORECASE)
+_LANGUAGE_SUBTAG_SEPARATOR = re.compile(r"[-_]")
+HTML_TAG_WITHIN = 4096  # characters (or bytes) from a page's start its <html> tag is looked for in
 
 
 @dataclass(frozen=True)
@@ -160,9 +167,14 @@ def sniff_format(head: bytes) -> str:
 # --- Plain text and HTML ------------------------------------------------------------------------
 
 
-def parse_text(source_uri: str, text: str, size_bytes: int) -> list[RawDocument]:
-    """A plain-text scrape is one document: the visible text of one page."""
-    return [RawDocument(source_uri=source_uri, locator="", text=text, size_bytes=size_bytes)]
+def parse_text(source_uri: str, text: str, size_bytes: int, config: ParseConfig, markdown: bool = False) -> list[RawDocument]:
+    """A text scrape is one document: the visible text of one page (of its Markdown, when it is Markdown)."""
+    return [RawDocument(source_uri=source_uri, locator="", text=visible_text(text, config, markdown), size_bytes=size_bytes)]
+
+
+def visible_text(text: str, config: ParseConfig, markdown: bool = False) -> str:
+    """``text`` as the page showed it: Markdown (named so, or found to be) without its markup."""
+    return markdown_text(text) if markdown or looks_like_markdown(text, config.markdown_min_links) else text
 
 
 def parse_html(
@@ -228,6 +240,13 @@ def _markup_date(html: str | bytes, url: str | None) -> dt.date | None:
     return parse_date(find_date(html, url=url, **set_date_params(False)))
 
 
+def declared_language(html: str | bytes) -> str | None:
+    """The language tag the page's <html> tag declares, as written ("pt-BR"), or None."""
+    head = html[:HTML_TAG_WITHIN]
+    match = _DECLARED_LANGUAGE.search(head.decode("latin-1") if isinstance(head, bytes) else head)
+    return match[1] if match else None
+
+
 def date_languages(html: str | bytes, configured: tuple[str, ...]) -> tuple[str, ...] | None:
     """The languages a date printed in the page's text is read in: the page's declared one and ``configured``.
 
@@ -237,9 +256,8 @@ def date_languages(html: str | bytes, configured: tuple[str, ...]) -> tuple[str,
     """
     if not configured:
         return None
-    head = html[:_HTML_TAG_WITHIN]
-    match = _DECLARED_LANGUAGE.search(head.decode("latin-1") if isinstance(head, bytes) else head)
-    declared = match[1].lower() if match else None
+    tag = declared_language(html)
+    declared = _LANGUAGE_SUBTAG_SEPARATOR.split(tag, maxsplit=1)[0].lower() if tag else None
     if declared in language_order and declared not in configured:
         return (declared, *configured)
     return configured
@@ -477,6 +495,22 @@ def _parse_json_lines(source_uri: str, text: str, config: ParseConfig) -> ParseO
     return outcome
 
 
+def parse_table(source_uri: str, text: str, size_bytes: int, config: ParseConfig, separator: str) -> ParseOutcome:
+    """Scraper records as rows of a CSV/TSV file with a header (polars; every value read as text):
+    each row is a record with the header's names as its keys, at ``row:N`` (N from 1, the header
+    not counted). A file polars cannot read as a table is one rejection."""
+    try:
+        table = pl.read_csv(io.StringIO(text), separator=separator, infer_schema=False, raise_if_empty=True)
+    except (pl.exceptions.PolarsError, ValueError) as exc:
+        detail = str(exc).strip().split("\n")[0]
+        return ParseOutcome(rejections=[_rejected(source_uri, "", "bad_table", detail, size_bytes, None, text[:2000])])
+    outcome = ParseOutcome()
+    for number, row in enumerate(table.iter_rows(named=True), start=1):
+        row_bytes = sum(len(value.encode()) for value in row.values() if value)
+        outcome.add(parse_record(source_uri, f"row:{number}", row, row_bytes, config))
+    return outcome
+
+
 def _bad_json(source_uri: str, locator: str, exc: json.JSONDecodeError, size_bytes: int, excerpt: str | None = None) -> Rejection:
     return _rejected(source_uri, locator, "bad_json", exc.msg, size_bytes, None, excerpt)
 
@@ -494,12 +528,13 @@ def parse_record(source_uri: str, locator: str, record: object, size_bytes: int,
         language=_language_code(_first_string(record, config.language_fields)),
     )
     text = _first_string(record, config.text_fields)
+    markdown = _first_string(record, config.markdown_fields) if text is None else None
     html = _first_string(record, config.html_fields)
-    if text is None and html is None:
-        fields = ", ".join(config.text_fields + config.html_fields)
+    if text is None and markdown is None and html is None:
+        fields = ", ".join(config.text_fields + config.markdown_fields + config.html_fields)
         excerpt = json.dumps(record, ensure_ascii=False)
         return _rejected(source_uri, locator, "no_body_field", f"none of {fields}", size_bytes, stated["title"], excerpt)
-    if text is None:
+    if text is None and markdown is None:
         extracted = parse_html(
             source_uri, locator, html, size_bytes, config, stated["url"], stated["fetched_at"], stated["published_date"]
         )
@@ -508,13 +543,14 @@ def parse_record(source_uri: str, locator: str, record: object, size_bytes: int,
         # The record's own fields win over what the page's markup says.
         stated = {name: value or getattr(extracted, name) for name, value in stated.items()}
         return RawDocument(source_uri, locator, extracted.text, size_bytes, **stated, extracted=True)
-    return RawDocument(source_uri=source_uri, locator=locator, text=text, size_bytes=size_bytes, **stated)
+    body = visible_text(text, config) if text is not None else markdown_text(markdown or "")
+    return RawDocument(source_uri=source_uri, locator=locator, text=body, size_bytes=size_bytes, **stated)
 
 
 def _first_string(record: dict, keys: Iterable[str]) -> str | None:
     """The first non-empty value among ``keys``; a list (several authors) is joined with commas."""
     for key in keys:
-        value = record.get(key)
+        value = _field(record, key)
         if isinstance(value, list):
             value = ", ".join(v for v in value if isinstance(v, str) and v.strip())
         if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -522,6 +558,18 @@ def _first_string(record: dict, keys: Iterable[str]) -> str | None:
         if isinstance(value, str) and value.strip():
             return value
     return None
+
+
+def _field(record: dict, key: str) -> object:
+    """``record[key]``; a key with dots that the record does not hold names a path into nested objects."""
+    if key in record or "." not in key:
+        return record.get(key)
+    value: object = record
+    for part in key.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
 
 
 # --- WARC ---------------------------------------------------------------------------------------

@@ -1,35 +1,42 @@
 """Read step: fetch each raw object, decode it and hand it to the parser its format needs.
 
 Everything but ``read_objects`` (the storage I/O) is pure: bytes in, a value out. Encodings are
-detected with charset-normalizer (BOMs first, then UTF-8, then its statistical guess), so
-cp1252/Latin-1/UTF-16 scrapes decode to the right characters. WARC archives are not read whole:
+detected in order: a BOM, strict UTF-8, UTF-8 with a few stray bytes, then chardet's guess among
+the web's legacy encodings, so cp1252/Latin-1/UTF-16 scrapes decode to the right characters. WARC archives are not read whole:
 they are streamed from storage record by record (tasks/parse.py).
 """
 
 from __future__ import annotations
 
 import codecs
+import functools
 import gzip
 import io
+import operator
 import re
 import zlib
 from dataclasses import dataclass, field
 
 import polars as pl
-from charset_normalizer import from_bytes
+from chardet import detect as detect_encoding
+from chardet.enums import EncodingEra
 from prefect import task
 
 from tasks.config import ParseConfig, ReadConfig, S3Config
 from tasks.parse import (
+    CSV,
     HTML,
     JSON,
     JSONL,
+    MARKDOWN,
+    TSV,
     WARC,
     ParseOutcome,
     documents_frame,
     format_by_name,
     parse_html,
     parse_json,
+    parse_table,
     parse_text,
     parse_warc,
     sniff_format,
@@ -142,12 +149,9 @@ def _mostly_utf8(data: bytes, config: ReadConfig) -> bool:
 
 
 def _guess_encoding(data: bytes, config: ReadConfig) -> str:
-    matches = list(from_bytes(data))
-    if not matches:
-        return "utf-8"
-    best = matches[0]
-    tied = {m.encoding for m in matches if (m.chaos, m.coherence) == (best.chaos, best.coherence)}
-    return next((enc for enc in config.preferred_encodings if enc in tied), best.encoding)
+    """chardet's guess among ``config.encoding_eras``' encodings, as a Python codec name."""
+    eras = functools.reduce(operator.or_, (EncodingEra[era.upper()] for era in config.encoding_eras))
+    return detect_encoding(data, encoding_era=eras, compat_names=False)["encoding"] or "utf-8"
 
 
 def _decode_with(data: bytes, encoding: str) -> Decoded:
@@ -195,8 +199,10 @@ def parse_object(uri: str, key: str, payload: bytes, size_bytes: int, config: Re
         outcome.add(parse_html(uri, "", text, size_bytes, parse))
     elif fmt in (JSON, JSONL):
         outcome = parse_json(uri, text, size_bytes, parse, lines=fmt == JSONL)
+    elif fmt in (CSV, TSV):
+        outcome = parse_table(uri, text, size_bytes, parse, separator="," if fmt == CSV else "\t")
     else:
-        outcome = ParseOutcome(documents=parse_text(uri, text, size_bytes))
+        outcome = ParseOutcome(documents=parse_text(uri, text, size_bytes, parse, markdown=fmt == MARKDOWN))
     outcome.warnings.extend(f"{uri}: {flag} ({decoded.encoding})" for flag in decoded.flags)
     return outcome
 

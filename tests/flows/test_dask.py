@@ -9,7 +9,7 @@ import pytest
 
 from flows.daily import daily_flow
 from flows.runners import dask_scheduler, with_runner
-from tasks.config import Settings
+from tasks.config import ParseConfig, Settings
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -46,7 +46,7 @@ def test_cleaning_in_chunks_equals_cleaning_the_whole_run(seeds_dir):
     from tasks.clean import clean_documents
     from tasks.parse import documents_frame, parse_text
 
-    documents = [doc for path in sorted(seeds_dir.iterdir()) for doc in parse_text(str(path), path.read_text(), 0)]
+    documents = [doc for path in sorted(seeds_dir.iterdir()) for doc in parse_text(str(path), path.read_text(), 0, ParseConfig())]
     settings = Settings(ops={"clean_chunk_docs": 2})
 
     @flow

@@ -12,7 +12,9 @@ from tasks.config import ParseConfig, ReadConfig
 from tasks.parse import (
     HTML,
     JSON,
+    CSV,
     JSONL,
+    MARKDOWN,
     TEXT,
     WARC,
     RawDocument,
@@ -53,6 +55,8 @@ def no_network(monkeypatch):
         ("a/items.ndjson", JSONL),
         ("a/CC-NEWS-20250823.warc.gz", WARC),
         ("a/page.txt", TEXT),
+        ("a/page.md.gz", MARKDOWN),
+        ("a/export.CSV", CSV),
         ("a/page.dat", None),
     ],
 )
@@ -161,6 +165,7 @@ def test_a_date_read_for_one_pages_languages_is_not_reused_for_a_page_of_others(
         ('<!DOCTYPE html>\n<html class="x" lang="pt-BR"><head>', ("en",), ("pt", "en")),
         (b'<html xml:lang="DE" lang="de">', ("en",), ("de", "en")),
         ('<html lang="en-US">', ("en", "fr"), ("en", "fr")),
+        ("<html lang='de_DE'>", ("en",), ("de", "en")),  # the underscore form some CMSs print
         ('<html lang="tlh">', ("en",), ("en",)),  # a language dateparser does not know
         ("<html><body>", ("en",), ("en",)),
         ('<html lang="fr">', (), None),
@@ -303,6 +308,80 @@ def test_broken_pretty_printed_json_is_one_rejection():
     outcome = parse_json(URI, text, len(text), ParseConfig(), lines=False)
     assert outcome.documents == []
     assert [r.reasons[0].split(" ")[0:2] for r in outcome.rejections] == [["bad_json", "(line:4:"]]
+
+
+MARKDOWN_PAGE = (
+    "* [Home](https://news.example.org/)\n* [Sport](https://news.example.org/sport/)\n\n"
+    "![Logo](https://news.example.org/logo.png)\n\n# The ferry returns\n\n"
+    "The **ferry** to the [island](https://news.example.org/island) sails again on Monday.\n\n"
+    "[Share](https://social.example.com/share?u=1) [Print](/print)\n"
+)
+MARKDOWN_TEXT = "Home\nSport\nThe ferry returns\nThe ferry to the island sails again on Monday.\nShare Print"
+
+
+@pytest.mark.parametrize("key", ["scrapes/ferry.md", "scrapes/ferry.txt"])
+def test_a_markdown_scrape_is_read_as_its_visible_text(key):
+    # .md by its name; a .txt by its links ([text](https://...)), which a page's visible text does not hold.
+    outcome = parse_object(URI, key, MARKDOWN_PAGE.encode(), len(MARKDOWN_PAGE), ReadConfig(), ParseConfig())
+    assert [doc.text for doc in outcome.documents] == [MARKDOWN_TEXT]
+
+
+def test_a_records_markdown_is_read_as_its_visible_text_and_its_text_field_wins():
+    text = jsonl({"url": FERRY.url, "markdown": MARKDOWN_PAGE}, {"text": FERRY.body, "markdown": MARKDOWN_PAGE})
+    outcome = parse_json(URI, text, len(text), ParseConfig(), lines=True)
+    assert [doc.text for doc in outcome.documents] == [MARKDOWN_TEXT, FERRY.body]
+
+
+def test_a_text_with_a_few_bracketed_links_stays_as_written():
+    few = "The ferry [returns](https://news.example.org/ferry) on Monday, the mayor said.\n"
+    assert parse_object(URI, "ferry.txt", few.encode(), len(few), ReadConfig(), ParseConfig()).documents[0].text == few
+
+
+def test_records_of_common_exporters_are_read_with_their_metadata():
+    news_please = {
+        "url": FERRY.url, "title": FERRY.title, "maintext": FERRY.body, "authors": ["Jane Doe"],
+        "date_publish": "2025-08-22 18:30:00", "date_download": "2025-08-23 10:00:00", "language": "en",
+    }
+    firecrawl = {
+        "markdown": MARKDOWN_PAGE,
+        "metadata": {"title": LIBRARY.title, "sourceURL": LIBRARY.url, "language": "en", "publishedTime": "2025-08-21T09:00:00Z"},
+    }
+    text = jsonl(news_please, firecrawl)
+    first, second = parse_json(URI, text, len(text), ParseConfig(), lines=True).documents
+    assert (first.url, first.title, first.text, first.byline) == (FERRY.url, FERRY.title, FERRY.body, "Jane Doe")
+    assert first.published_date == dt.date(2025, 8, 22)
+    assert first.fetched_at == dt.datetime(2025, 8, 23, 10, 0, tzinfo=dt.UTC)
+    assert (second.url, second.title, second.text, second.language) == (LIBRARY.url, LIBRARY.title, MARKDOWN_TEXT, "en")
+    assert second.published_date == dt.date(2025, 8, 21)
+
+
+def test_a_dotted_field_name_the_record_holds_as_a_key_is_that_key():
+    text = jsonl({"og.title": "Stated as one key", "text": FERRY.body})
+    (doc,) = parse_json(URI, text, len(text), ParseConfig(title_fields=("og.title",)), lines=True).documents
+    assert doc.title == "Stated as one key"
+
+
+@pytest.mark.parametrize(("key", "separator"), [("export.csv", ","), ("export.tsv.gz", "\t")])
+def test_a_table_export_is_one_record_a_row(key, separator):
+    body = FERRY.body.replace('"', "'")  # one paragraph a line, commas inside: a quoted field
+    text = separator.join(["url", "title", "text", "date_publish"]) + "\n"
+    text += separator.join([FERRY.url, FERRY.title, f'"{body}"', "2025-08-22"]) + "\n"
+    text += separator.join([LIBRARY.url, "", "", ""]) + "\n"
+    outcome = parse_object(URI, key, text.encode(), len(text), ReadConfig(), ParseConfig())
+    (doc,) = outcome.documents
+    assert (doc.locator, doc.url, doc.title, doc.text, doc.published_date) == (
+        "row:1", FERRY.url, FERRY.title, body, dt.date(2025, 8, 22)
+    )
+    (missing,) = outcome.rejections
+    assert missing.record_locator == "row:2" and missing.reasons[0].startswith("no_body_field (row:2: ")
+
+
+def test_a_table_that_is_not_one_is_one_rejection_saying_why():
+    text = "url,text\nhttps://news.example.org/a,one,two\n"
+    outcome = parse_object(URI, "export.csv", text.encode(), len(text), ReadConfig(), ParseConfig())
+    assert outcome.documents == []
+    (bad,) = outcome.rejections
+    assert bad.stage == "parse" and bad.reasons[0].startswith("bad_table (") and bad.excerpt == text
 
 
 def test_the_field_mapping_is_configurable():
