@@ -1412,13 +1412,15 @@ def select(
 
 
 def _printed_again(kept: Sequence[Line], config: CleanConfig) -> frozenset[int]:
-    """Positions in `kept` of the paragraphs that a block printed a second time repeats: at least
+    """Positions in `kept` of the lines of a block printed a second time: at least
     `repeated_block_min_paragraphs` paragraphs in a row (other lines between them aside), each the
-    same text as a paragraph above. Pages print their article, its summary or its FAQ twice (a
-    mobile and a desktop layout, a schema block); the second copy is no new text. A paragraph the
-    article restates on its own (a key figure in the summary and again in the text) stands alone."""
+    same text as a paragraph above, and every line from the first to the last of them, or next to
+    them, that repeats a line above the block (the copy's headings and list items). Pages print
+    their article, its summary or its FAQ twice (a mobile and a desktop layout, a schema block);
+    the second copy is no new text. A paragraph the article restates on its own (a key figure in
+    the summary and again in the text) stands alone."""
     seen: set[str] = set()
-    found: list[int] = []
+    runs: list[list[int]] = []
     run: list[int] = []
     for at, line in enumerate([*kept, None]):
         if line is not None and line.kind != Kind.GOOD:
@@ -1427,10 +1429,21 @@ def _printed_again(kept: Sequence[Line], config: CleanConfig) -> frozenset[int]:
             run.append(at)
             continue
         if len(run) >= config.repeated_block_min_paragraphs:
-            found.extend(run)
+            runs.append(run)
         run = []
         if line is not None:
             seen.add(line.text)
+    opened: dict[str, int] = {}  # where each text is first printed
+    for at, line in enumerate(kept):
+        opened.setdefault(line.text, at)
+    found: set[int] = set()
+    for run in runs:
+        first, last = run[0], run[-1]
+        while first > 0 and opened[kept[first - 1].text] < first - 1:
+            first -= 1
+        while last + 1 < len(kept) and opened[kept[last + 1].text] < first:
+            last += 1
+        found.update(at for at in range(first, last + 1) if opened[kept[at].text] < first)
     return frozenset(found)
 
 

@@ -313,6 +313,20 @@ def test_a_block_of_paragraphs_printed_twice_keeps_its_first_copy() -> None:
     assert "repeated_paragraph" in rules_of(result)
 
 
+def test_a_second_copy_goes_with_its_headings_and_list_items() -> None:
+    # The copy prints the article's headings and list rows again too; a line only the copy has, and
+    # the text after the copy, stay.
+    article = [P1, "What riders get", P2, "- Route 9: to the station", "- Route 4: every ten minutes", P3, "What comes next", P4]
+    copy = [*article[:3], "Updated on Monday", *article[3:]]
+    after = (
+        "Drivers will get the new rosters two weeks before the change, and the union said it would check that "
+        "every shift keeps its break."
+    )
+    result = clean_text(page(MENU, article, copy, after, FOOTER))
+    assert body_lines(result) == [*article, "Updated on Monday", after]
+    assert "repeated_paragraph" in rules_of(result)
+
+
 def test_paragraphs_an_article_restates_are_kept() -> None:
     # A key paragraph restated once, or a short run of them (terms under each offer), is the article's.
     once = [P1, P2, P3, P4, P1]
