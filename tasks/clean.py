@@ -1034,6 +1034,7 @@ def _end_at_closing_block(lines: Sequence[Line], first: int, end: int, config: C
         if tail <= config.link_block_tail_ratio * above and (
             line.rule in ("author_bio", "closing_block")
             or _is_author_paragraph(line, rules)
+            or _names_its_author(lines, pos, rules)
             or (
                 line.rule == "related_block"
                 and _label(line.text) in rules.related
@@ -1295,25 +1296,21 @@ def _author_boxes(lines: list[Line], rules: _Rules) -> list[Line]:
     """An author's box: a short line naming a person ("Jane Doe", "About Jane Doe", "Written by Jane
     Doe"; a line the page may print again and again, in its bylines), at most one short line under
     it (what they do: "Contributing Writer"), then a paragraph about them that opens with the
-    name, its first word or "I'm", and says what they do ("Jane Doe is a staff writer at ...").
+    name, its first word or "I'm", and says what they do ("Jane Doe is a staff writer at ..."), or
+    that opens with the person introducing themselves ("Hi, I'm Jane!").
     It is not the article's text (rule ``author_bio``), though article text can look like it, so
     it does not count as chrome. More than `author_box_max_count` of them on a page are the items
     of a list the article makes ("Acme Movers" / "Acme Movers is a team of ...")."""
     found: list[list[int]] = []
     for pos in range(len(lines) - 1):
-        if lines[pos].kind != Kind.SHORT and lines[pos].rule != "repeated_line":
+        if not _may_name_author(lines[pos]):
             continue
         role = pos + 1 if lines[pos + 1].kind == Kind.SHORT and pos + 2 < len(lines) else None
         about = lines[pos + 1 if role is None else pos + 2]
         name = _author_name(lines[pos].text, rules) if about.kind in (Kind.GOOD, Kind.NEAR_GOOD) else None
-        if name is None:
-            continue
-        # The paragraph opens with the name or its first word, then what the person does.
-        opens = rules.author_self_intro.match(about.text) or any(
-            about.text.startswith(lead) and rules.author_intro.match(about.text, len(lead))
-            for lead in (name, name.split()[0])
-        )
-        if opens and (rules.author_role.search(about.text) or (role and rules.author_role.search(lines[role].text))):
+        if name is not None and _opens_author_bio(
+            about.text, name, role is not None and rules.author_role.search(lines[role].text) is not None, rules
+        ):
             found.append(list(range(pos, pos + (2 if role is None else 3))))
     if not found or len(found) > rules.config.author_box_max_count:
         return lines
@@ -1321,6 +1318,42 @@ def _author_boxes(lines: list[Line], rules: _Rules) -> list[Line]:
     for pos in (pos for box in found for pos in box):
         out[pos] = lines[pos]._replace(kind=Kind.NOISE, rule="author_bio")
     return out
+
+
+def _may_name_author(line: Line) -> bool:
+    """Whether a line can be the name line over an author's box: a short line, a byline, or a line
+    the page prints again and again (the name in every byline)."""
+    return line.kind == Kind.SHORT or line.rule in ("repeated_line", "byline")
+
+
+def _opens_author_bio(text: str, name: str, role_above: bool, rules: _Rules) -> bool:
+    """Whether a paragraph under a line naming a person opens about that person: with the name or its
+    first word and a verb of a bio, or "I'm", and says what they do (a role word in it or on the
+    line above it); or with the person introducing themselves by name ("Hi, I'm Jane!")."""
+    first = name.split()[0]
+    intro = rules.author_self_intro.match(text)
+    if intro and re.match(rf"\s*{re.escape(first)}(?!\w)", text[intro.end() :]):
+        return True
+    opens = intro or any(text.startswith(lead) and rules.author_intro.match(text, len(lead)) for lead in (name, first))
+    return bool(opens) and (role_above or rules.author_role.search(text) is not None)
+
+
+def _names_its_author(lines: Sequence[Line], pos: int, rules: _Rules) -> bool:
+    """Whether the line at `pos` is a person's name alone on its line, over a paragraph that names
+    them in its first sentence ("With seven years at Acme News, Jane has ..."; "(Editor) – Jane
+    comes from ..."), says what they do and goes on about them ("her", "his"). A story's list of
+    people looks the same, so such a box only ends the article when little prose follows."""
+    if pos + 1 >= len(lines) or not _may_name_author(lines[pos]):
+        return False
+    about = lines[pos + 1]
+    name = _author_name(lines[pos].text, rules) if about.kind in (Kind.GOOD, Kind.NEAR_GOOD) else None
+    return (
+        name is not None
+        and lines[pos].text.endswith(name)
+        and re.search(rf"(?<!\w){re.escape(name.split()[0])}(?!\w)", about.text.split(". ", 1)[0]) is not None
+        and rules.author_role.search(about.text) is not None
+        and rules.author_pronoun.search(about.text) is not None
+    )
 
 
 def _testimonials(lines: list[Line], config: CleanConfig) -> list[Line]:

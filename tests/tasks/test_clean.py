@@ -353,6 +353,33 @@ def test_author_box_whose_name_line_the_page_repeats_is_dropped() -> None:
     assert body_lines(result) == [P1, story, P2, P3]
 
 
+@pytest.mark.parametrize(
+    "box",
+    [
+        ["By Jane Doe", "Jane is the marketing director at Example News, where she covers transport and city politics."],
+        ["Jane Doe", "Hi there! I'm Jane, and I started this blog in 2011 to write about the buses of my city."],
+    ],
+    ids=["under a byline", "greeting by name"],
+)
+def test_author_box_under_a_byline_or_opening_with_a_greeting_is_dropped(box: list[str]) -> None:
+    result = clean_text(page(MENU, ARTICLE, box, FOOTER))
+    assert (body_lines(result), "author_bio" in rules_of(result)) == (ARTICLE, True)
+
+
+def test_author_box_naming_the_author_later_in_its_first_sentence_ends_the_article() -> None:
+    box = [
+        "Jane Doe",
+        "With over seven years at Example News, Jane has covered transport as a reporter, and her work has won awards.",
+    ]
+    article = [*ARTICLE, f"{P1} {P3}", f"{P2} {P1}"]
+    result = clean_text(page(MENU, article, box, "We hope you liked this story.", FOOTER))
+    assert body_lines(result) == article
+    # The same shape between the article's paragraphs is a person the story is about.
+    article = [P1, *box, P2, P3, f"{P1} {P3}", f"{P2} {P1}"]
+    result = clean_text(page(MENU, article, FOOTER))
+    assert body_lines(result) == article
+
+
 def test_an_authors_bio_paragraph_without_a_name_line_ends_the_article() -> None:
     bio = "Jane Doe is a staff writer at Example News. She covers transport."
     pitch = "We hope you liked this story."
