@@ -463,6 +463,7 @@ class _Rules:
     closing_prefix: re.Pattern[str]  # a closing heading and its text on one line: "Tags: bus, council"
     related_heading_start: re.Pattern[str]
     newsletter: _Phrases
+    newsletter_pitch: _Phrases  # "... delivered to your inbox": a pitch on its own
     affiliate_disclosure: _Phrases  # "We may earn a commission from links on this page"
     ad_labels: frozenset[str]
     credit: re.Pattern[str]
@@ -482,7 +483,7 @@ class _Rules:
     @cached_property
     def phrase_first_words(self) -> frozenset[str]:
         """The first words of every phrase list: a label holding none of them holds no phrase."""
-        lists = (self.newsletter, self.affiliate_disclosure, *(phrases for _, phrases in self.prompt))
+        lists = (self.newsletter, self.newsletter_pitch, self.affiliate_disclosure, *(phrases for _, phrases in self.prompt))
         return frozenset().union(*(phrases.first_words for phrases in lists))
 
 
@@ -502,6 +503,7 @@ class Lexicons(NamedTuple):
     comment_author_verbs: tuple[str, ...]
     share_prompt_words: tuple[str, ...]
     newsletter_words: tuple[str, ...]
+    newsletter_pitch_phrases: tuple[str, ...]
     ad_labels: tuple[str, ...]
     app_prompt_words: tuple[str, ...]
     action_prompt_words: tuple[str, ...]
@@ -588,6 +590,7 @@ def _compile(config_json: str) -> _Rules:
         author_pronoun=re.compile(r"\b(?:" + "|".join(re.escape(w) for w in words.author_pronouns) + r")\b", re.IGNORECASE),
         author_role=re.compile(r"\b(?:" + "|".join(re.escape(w) for w in words.author_role_words) + r")\b", re.IGNORECASE),
         newsletter=_phrase_pattern(words.newsletter_words),
+        newsletter_pitch=_phrase_pattern(words.newsletter_pitch_phrases),
         affiliate_disclosure=_phrase_pattern(words.affiliate_disclosure_words),
         ad_labels=frozenset(_label(w) for w in words.ad_labels),
         related_heading_start=re.compile(
@@ -717,7 +720,9 @@ def _typed_rule(text: str, tokens: Sequence[str], ends_sentence: bool, rules: _R
     ):
         return "dateline"
     if phrases:
-        if words <= config.newsletter_max_words and rules.newsletter.distinct(label, label_words) >= 2:
+        if words <= config.newsletter_max_words and (
+            rules.newsletter.distinct(label, label_words) >= 2 or rules.newsletter_pitch.search(label, label_words)
+        ):
             return "share_prompt"
         if words <= config.disclosure_max_words and rules.affiliate_disclosure.distinct(label, label_words) >= 2:
             # The site's note that it earns from the links on the page; an article about affiliate

@@ -161,6 +161,19 @@ def test_newsletter_pitch_sentence_is_removed() -> None:
     assert "share_prompt" in rules_of(result)
 
 
+def test_a_short_sentence_sending_news_to_your_inbox_is_a_newsletter_pitch() -> None:
+    pitch = "Get the latest stories from our editors delivered straight to your inbox."
+    result = clean_text(page(MENU, P1, P2, pitch, P3, FOOTER))
+    assert body_lines(result) == ARTICLE
+    assert "share_prompt" in rules_of(result)
+    # A long sentence of the article that mentions an inbox is the article's.
+    story = (
+        "By the end of this guide you will have a small program that reads the council's feeds every morning, "
+        "picks the stories about the buses and sends a summary of them to your inbox before work."
+    )
+    assert body_lines(clean_text(page(MENU, P1, P2, story, P3, FOOTER))) == [P1, P2, story, P3]
+
+
 def test_mailing_list_and_reader_pitches_are_newsletter_pitches() -> None:
     pitches = [
         "Enter your e-mail address below to join our mailing list.",
