@@ -463,6 +463,7 @@ class _Rules:
     closing_prefix: re.Pattern[str]  # a closing heading and its text on one line: "Tags: bus, council"
     related_heading_start: re.Pattern[str]
     newsletter: _Phrases
+    newsletter_pitch: _Phrases  # "... delivered to your inbox": a pitch on its own
     affiliate_disclosure: _Phrases  # "We may earn a commission from links on this page"
     ad_labels: frozenset[str]
     credit: re.Pattern[str]
@@ -482,7 +483,7 @@ class _Rules:
     @cached_property
     def phrase_first_words(self) -> frozenset[str]:
         """The first words of every phrase list: a label holding none of them holds no phrase."""
-        lists = (self.newsletter, self.affiliate_disclosure, *(phrases for _, phrases in self.prompt))
+        lists = (self.newsletter, self.newsletter_pitch, self.affiliate_disclosure, *(phrases for _, phrases in self.prompt))
         return frozenset().union(*(phrases.first_words for phrases in lists))
 
 
@@ -502,6 +503,7 @@ class Lexicons(NamedTuple):
     comment_author_verbs: tuple[str, ...]
     share_prompt_words: tuple[str, ...]
     newsletter_words: tuple[str, ...]
+    newsletter_pitch_phrases: tuple[str, ...]
     ad_labels: tuple[str, ...]
     app_prompt_words: tuple[str, ...]
     action_prompt_words: tuple[str, ...]
@@ -588,6 +590,7 @@ def _compile(config_json: str) -> _Rules:
         author_pronoun=re.compile(r"\b(?:" + "|".join(re.escape(w) for w in words.author_pronouns) + r")\b", re.IGNORECASE),
         author_role=re.compile(r"\b(?:" + "|".join(re.escape(w) for w in words.author_role_words) + r")\b", re.IGNORECASE),
         newsletter=_phrase_pattern(words.newsletter_words),
+        newsletter_pitch=_phrase_pattern(words.newsletter_pitch_phrases),
         affiliate_disclosure=_phrase_pattern(words.affiliate_disclosure_words),
         ad_labels=frozenset(_label(w) for w in words.ad_labels),
         related_heading_start=re.compile(
@@ -717,7 +720,9 @@ def _typed_rule(text: str, tokens: Sequence[str], ends_sentence: bool, rules: _R
     ):
         return "dateline"
     if phrases:
-        if words <= config.newsletter_max_words and rules.newsletter.distinct(label, label_words) >= 2:
+        if words <= config.newsletter_max_words and (
+            rules.newsletter.distinct(label, label_words) >= 2 or rules.newsletter_pitch.search(label, label_words)
+        ):
             return "share_prompt"
         if words <= config.disclosure_max_words and rules.affiliate_disclosure.distinct(label, label_words) >= 2:
             # The site's note that it earns from the links on the page; an article about affiliate
@@ -1050,6 +1055,7 @@ def _end_at_closing_block(lines: Sequence[Line], first: int, end: int, config: C
         if tail <= config.link_block_tail_ratio * above and (
             line.rule in ("author_bio", "closing_block")
             or _is_author_paragraph(line, rules)
+            or _names_its_author(lines, pos, rules)
             or (
                 line.rule == "related_block"
                 and _label(line.text) in rules.related
@@ -1311,25 +1317,21 @@ def _author_boxes(lines: list[Line], rules: _Rules) -> list[Line]:
     """An author's box: a short line naming a person ("Jane Doe", "About Jane Doe", "Written by Jane
     Doe"; a line the page may print again and again, in its bylines), at most one short line under
     it (what they do: "Contributing Writer"), then a paragraph about them that opens with the
-    name, its first word or "I'm", and says what they do ("Jane Doe is a staff writer at ...").
+    name, its first word or "I'm", and says what they do ("Jane Doe is a staff writer at ..."), or
+    that opens with the person introducing themselves ("Hi, I'm Jane!").
     It is not the article's text (rule ``author_bio``), though article text can look like it, so
     it does not count as chrome. More than `author_box_max_count` of them on a page are the items
     of a list the article makes ("Acme Movers" / "Acme Movers is a team of ...")."""
     found: list[list[int]] = []
     for pos in range(len(lines) - 1):
-        if lines[pos].kind != Kind.SHORT and lines[pos].rule != "repeated_line":
+        if not _may_name_author(lines[pos]):
             continue
         role = pos + 1 if lines[pos + 1].kind == Kind.SHORT and pos + 2 < len(lines) else None
         about = lines[pos + 1 if role is None else pos + 2]
         name = _author_name(lines[pos].text, rules) if about.kind in (Kind.GOOD, Kind.NEAR_GOOD) else None
-        if name is None:
-            continue
-        # The paragraph opens with the name or its first word, then what the person does.
-        opens = rules.author_self_intro.match(about.text) or any(
-            about.text.startswith(lead) and rules.author_intro.match(about.text, len(lead))
-            for lead in (name, name.split()[0])
-        )
-        if opens and (rules.author_role.search(about.text) or (role and rules.author_role.search(lines[role].text))):
+        if name is not None and _opens_author_bio(
+            about.text, name, role is not None and rules.author_role.search(lines[role].text) is not None, rules
+        ):
             found.append(list(range(pos, pos + (2 if role is None else 3))))
     if not found or len(found) > rules.config.author_box_max_count:
         return lines
@@ -1337,6 +1339,42 @@ def _author_boxes(lines: list[Line], rules: _Rules) -> list[Line]:
     for pos in (pos for box in found for pos in box):
         out[pos] = lines[pos]._replace(kind=Kind.NOISE, rule="author_bio")
     return out
+
+
+def _may_name_author(line: Line) -> bool:
+    """Whether a line can be the name line over an author's box: a short line, a byline, or a line
+    the page prints again and again (the name in every byline)."""
+    return line.kind == Kind.SHORT or line.rule in ("repeated_line", "byline")
+
+
+def _opens_author_bio(text: str, name: str, role_above: bool, rules: _Rules) -> bool:
+    """Whether a paragraph under a line naming a person opens about that person: with the name or its
+    first word and a verb of a bio, or "I'm", and says what they do (a role word in it or on the
+    line above it); or with the person introducing themselves by name ("Hi, I'm Jane!")."""
+    first = name.split()[0]
+    intro = rules.author_self_intro.match(text)
+    if intro and re.match(rf"\s*{re.escape(first)}(?!\w)", text[intro.end() :]):
+        return True
+    opens = intro or any(text.startswith(lead) and rules.author_intro.match(text, len(lead)) for lead in (name, first))
+    return bool(opens) and (role_above or rules.author_role.search(text) is not None)
+
+
+def _names_its_author(lines: Sequence[Line], pos: int, rules: _Rules) -> bool:
+    """Whether the line at `pos` is a person's name alone on its line, over a paragraph that names
+    them in its first sentence ("With seven years at Acme News, Jane has ..."; "(Editor) – Jane
+    comes from ..."), says what they do and goes on about them ("her", "his"). A story's list of
+    people looks the same, so such a box only ends the article when little prose follows."""
+    if pos + 1 >= len(lines) or not _may_name_author(lines[pos]):
+        return False
+    about = lines[pos + 1]
+    name = _author_name(lines[pos].text, rules) if about.kind in (Kind.GOOD, Kind.NEAR_GOOD) else None
+    return (
+        name is not None
+        and lines[pos].text.endswith(name)
+        and re.search(rf"(?<!\w){re.escape(name.split()[0])}(?!\w)", about.text.split(". ", 1)[0]) is not None
+        and rules.author_role.search(about.text) is not None
+        and rules.author_pronoun.search(about.text) is not None
+    )
 
 
 def _testimonials(lines: list[Line], config: CleanConfig) -> list[Line]:
@@ -1428,13 +1466,15 @@ def select(
 
 
 def _printed_again(kept: Sequence[Line], config: CleanConfig) -> frozenset[int]:
-    """Positions in `kept` of the paragraphs that a block printed a second time repeats: at least
+    """Positions in `kept` of the lines of a block printed a second time: at least
     `repeated_block_min_paragraphs` paragraphs in a row (other lines between them aside), each the
-    same text as a paragraph above. Pages print their article, its summary or its FAQ twice (a
-    mobile and a desktop layout, a schema block); the second copy is no new text. A paragraph the
-    article restates on its own (a key figure in the summary and again in the text) stands alone."""
+    same text as a paragraph above, and every line from the first to the last of them, or next to
+    them, that repeats a line above the block (the copy's headings and list items). Pages print
+    their article, its summary or its FAQ twice (a mobile and a desktop layout, a schema block);
+    the second copy is no new text. A paragraph the article restates on its own (a key figure in
+    the summary and again in the text) stands alone."""
     seen: set[str] = set()
-    found: list[int] = []
+    runs: list[list[int]] = []
     run: list[int] = []
     for at, line in enumerate([*kept, None]):
         if line is not None and line.kind != Kind.GOOD:
@@ -1443,10 +1483,21 @@ def _printed_again(kept: Sequence[Line], config: CleanConfig) -> frozenset[int]:
             run.append(at)
             continue
         if len(run) >= config.repeated_block_min_paragraphs:
-            found.extend(run)
+            runs.append(run)
         run = []
         if line is not None:
             seen.add(line.text)
+    opened: dict[str, int] = {}  # where each text is first printed
+    for at, line in enumerate(kept):
+        opened.setdefault(line.text, at)
+    found: set[int] = set()
+    for run in runs:
+        first, last = run[0], run[-1]
+        while first > 0 and opened[kept[first - 1].text] < first - 1:
+            first -= 1
+        while last + 1 < len(kept) and opened[kept[last + 1].text] < first:
+            last += 1
+        found.update(at for at in range(first, last + 1) if opened[kept[at].text] < first)
     return frozenset(found)
 
 

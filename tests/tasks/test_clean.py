@@ -161,6 +161,19 @@ def test_newsletter_pitch_sentence_is_removed() -> None:
     assert "share_prompt" in rules_of(result)
 
 
+def test_a_short_sentence_sending_news_to_your_inbox_is_a_newsletter_pitch() -> None:
+    pitch = "Get the latest stories from our editors delivered straight to your inbox."
+    result = clean_text(page(MENU, P1, P2, pitch, P3, FOOTER))
+    assert body_lines(result) == ARTICLE
+    assert "share_prompt" in rules_of(result)
+    # A long sentence of the article that mentions an inbox is the article's.
+    story = (
+        "By the end of this guide you will have a small program that reads the council's feeds every morning, "
+        "picks the stories about the buses and sends a summary of them to your inbox before work."
+    )
+    assert body_lines(clean_text(page(MENU, P1, P2, story, P3, FOOTER))) == [P1, P2, story, P3]
+
+
 def test_mailing_list_and_reader_pitches_are_newsletter_pitches() -> None:
     pitches = [
         "Enter your e-mail address below to join our mailing list.",
@@ -313,6 +326,20 @@ def test_a_block_of_paragraphs_printed_twice_keeps_its_first_copy() -> None:
     assert "repeated_paragraph" in rules_of(result)
 
 
+def test_a_second_copy_goes_with_its_headings_and_list_items() -> None:
+    # The copy prints the article's headings and list rows again too; a line only the copy has, and
+    # the text after the copy, stay.
+    article = [P1, "What riders get", P2, "- Route 9: to the station", "- Route 4: every ten minutes", P3, "What comes next", P4]
+    copy = [*article[:3], "Updated on Monday", *article[3:]]
+    after = (
+        "Drivers will get the new rosters two weeks before the change, and the union said it would check that "
+        "every shift keeps its break."
+    )
+    result = clean_text(page(MENU, article, copy, after, FOOTER))
+    assert body_lines(result) == [*article, "Updated on Monday", after]
+    assert "repeated_paragraph" in rules_of(result)
+
+
 def test_paragraphs_an_article_restates_are_kept() -> None:
     # A key paragraph restated once, or a short run of them (terms under each offer), is the article's.
     once = [P1, P2, P3, P4, P1]
@@ -337,6 +364,33 @@ def test_author_box_whose_name_line_the_page_repeats_is_dropped() -> None:
     )
     result = clean_text(page(MENU, "Jane Doe", P1, "Jane Doe", story, P2, P3, "Jane Doe", FOOTER))
     assert body_lines(result) == [P1, story, P2, P3]
+
+
+@pytest.mark.parametrize(
+    "box",
+    [
+        ["By Jane Doe", "Jane is the marketing director at Example News, where she covers transport and city politics."],
+        ["Jane Doe", "Hi there! I'm Jane, and I started this blog in 2011 to write about the buses of my city."],
+    ],
+    ids=["under a byline", "greeting by name"],
+)
+def test_author_box_under_a_byline_or_opening_with_a_greeting_is_dropped(box: list[str]) -> None:
+    result = clean_text(page(MENU, ARTICLE, box, FOOTER))
+    assert (body_lines(result), "author_bio" in rules_of(result)) == (ARTICLE, True)
+
+
+def test_author_box_naming_the_author_later_in_its_first_sentence_ends_the_article() -> None:
+    box = [
+        "Jane Doe",
+        "With over seven years at Example News, Jane has covered transport as a reporter, and her work has won awards.",
+    ]
+    article = [*ARTICLE, f"{P1} {P3}", f"{P2} {P1}"]
+    result = clean_text(page(MENU, article, box, "We hope you liked this story.", FOOTER))
+    assert body_lines(result) == article
+    # The same shape between the article's paragraphs is a person the story is about.
+    article = [P1, *box, P2, P3, f"{P1} {P3}", f"{P2} {P1}"]
+    result = clean_text(page(MENU, article, FOOTER))
+    assert body_lines(result) == article
 
 
 def test_an_authors_bio_paragraph_without_a_name_line_ends_the_article() -> None:
