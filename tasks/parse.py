@@ -503,7 +503,8 @@ def parse_table(source_uri: str, text: str, size_bytes: int, config: ParseConfig
         table = pl.read_csv(io.StringIO(text), separator=separator, infer_schema=False, raise_if_empty=True)
     except (pl.exceptions.PolarsError, ValueError) as exc:
         detail = str(exc).strip().split("\n")[0]
-        return ParseOutcome(rejections=[_rejected(source_uri, "", "bad_table", detail, size_bytes, None, text[:2000])])
+        # The quarantine row keeps read.excerpt_chars of it, as of every rejection.
+        return ParseOutcome(rejections=[_rejected(source_uri, "", "bad_table", detail, size_bytes, None, text)])
     outcome = ParseOutcome()
     for number, row in enumerate(table.iter_rows(named=True), start=1):
         row_bytes = sum(len(value.encode()) for value in row.values() if value)
@@ -543,7 +544,7 @@ def parse_record(source_uri: str, locator: str, record: object, size_bytes: int,
         # The record's own fields win over what the page's markup says.
         stated = {name: value or getattr(extracted, name) for name, value in stated.items()}
         return RawDocument(source_uri, locator, extracted.text, size_bytes, **stated, extracted=True)
-    body = visible_text(text, config) if text is not None else markdown_text(markdown or "")
+    body = visible_text(text, config) if text is not None else visible_text(markdown or "", config, markdown=True)
     return RawDocument(source_uri=source_uri, locator=locator, text=body, size_bytes=size_bytes, **stated)
 
 
